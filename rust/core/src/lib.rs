@@ -1,0 +1,24 @@
+//! The Godot-free core of godot-rust-websocket.
+//!
+//! Everything here is plain Rust: non-blocking WebSocket connections (tungstenite's frame codec over
+//! mio sockets, TLS by rustls) and a server that accepts them. The gdext crate on top only
+//! translates between these types and Godot's. Time is an input (`poll(now)`), so timeouts are
+//! testable, and nothing here ever blocks the calling thread.
+//!
+//! * [`connection::Connection`]: one WebSocket, client or server side, driven by `poll`.
+//! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness.
+//! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes.
+//! * [`tls`]: rustls configurations for the engine's `TLSOptions` meanings.
+
+pub mod config;
+pub mod connection;
+pub mod handshake;
+pub mod resolve;
+pub mod server;
+pub mod tls;
+pub mod transport;
+pub mod url;
+
+pub use config::Config;
+pub use connection::{Connection, Event, ReadyState, SendError};
+pub use server::{Server, ServerEvent};

@@ -1,0 +1,259 @@
+//! A WebSocket server: a mio listener plus the connections it accepted.
+//!
+//! `poll` costs work only for connections with activity: sockets that mio reports ready, ones
+//! that asked to be woken (see [`WakeList`]), and ones whose timer (handshake timeout,
+//! heartbeat) is due. Thousands of idle peers cost nothing per poll.
+
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use rustls::ServerConfig;
+
+use crate::config::Config;
+use crate::connection::{Connection, Event, ReadyState, WakeList};
+use crate::handshake::{error_response, Rejection};
+
+/// A connection shared between the server (which drives it) and the game (which reads and
+/// writes it through its peer object). Single-threaded, like Godot's main loop.
+pub type SharedConnection = Rc<RefCell<Connection>>;
+
+const LISTENER: Token = Token(0);
+
+/// What a server poll reports, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    Connected { id: u32, protocol: String },
+    Data { id: u32 },
+    CloseRequest { id: u32, code: i32, reason: String },
+    Disconnected { id: u32, clean: bool },
+    Warning(String),
+}
+
+pub struct Server {
+    poll: Poll,
+    events: Events,
+    listener: TcpListener,
+    local: SocketAddr,
+    /// Copied into every accepted connection.
+    pub config: Config,
+    tls: Option<Arc<ServerConfig>>,
+    /// Most simultaneous connections (in handshake or open); extra ones get HTTP 503.
+    pub max_peers: usize,
+    conns: HashMap<u32, SharedConnection>,
+    wake: WakeList,
+    timers: BinaryHeap<Reverse<(Instant, u32)>>,
+    scheduled: HashMap<u32, Instant>,
+    out: Vec<ServerEvent>,
+}
+
+impl Server {
+    /// Listens on `addr` (port 0 picks a free one).
+    pub fn listen(addr: SocketAddr, config: Config, tls: Option<Arc<ServerConfig>>) -> io::Result<Server> {
+        let poll = Poll::new()?;
+        let mut listener = TcpListener::bind(addr)?;
+        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+        let local = listener.local_addr()?;
+        Ok(Server {
+            poll,
+            events: Events::with_capacity(1024),
+            listener,
+            local,
+            config,
+            tls,
+            max_peers: 4096,
+            conns: HashMap::new(),
+            wake: Rc::new(RefCell::new(Vec::new())),
+            timers: BinaryHeap::new(),
+            scheduled: HashMap::new(),
+            out: Vec::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// A connection that completed its upgrade and is not closed.
+    pub fn peer(&self, id: u32) -> Option<SharedConnection> {
+        self.conns
+            .get(&id)
+            .filter(|c| matches!(c.borrow().ready_state(), ReadyState::Open | ReadyState::Closing))
+            .cloned()
+    }
+
+    /// Ids of the connections whose upgrade completed and that are not closed yet.
+    pub fn peer_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| matches!(c.borrow().ready_state(), ReadyState::Open | ReadyState::Closing))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Number of connections held: in the handshake, open, closing, or draining after a failure.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Connections that count against `max_peers`: every one not yet closed.
+    fn live_count(&self) -> usize {
+        self.conns.values().filter(|c| c.borrow().ready_state() != ReadyState::Closed).count()
+    }
+
+    /// Accepts, reads and writes what is ready; returns what happened.
+    pub fn poll(&mut self, now: Instant) -> Vec<ServerEvent> {
+        let mut active = Vec::new();
+        if let Err(e) = self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.out.push(ServerEvent::Warning(format!("polling the server's sockets failed: {e}")));
+            }
+        }
+        let mut accept = false;
+        for ev in self.events.iter() {
+            match ev.token() {
+                LISTENER => accept = true,
+                Token(t) => active.push(t as u32),
+            }
+        }
+        if accept {
+            self.accept(now, &mut active);
+        }
+        active.append(&mut self.wake.borrow_mut());
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            if self.scheduled.get(&id) == Some(&t) {
+                self.scheduled.remove(&id);
+            }
+            active.push(id);
+        }
+        active.sort_unstable();
+        active.dedup();
+        for id in active {
+            self.drive(id, now);
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn accept(&mut self, now: Instant, active: &mut Vec<u32>) {
+        loop {
+            match self.listener.accept() {
+                Ok((mut stream, addr)) => {
+                    if self.conns.len() >= self.max_peers && self.live_count() >= self.max_peers {
+                        let rej =
+                            Rejection { status: 503, reason: format!("the server is full ({} peers)", self.max_peers) };
+                        let _ = stream.write(&error_response(&rej));
+                        self.out.push(ServerEvent::Warning(format!("refused {addr}: {}", rej.reason)));
+                        continue;
+                    }
+                    let id = self.new_id();
+                    let mut conn = Connection::accept(stream, self.config.clone(), self.tls.clone(), now);
+                    conn.set_waker(self.wake.clone(), id);
+                    if let Some(s) = conn.socket_mut() {
+                        if let Err(e) = self.poll.registry().register(
+                            s,
+                            Token(id as usize),
+                            Interest::READABLE | Interest::WRITABLE,
+                        ) {
+                            self.out.push(ServerEvent::Warning(format!("could not watch the socket of {addr}: {e}")));
+                            continue;
+                        }
+                    }
+                    self.conns.insert(id, Rc::new(RefCell::new(conn)));
+                    active.push(id);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    // EMFILE and the like: leave the rest in the backlog for the next poll.
+                    self.out.push(ServerEvent::Warning(format!("accepting a connection failed: {e}")));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A random id in [2, 2^31 - 1], unique among live connections (the engine's range).
+    fn new_id(&self) -> u32 {
+        loop {
+            let id = rand::random::<u32>() & 0x7FFF_FFFF;
+            if id >= 2 && !self.conns.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn drive(&mut self, id: u32, now: Instant) {
+        let Some(rc) = self.conns.get(&id).cloned() else {
+            return;
+        };
+        let mut conn = rc.borrow_mut();
+        conn.poll(now);
+        for e in conn.take_events() {
+            self.out.push(match e {
+                Event::Open { protocol } => ServerEvent::Connected { id, protocol },
+                Event::Message => ServerEvent::Data { id },
+                Event::CloseRequest { code, reason } => ServerEvent::CloseRequest { id, code, reason },
+                Event::Closed { was_open: true, clean } => ServerEvent::Disconnected { id, clean },
+                Event::Closed { was_open: false, .. } => continue,
+                Event::Warning(w) => ServerEvent::Warning(w),
+            });
+        }
+        if conn.ready_state() == ReadyState::Closed && !conn.is_lingering() {
+            drop(conn);
+            self.conns.remove(&id);
+            self.scheduled.remove(&id);
+            return;
+        }
+        if let Some(d) = conn.next_deadline() {
+            if self.scheduled.get(&id) != Some(&d) {
+                self.scheduled.insert(id, d);
+                self.timers.push(Reverse((d, id)));
+            }
+        }
+    }
+
+    /// Starts closing one peer; its `Disconnected` comes from a later poll.
+    pub fn disconnect_peer(&mut self, id: u32, code: i32, reason: &str) -> bool {
+        match self.conns.get(&id) {
+            Some(c) => {
+                c.borrow_mut().close(code, reason);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Closes every connection: open ones get a close frame with 1001 (going away), then all
+    /// sockets are closed. Returns the `Disconnected` events of the peers that were open.
+    pub fn stop(&mut self) -> Vec<ServerEvent> {
+        let now = Instant::now();
+        let mut ids: Vec<u32> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in &ids {
+            if let Some(c) = self.conns.get(id) {
+                let mut c = c.borrow_mut();
+                c.close(1001, "");
+                c.poll(now);
+                c.close(-1, "");
+            }
+            self.drive(*id, now);
+        }
+        self.conns.clear();
+        std::mem::take(&mut self.out)
+    }
+}

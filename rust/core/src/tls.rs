@@ -1,0 +1,195 @@
+//! rustls configurations for the meanings of Godot's `TLSOptions`.
+//!
+//! | `TLSOptions`                  | here                                                      |
+//! |-------------------------------|-----------------------------------------------------------|
+//! | `client()`                    | [`ClientTrust::Default`]: webpki-roots (+ extra PEM), name checked |
+//! | `client(chain, cn)`           | [`ClientTrust::Chain`]: only `chain` is trusted, name = `cn` or the host |
+//! | `client_unsafe()`             | [`ClientTrust::Unsafe`]: any certificate, signatures still checked |
+//! | `client_unsafe(chain)`        | [`ClientTrust::ChainNoName`]: verified against `chain`, name not checked |
+//! | `server(key, cert)`           | [`server_config`]                                          |
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{ring, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+/// The crypto provider: `ring`, chosen explicitly (it builds with only a C compiler).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(ring::default_provider())
+}
+
+static TLS12_ONLY: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS12];
+
+fn versions(tls13: bool) -> &'static [&'static rustls::SupportedProtocolVersion] {
+    if tls13 {
+        rustls::ALL_VERSIONS
+    } else {
+        TLS12_ONLY
+    }
+}
+
+/// A TLS setup error, in words for the game developer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsError(pub String);
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Strips what the engine's `X509Certificate.save_to_string()` appends (a NUL or U+FFFD).
+pub fn clean_pem(pem: &str) -> &str {
+    pem.trim_end_matches(['\0', '\u{FFFD}'])
+}
+
+/// Every certificate in a PEM text.
+pub fn certs_from_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(clean_pem(pem).as_bytes()).collect();
+    let certs = certs.map_err(|e| TlsError(format!("invalid certificate PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(TlsError("no certificate found in the PEM text".into()));
+    }
+    Ok(certs)
+}
+
+/// Who the client trusts.
+#[derive(Debug, Clone)]
+pub enum ClientTrust {
+    /// webpki-roots plus these extra roots (e.g. a certificate bundle override).
+    Default(Vec<CertificateDer<'static>>),
+    /// Only these roots; the host name is checked.
+    Chain(Vec<CertificateDer<'static>>),
+    /// Only these roots; the host name is not checked.
+    ChainNoName(Vec<CertificateDer<'static>>),
+    /// Any certificate (testing only).
+    Unsafe,
+}
+
+/// A client configuration for `trust`; `tls13 == false` limits it to TLS 1.2.
+pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = provider();
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions(tls13))
+        .map_err(|e| TlsError(e.to_string()))?;
+    let roots = |extra: &[CertificateDer<'static>], webpki: bool| -> Result<Arc<RootCertStore>, TlsError> {
+        let mut store = RootCertStore::empty();
+        if webpki {
+            store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for c in extra {
+            store.add(c.clone()).map_err(|e| TlsError(format!("unusable trusted certificate: {e}")))?;
+        }
+        Ok(Arc::new(store))
+    };
+    let config = match trust {
+        ClientTrust::Default(extra) => builder.with_root_certificates(roots(extra, true)?).with_no_client_auth(),
+        ClientTrust::Chain(chain) => builder.with_root_certificates(roots(chain, false)?).with_no_client_auth(),
+        ClientTrust::ChainNoName(chain) => {
+            let inner = WebPkiServerVerifier::builder_with_provider(roots(chain, false)?, provider)
+                .build()
+                .map_err(|e| TlsError(e.to_string()))?;
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(NoNameCheck(inner))).with_no_client_auth()
+        }
+        ClientTrust::Unsafe => {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// A server configuration from a PEM key and a PEM certificate chain (leaf first).
+pub fn server_config(key_pem: &str, chain_pem: &str, tls13: bool) -> Result<Arc<ServerConfig>, TlsError> {
+    let chain = certs_from_pem(chain_pem)?;
+    let key = PrivateKeyDer::from_pem_slice(clean_pem(key_pem).as_bytes())
+        .map_err(|e| TlsError(format!("invalid private key PEM: {e}")))?;
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls13))
+        .map_err(|e| TlsError(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| TlsError(format!("the key does not fit the certificate: {e}")))?;
+    Ok(Arc::new(config))
+}
+
+/// Verifies against the given roots but accepts a certificate issued for another name.
+#[derive(Debug)]
+struct NoNameCheck(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for NoNameCheck {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            r => r,
+        }
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(m, c, d)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(m, c, d)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Accepts any certificate; handshake signatures are still verified.
+#[derive(Debug)]
+struct AcceptAny(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

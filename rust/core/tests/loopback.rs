@@ -1,0 +1,219 @@
+//! The core over real sockets on 127.0.0.1: our client against our server, and raw TCP peers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use rust_websocket_core::connection::Packet;
+use rust_websocket_core::{Config, Connection, Event, ReadyState, SendError, Server, ServerEvent};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn server(config: Config) -> Server {
+    Server::listen("127.0.0.1:0".parse().unwrap(), config, None).expect("listen")
+}
+
+fn url(s: &Server, path: &str) -> String {
+    format!("ws://127.0.0.1:{}{path}", s.local_addr().port())
+}
+
+/// Polls both sides until `done` says so; fails the test after LIMIT.
+fn pump(
+    s: &mut Server,
+    c: &mut Connection,
+    log: &mut Vec<ServerEvent>,
+    mut done: impl FnMut(&Server, &Connection, &[ServerEvent]) -> bool,
+) {
+    let start = Instant::now();
+    while !done(s, c, log) {
+        assert!(
+            start.elapsed() < LIMIT,
+            "timed out; server events so far: {log:?}, client state {:?}",
+            c.ready_state()
+        );
+        log.extend(s.poll(Instant::now()));
+        c.poll(Instant::now());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn connected(s: &mut Server, config: Config) -> (Connection, u32, Vec<ServerEvent>) {
+    let mut c = Connection::new(config);
+    c.connect(&url(s, "/game?room=1"), None, Instant::now()).unwrap();
+    assert_eq!(c.ready_state(), ReadyState::Connecting);
+    let mut log = Vec::new();
+    pump(s, &mut c, &mut log, |_, c, log| {
+        c.ready_state() == ReadyState::Open && log.iter().any(|e| matches!(e, ServerEvent::Connected { .. }))
+    });
+    let id = log
+        .iter()
+        .find_map(|e| match e {
+            ServerEvent::Connected { id, .. } => Some(*id),
+            _ => None,
+        })
+        .unwrap();
+    (c, id, log)
+}
+
+fn pop(c: &std::rc::Rc<std::cell::RefCell<Connection>>) -> Option<Packet> {
+    c.borrow_mut().pop()
+}
+
+#[test]
+fn echo_text_binary_and_clean_close_seen_on_both_sides() {
+    let mut s = server(Config::default());
+    let (mut c, id, mut log) = connected(&mut s, Config::default());
+    assert!((2..=0x7FFF_FFFF).contains(&id));
+    let peer = s.peer(id).unwrap();
+    assert_eq!(peer.borrow().requested_url(), format!("ws://127.0.0.1:{}/game?room=1", s.local_addr().port()));
+
+    c.send("héllo".as_bytes(), true).unwrap();
+    c.send(&[0, 1, 2, 255], false).unwrap();
+    c.send(&[], false).unwrap();
+    pump(&mut s, &mut c, &mut log, |_, _, log| {
+        log.iter().filter(|e| matches!(e, ServerEvent::Data { .. })).count() == 3
+    });
+    // Echo each back with its type.
+    while let Some(p) = pop(&peer) {
+        peer.borrow_mut().send(&p.data, p.text).unwrap();
+    }
+    pump(&mut s, &mut c, &mut log, |_, c, _| c.available() == 3);
+    assert_eq!(c.pop().unwrap(), Packet { data: "héllo".as_bytes().to_vec().into(), text: true });
+    assert_eq!(c.pop().unwrap(), Packet { data: vec![0, 1, 2, 255].into(), text: false });
+    assert_eq!(c.pop().unwrap(), Packet { data: Vec::new().into(), text: false });
+
+    c.close(4000, "bye now");
+    assert_eq!(c.ready_state(), ReadyState::Closing);
+    pump(&mut s, &mut c, &mut log, |_, c, log| {
+        c.ready_state() == ReadyState::Closed && log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. }))
+    });
+    assert!(log.contains(&ServerEvent::CloseRequest { id, code: 4000, reason: "bye now".into() }), "{log:?}");
+    assert!(log.contains(&ServerEvent::Disconnected { id, clean: true }), "{log:?}");
+    assert_eq!((c.close_code(), c.close_reason()), (4000, "bye now"));
+    assert_eq!((peer.borrow().close_code(), peer.borrow().close_reason().to_string()), (4000, "bye now".to_string()));
+    assert!(s.peer(id).is_none());
+}
+
+#[test]
+fn server_initiated_close_and_messages_before_it_stay_readable() {
+    let mut s = server(Config::default());
+    let (mut c, id, mut log) = connected(&mut s, Config::default());
+    let peer = s.peer(id).unwrap();
+    peer.borrow_mut().send(b"bye1", true).unwrap();
+    peer.borrow_mut().send(b"bye2", true).unwrap();
+    s.disconnect_peer(id, 4001, "done");
+    pump(&mut s, &mut c, &mut log, |_, c, log| {
+        c.ready_state() == ReadyState::Closed && log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. }))
+    });
+    assert_eq!((c.close_code(), c.close_reason()), (4001, "done"));
+    // The engine loses these (godot#107442); we keep them.
+    assert_eq!(c.available(), 2);
+    assert_eq!(&c.pop().unwrap().data[..], b"bye1");
+    assert!(log.contains(&ServerEvent::Disconnected { id, clean: true }), "{log:?}");
+    let events = c.take_events();
+    assert!(events.contains(&Event::CloseRequest { code: 4001, reason: "done".into() }), "{events:?}");
+}
+
+#[test]
+fn immediate_close_and_remote_drop_are_unclean() {
+    let mut s = server(Config::default());
+    let (mut c, id, mut log) = connected(&mut s, Config::default());
+    c.close(-1, "");
+    assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, -1));
+    pump(&mut s, &mut c, &mut log, |_, _, log| log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. })));
+    assert!(log.contains(&ServerEvent::Disconnected { id, clean: false }), "{log:?}");
+    assert_eq!(c.send(b"x", true), Err(SendError::NotOpen));
+}
+
+#[test]
+fn too_big_message_closes_with_1009_on_both_sides() {
+    let mut s = server(Config { inbound_buffer_size: 1024, ..Config::default() });
+    let (mut c, id, mut log) = connected(&mut s, Config::default());
+    let peer = s.peer(id).unwrap();
+    c.send(&vec![7u8; 5000], false).unwrap();
+    pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Closed);
+    assert_eq!(
+        (peer.borrow().close_code(), peer.borrow().close_reason().to_string()),
+        (1009, "Message too big".into())
+    );
+    assert_eq!(c.close_code(), 1009);
+}
+
+#[test]
+fn outbound_caps_return_queue_full() {
+    let mut s = server(Config::default());
+    let (mut c, _, _) = connected(&mut s, Config::default());
+    assert_eq!(c.send(&vec![0u8; 70_000], false), Err(SendError::QueueFull));
+    c.config_mut().outbound_buffer_size = 0;
+    assert_eq!(c.send(&vec![0u8; 70_000], false), Ok(()));
+}
+
+#[test]
+fn non_upgrade_request_gets_426_and_the_server_keeps_working() {
+    let mut s = server(Config::default());
+    let addr: SocketAddr = s.local_addr();
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    raw.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut reply = Vec::new();
+    let start = Instant::now();
+    let mut log = Vec::new();
+    loop {
+        assert!(start.elapsed() < LIMIT);
+        log.extend(s.poll(Instant::now()));
+        let mut buf = [0u8; 1024];
+        match raw.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{reply}");
+    assert!(reply.contains("Sec-WebSocket-Version: 13\r\n"));
+    assert!(log.iter().any(|e| matches!(e, ServerEvent::Warning(w) if w.contains("426"))), "{log:?}");
+    assert!(!log.iter().any(|e| matches!(e, ServerEvent::Connected { .. } | ServerEvent::Disconnected { .. })));
+    // A real client still gets through.
+    let _ = connected(&mut s, Config::default());
+}
+
+#[test]
+fn silent_client_is_cut_by_the_handshake_timeout() {
+    let mut s = server(Config { handshake_timeout: Some(Duration::from_millis(100)), ..Config::default() });
+    let raw = TcpStream::connect(s.local_addr()).unwrap();
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < LIMIT);
+        s.poll(Instant::now());
+        if start.elapsed() > Duration::from_millis(20) && s.connection_count() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    drop(raw);
+}
+
+#[test]
+fn connection_refused_ends_closed_with_a_warning() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut c = Connection::default();
+    c.connect(&format!("ws://127.0.0.1:{port}/"), None, Instant::now()).unwrap();
+    let start = Instant::now();
+    while c.ready_state() != ReadyState::Closed {
+        assert!(start.elapsed() < LIMIT);
+        c.poll(Instant::now());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(c.close_code(), -1);
+    assert!(c.take_events().iter().any(|e| matches!(e, Event::Warning(w) if w.contains("could not connect"))));
+}
+
+#[test]
+fn subprotocol_negotiated_in_client_order() {
+    let mut s = server(Config { supported_protocols: vec!["b".into(), "a".into()], ..Config::default() });
+    let (c, id, log) =
+        connected(&mut s, Config { supported_protocols: vec!["a".into(), "b".into()], ..Config::default() });
+    assert_eq!(c.selected_protocol(), "a");
+    assert!(log.contains(&ServerEvent::Connected { id, protocol: "a".into() }));
+}
