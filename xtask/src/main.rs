@@ -1,1 +1,149 @@
-fn main() {}
+//! Project tasks: `cargo xtask <task>` (the alias is in `.cargo/config.toml`).
+//!
+//! * `demo`  – build the extension (release), install the addon into `godot_project/`, and run the
+//!   sample project headless: the tutorial's server and clients talking over loopback.
+//! * `test`  – every test: the Rust core's, then the GDScript suites in `tests/godot/` under
+//!   headless Godot. Extra arguments filter suites/tests by name.
+//! * `build` – build the extension and install the addon into the sample and test projects.
+//! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
+//!
+//! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
+//! sid's `godot` package and its library closure are unpacked under `target/godot-sid/` and run
+//! through their own dynamic loader (nothing is installed system-wide).
+
+mod godot;
+mod run;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+type Result<T> = std::result::Result<T, String>;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo(),
+        Some("test") => test(&args[1..]),
+        Some("build") => build().map(|_| ()),
+        Some("godot") => godot::find().map(|g| println!("{}", g.display())),
+        _ => {
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build|godot>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The library file name Godot loads on this platform, as named in the `.gdextension`.
+fn library_names() -> (&'static str, String) {
+    let arch = match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        other => other,
+    };
+    match std::env::consts::OS {
+        "windows" => ("rust_websocket.dll", format!("rust_websocket.windows.{arch}.dll")),
+        "macos" => ("librust_websocket.dylib", "librust_websocket.macos.dylib".into()),
+        _ => ("librust_websocket.so", format!("librust_websocket.linux.{arch}.so")),
+    }
+}
+
+/// Builds the extension in release and installs the addon into both Godot projects.
+fn build() -> Result<PathBuf> {
+    let root = root();
+    run::step("building the GDExtension (release)");
+    run::cargo(&["build", "--release", "--locked", "-p", "rust_websocket"])?;
+    let (built, installed) = library_names();
+    let addon = root.join("addons/rust_websocket");
+    std::fs::create_dir_all(addon.join("bin")).map_err(|e| e.to_string())?;
+    std::fs::copy(root.join("target/release").join(built), addon.join("bin").join(&installed))
+        .map_err(|e| format!("copying the built library: {e}"))?;
+    for project in ["godot_project", "tests/godot"] {
+        install_addon(&addon, &root.join(project))?;
+    }
+    Ok(addon)
+}
+
+/// Copies the addon folder into `project/addons/`, as a user would.
+fn install_addon(addon: &Path, project: &Path) -> Result<()> {
+    let dest = project.join("addons/rust_websocket");
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    }
+    copy_dir(addon, &dest).map_err(|e| format!("installing the addon into {}: {e}", project.display()))?;
+    let list = project.join(".godot/extension_list.cfg");
+    if !list.exists() {
+        std::fs::create_dir_all(list.parent().unwrap()).map_err(|e| e.to_string())?;
+        std::fs::write(&list, "res://addons/rust_websocket/rust_websocket.gdextension\n").map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+fn demo() -> Result<()> {
+    let godot = godot::find()?;
+    build()?;
+    let project = root().join("godot_project");
+    godot::import(&godot, &project)?;
+    run::step("running the sample project headless (server + tutorial clients on 127.0.0.1)");
+    let out = godot::run(&godot, &project, &[], 120)?;
+    godot::check_log(&out.text)?;
+    if !out.success {
+        return Err(format!("the demo exited with {}", out.status));
+    }
+    Ok(())
+}
+
+fn test(filters: &[String]) -> Result<()> {
+    let godot = godot::find()?;
+    run::step("Rust tests of the core (real sockets on 127.0.0.1)");
+    let rust = run::cargo_test()?;
+    build()?;
+    let project = root().join("tests/godot");
+    godot::import(&godot, &project)?;
+    run::step("GDScript suites in headless Godot");
+    let mut args = vec!["--".to_string()];
+    args.extend(filters.iter().cloned());
+    let out = godot::run(&godot, &project, &args, 1500)?;
+    let summary = godot::summary(&out.text);
+    let problems = godot::check_log(&out.text).err();
+    let (gd_passed, gd_failed) = summary.unwrap_or((0, 0));
+    let passed = rust.0 + gd_passed;
+    let failed = rust.1 + gd_failed + u32::from(problems.is_some() || summary.is_none() || !out.success);
+    println!();
+    println!("rust: {} passed, {} failed", rust.0, rust.1);
+    println!("godot: {gd_passed} passed, {gd_failed} failed");
+    if let Some(p) = &problems {
+        println!("log check failed: {p}");
+    }
+    if summary.is_none() {
+        println!("the Godot test runner printed no summary (exit {})", out.status);
+    }
+    println!("total: {passed} passed, {failed} failed");
+    if failed > 0 {
+        return Err("tests failed".into());
+    }
+    Ok(())
+}

@@ -21,4 +21,5 @@ pub mod url;
 
 pub use config::Config;
 pub use connection::{Connection, Event, ReadyState, SendError};
+pub use rustls;
 pub use server::{Server, ServerEvent};

@@ -1,0 +1,413 @@
+//! `RustWebSocketPeer`: the engine's `WebSocketPeer` API over a core [`Connection`].
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use godot::classes::{IPacketPeerExtension, PacketPeerExtension};
+use godot::global::Error;
+use godot::meta::conv::RawPtr;
+use godot::prelude::*;
+use rust_websocket_core::connection::{ConnectError, Packet};
+use rust_websocket_core::{Config, Connection, Event, ReadyState};
+
+use crate::convert::{self, OptionalTls};
+use crate::tls_bridge;
+
+/// A WebSocket connection with the same API as Godot's [WebSocketPeer], implemented in Rust
+/// (tungstenite over mio, TLS by rustls).
+///
+/// Use it as a client with [method connect_to_url] and call [method poll] every frame; a
+/// [WebSocketServer] hands out one per connected client through [method WebSocketServer.get_peer].
+/// It is a [PacketPeer], so [method PacketPeer.get_packet], [method PacketPeer.put_packet],
+/// [method PacketPeer.get_var] and [method PacketPeer.put_var] work as on any packet peer.
+///
+/// The name differs from the engine's because Godot already owns `WebSocketPeer`; methods,
+/// properties, constants, defaults and return codes are the same. Differences, all deliberate:
+/// - Messages received before or with the remote's close frame stay readable in
+///   [constant STATE_CLOSING] and [constant STATE_CLOSED] (the engine drops them, godot#107442):
+///   [method PacketPeer.get_available_packet_count] and [method PacketPeer.get_packet] work in
+///   every state.
+/// - [member handshake_timeout] (default 30 s) closes a connection that does not open in time;
+///   the engine waits forever.
+/// - Connection failures are reported with [method @GlobalScope.push_warning] naming the cause.
+/// - Not available on the Web platform: use the engine's [WebSocketPeer] there.
+#[derive(GodotClass)]
+#[class(tool, base = PacketPeerExtension)]
+pub struct RustWebSocketPeer {
+    conn: Rc<RefCell<Connection>>,
+    /// Peers of a [WebSocketServer] are driven by the server's poll, not their own.
+    server_owned: bool,
+    /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
+    last: Option<Packet>,
+    last_error: Error,
+
+    /// Extra raw `"Name: value"` header lines added to the client's request.
+    #[var(get = get_handshake_headers, set = set_handshake_headers)]
+    handshake_headers: PhantomVar<PackedStringArray>,
+    /// Subprotocols offered by the client.
+    #[var(get = get_supported_protocols, set = set_supported_protocols)]
+    supported_protocols: PhantomVar<PackedStringArray>,
+    /// Largest message accepted, in bytes, and about the most bytes of received messages
+    /// queued. A bigger message closes the connection with code 1009. Read when the handshake
+    /// completes.
+    #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
+    inbound_buffer_size: PhantomVar<i64>,
+    /// Most bytes queued for sending; `put_packet`/`send` return `ERR_OUT_OF_MEMORY` beyond it.
+    /// `0` or less removes the byte cap.
+    #[var(get = get_outbound_buffer_size, set = set_outbound_buffer_size)]
+    outbound_buffer_size: PhantomVar<i64>,
+    /// Most messages queued in each direction. A full inbound queue stops reading from the
+    /// socket (nothing is dropped); a full outbound queue makes sends return `ERR_OUT_OF_MEMORY`.
+    #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
+    max_queued_packets: PhantomVar<i64>,
+    /// Seconds between pings; `0` turns them off. A ping still unanswered when the next is due
+    /// closes the connection at once (close code -1), which also detects half-open links.
+    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
+    heartbeat_interval: PhantomVar<f64>,
+    /// Seconds allowed from [method connect_to_url] to [constant STATE_OPEN] (name lookup, TCP,
+    /// TLS and the HTTP upgrade); `0` waits forever, as the engine does. Default 30.
+    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
+    handshake_timeout: PhantomVar<f64>,
+
+    base: Base<PacketPeerExtension>,
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT: f64 = 30.0;
+
+#[godot_api]
+impl IPacketPeerExtension for RustWebSocketPeer {
+    fn init(base: Base<PacketPeerExtension>) -> Self {
+        let config = Config { handshake_timeout: convert::seconds(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
+        Self::with_connection(Rc::new(RefCell::new(Connection::new(config))), false, base)
+    }
+
+    fn get_available_packet_count(&self) -> i32 {
+        self.conn.borrow().available().min(i32::MAX as usize) as i32
+    }
+
+    fn get_max_packet_size(&self) -> i32 {
+        let cap = self.conn.borrow().config().outbound_buffer_size;
+        if cap > 0 {
+            cap.min(i32::MAX as i64) as i32
+        } else {
+            i32::MAX
+        }
+    }
+
+    unsafe fn get_packet_rawptr(
+        &mut self,
+        r_buffer: RawPtr<*mut RawPtr<*const u8>>,
+        r_buffer_size: RawPtr<*mut i32>,
+    ) -> Error {
+        let popped = self.conn.borrow_mut().pop();
+        self.last_error = match &popped {
+            Some(_) => Error::OK,
+            None if self.state() == ReadyState::Open => Error::ERR_UNAVAILABLE,
+            None => Error::FAILED,
+        };
+        let Some(packet) = popped else { return self.last_error };
+        let (ptr, len) = (packet.data.as_ptr(), packet.data.len());
+        self.last = Some(packet);
+        // SAFETY: Godot passes valid out-pointers; the buffer lives in `self.last` until the next call.
+        unsafe {
+            *(r_buffer.ptr() as *mut *const u8) = ptr;
+            *r_buffer_size.ptr() = len as i32;
+        }
+        Error::OK
+    }
+
+    unsafe fn put_packet_rawptr(&mut self, p_buffer: RawPtr<*const u8>, p_buffer_size: i32) -> Error {
+        let len = p_buffer_size.max(0) as usize;
+        let data: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
+            &[]
+        } else {
+            // SAFETY: Godot passes a buffer of `p_buffer_size` bytes, valid for this call.
+            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
+        };
+        self.send_bytes(data, false)
+    }
+}
+
+#[godot_api]
+impl RustWebSocketPeer {
+    /// The connection is being established (name lookup, TCP, TLS, HTTP upgrade).
+    #[constant]
+    pub const STATE_CONNECTING: i64 = 0;
+    /// The connection is open: messages can be sent and received.
+    #[constant]
+    pub const STATE_OPEN: i64 = 1;
+    /// A close frame was sent or received; keep polling until [constant STATE_CLOSED].
+    #[constant]
+    pub const STATE_CLOSING: i64 = 2;
+    /// Closed, or never connected. The initial state.
+    #[constant]
+    pub const STATE_CLOSED: i64 = 3;
+    /// Messages are sent as text frames (UTF-8).
+    #[constant]
+    pub const WRITE_MODE_TEXT: i64 = 0;
+    /// Messages are sent as binary frames.
+    #[constant]
+    pub const WRITE_MODE_BINARY: i64 = 1;
+
+    /// Connects to `url` (`ws://` or `wss://`; no scheme means `ws://`). Returns `OK` at once:
+    /// the name lookup, TCP connect, TLS and the upgrade happen in later [method poll] calls,
+    /// never blocking. `tls_client_options` default to [method TLSOptions.client].
+    /// Returns `ERR_INVALID_PARAMETER` for a bad URL or server TLS options, and
+    /// `ERR_ALREADY_IN_USE` unless the peer is closed or closing.
+    #[func]
+    fn connect_to_url(
+        &mut self,
+        url: GString,
+        #[opt(default = OptionalTls::none())] tls_client_options: OptionalTls,
+    ) -> Error {
+        if self.server_owned {
+            godot_error!("RustWebSocketPeer: this peer belongs to a WebSocketServer and cannot connect elsewhere");
+            return Error::ERR_UNAVAILABLE;
+        }
+        let url = url.to_string();
+        let wants_tls = url.trim_start().to_ascii_lowercase().starts_with("wss://");
+        let tls = if wants_tls || tls_client_options.0.is_some() {
+            match tls_bridge::client_tls(tls_client_options.0) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    godot_error!("RustWebSocketPeer: {e}");
+                    return Error::ERR_INVALID_PARAMETER;
+                }
+            }
+        } else {
+            None
+        };
+        self.last = None;
+        let result = self.conn.borrow_mut().connect(&url, tls, Instant::now());
+        match result {
+            Ok(()) => Error::OK,
+            Err(e) => {
+                match &e {
+                    ConnectError::Url(u) => godot_error!("RustWebSocketPeer: invalid URL '{url}': {u}"),
+                    ConnectError::Tls(t) => godot_error!("RustWebSocketPeer: {t}"),
+                    ConnectError::InUse => {}
+                }
+                convert::connect_error(&e)
+            }
+        }
+    }
+
+    /// Sends one message; `write_mode` picks a text or binary frame. Returns `FAILED` unless
+    /// open, `ERR_OUT_OF_MEMORY` when [member outbound_buffer_size] or [member max_queued_packets]
+    /// would be exceeded. Unlike [method PacketPeer.put_packet], it sends empty messages too.
+    #[func]
+    fn send(&mut self, message: PackedByteArray, #[opt(default = 1)] write_mode: i64) -> Error {
+        self.send_bytes(message.as_slice(), write_mode == Self::WRITE_MODE_TEXT)
+    }
+
+    /// Sends `message` as a UTF-8 text frame. Same return codes as [method send].
+    #[func]
+    fn send_text(&mut self, message: GString) -> Error {
+        self.send_bytes(message.to_string().as_bytes(), true)
+    }
+
+    /// Whether the packet most recently returned by [method PacketPeer.get_packet] was text.
+    #[func]
+    fn was_string_packet(&self) -> bool {
+        self.last.as_ref().is_some_and(|p| p.text)
+    }
+
+    /// Does the pending work: name lookup, connect, TLS, handshake, reads, writes, heartbeat
+    /// and closing. Call it every frame. Peers of a [WebSocketServer] are polled by the server.
+    #[func]
+    fn poll(&mut self) {
+        if self.server_owned {
+            return;
+        }
+        let events = {
+            let mut c = self.conn.borrow_mut();
+            c.poll(Instant::now());
+            c.take_events()
+        };
+        for e in events {
+            if let Event::Warning(w) = e {
+                godot_warn!("RustWebSocketPeer: {w}");
+            }
+        }
+    }
+
+    /// Starts closing: in [constant STATE_OPEN] sends a close frame with `code` and `reason`
+    /// (at most 123 bytes) and moves to [constant STATE_CLOSING]; keep polling until
+    /// [constant STATE_CLOSED]. A negative `code`, or a connection not yet open, closes at once
+    /// without notifying the remote (close code -1).
+    #[func]
+    fn close(&mut self, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
+        let code = code.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
+        self.conn.borrow_mut().close(code, &reason.to_string());
+    }
+
+    /// The close code: the one in the remote's close frame, the one this peer failed the
+    /// connection with (1002 protocol error, 1009 message too big, …), or -1 when the
+    /// connection did not close cleanly. Meaningful in [constant STATE_CLOSED].
+    #[func]
+    fn get_close_code(&self) -> i64 {
+        self.conn.borrow().close_code() as i64
+    }
+
+    /// The reason from the close frame (see [method get_close_code]).
+    #[func]
+    fn get_close_reason(&self) -> GString {
+        GString::from(self.conn.borrow().close_reason())
+    }
+
+    /// The remote IP address; `""` (with an error) when there is no socket.
+    #[func]
+    fn get_connected_host(&self) -> GString {
+        match self.conn.borrow().remote_addr() {
+            Some(a) => GString::from(&a.ip().to_canonical().to_string()),
+            None => {
+                godot_error!("RustWebSocketPeer: get_connected_host() without a connection");
+                GString::new()
+            }
+        }
+    }
+
+    /// The remote TCP port; `0` (with an error) when there is no socket.
+    #[func]
+    fn get_connected_port(&self) -> i64 {
+        match self.conn.borrow().remote_addr() {
+            Some(a) => a.port() as i64,
+            None => {
+                godot_error!("RustWebSocketPeer: get_connected_port() without a connection");
+                0
+            }
+        }
+    }
+
+    /// Bytes of messages queued for sending and not yet written to the socket; 0 unless open.
+    #[func]
+    fn get_current_outbound_buffered_amount(&self) -> i64 {
+        self.conn.borrow().buffered_amount() as i64
+    }
+
+    /// One of the `STATE_*` constants.
+    #[func]
+    fn get_ready_state(&self) -> i64 {
+        self.state() as i64
+    }
+
+    /// Client: the URL given to [method connect_to_url]. Server side: `ws://` or `wss://`, the
+    /// `Host` header and the request target, query included.
+    #[func]
+    fn get_requested_url(&self) -> GString {
+        GString::from(&self.conn.borrow().requested_url())
+    }
+
+    /// The subprotocol agreed during the handshake, or `""`.
+    #[func]
+    fn get_selected_protocol(&self) -> GString {
+        GString::from(self.conn.borrow().selected_protocol())
+    }
+
+    /// Turns TCP_NODELAY on or off (on by default, as in the engine).
+    #[func]
+    fn set_no_delay(&mut self, enabled: bool) {
+        if !self.conn.borrow_mut().set_no_delay(enabled) {
+            godot_error!("RustWebSocketPeer: set_no_delay() without a connection");
+        }
+    }
+
+    #[func]
+    fn get_handshake_headers(&self) -> PackedStringArray {
+        convert::packed(&self.conn.borrow().config().handshake_headers)
+    }
+    #[func]
+    fn set_handshake_headers(&mut self, protocols: PackedStringArray) {
+        self.conn.borrow_mut().config_mut().handshake_headers = convert::strings(&protocols);
+    }
+    #[func]
+    fn get_supported_protocols(&self) -> PackedStringArray {
+        convert::packed(&self.conn.borrow().config().supported_protocols)
+    }
+    #[func]
+    fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
+        self.conn.borrow_mut().config_mut().supported_protocols = convert::trimmed_strings(&protocols);
+    }
+    #[func]
+    fn get_inbound_buffer_size(&self) -> i64 {
+        self.conn.borrow().config().inbound_buffer_size as i64
+    }
+    #[func]
+    fn set_inbound_buffer_size(&mut self, buffer_size: i64) {
+        self.conn.borrow_mut().config_mut().inbound_buffer_size = convert::size(buffer_size);
+    }
+    #[func]
+    fn get_outbound_buffer_size(&self) -> i64 {
+        self.conn.borrow().config().outbound_buffer_size
+    }
+    #[func]
+    fn set_outbound_buffer_size(&mut self, buffer_size: i64) {
+        self.conn.borrow_mut().config_mut().outbound_buffer_size = buffer_size;
+    }
+    #[func]
+    fn get_max_queued_packets(&self) -> i64 {
+        self.conn.borrow().config().max_queued_packets as i64
+    }
+    #[func]
+    fn set_max_queued_packets(&mut self, buffer_size: i64) {
+        self.conn.borrow_mut().config_mut().max_queued_packets = convert::size(buffer_size);
+    }
+    #[func]
+    fn get_heartbeat_interval(&self) -> f64 {
+        convert::secs_f64(self.conn.borrow().config().heartbeat_interval)
+    }
+    #[func]
+    fn set_heartbeat_interval(&mut self, interval: f64) {
+        self.conn.borrow_mut().config_mut().heartbeat_interval = convert::seconds(interval);
+    }
+    #[func]
+    fn get_handshake_timeout(&self) -> f64 {
+        convert::secs_f64(self.conn.borrow().config().handshake_timeout)
+    }
+    #[func]
+    fn set_handshake_timeout(&mut self, seconds: f64) {
+        self.conn.borrow_mut().config_mut().handshake_timeout = convert::seconds(seconds);
+    }
+}
+
+impl RustWebSocketPeer {
+    fn with_connection(conn: Rc<RefCell<Connection>>, server_owned: bool, base: Base<PacketPeerExtension>) -> Self {
+        Self {
+            conn,
+            server_owned,
+            last: None,
+            last_error: Error::OK,
+            handshake_headers: PhantomVar::default(),
+            supported_protocols: PhantomVar::default(),
+            inbound_buffer_size: PhantomVar::default(),
+            outbound_buffer_size: PhantomVar::default(),
+            max_queued_packets: PhantomVar::default(),
+            heartbeat_interval: PhantomVar::default(),
+            handshake_timeout: PhantomVar::default(),
+            base,
+        }
+    }
+
+    /// A peer object for a connection accepted by a server.
+    pub fn for_server(conn: Rc<RefCell<Connection>>) -> Gd<Self> {
+        Gd::from_init_fn(|base| Self::with_connection(conn, true, base))
+    }
+
+    fn state(&self) -> ReadyState {
+        self.conn.borrow().ready_state()
+    }
+
+    fn send_bytes(&mut self, data: &[u8], text: bool) -> Error {
+        let result = self.conn.borrow_mut().send(data, text);
+        match result {
+            Ok(()) => Error::OK,
+            Err(e) => {
+                if e == rust_websocket_core::SendError::NotOpen {
+                    godot_error!("RustWebSocketPeer: cannot send, the connection is not open");
+                }
+                convert::send_error(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! `WebSocketServer`: Godot 3's server class and the tutorial's signals, over the core server.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Instant;
+
+use godot::global::Error;
+use godot::prelude::*;
+use rust_websocket_core::{Config, Server, ServerEvent};
+
+use crate::convert::{self, OptionalTls};
+use crate::peer::RustWebSocketPeer;
+use crate::tls_bridge;
+
+/// A WebSocket server, as in Godot 3 and the Godot WebSocket tutorial, running natively.
+///
+/// Call [method listen], then [method poll] every frame. Each client that completes the
+/// WebSocket handshake gets a random id and emits [signal client_connected]; every complete
+/// message emits [signal data_received], to be read with `get_peer(id).get_packet()`.
+/// [signal client_disconnected] comes exactly once for every connected client, however the
+/// connection ended. Handlers may call back into the server (send, [method disconnect_peer],
+/// [method stop]).
+///
+/// [method poll] only does work for connections with activity, so idle clients cost almost
+/// nothing. Not available on the Web platform.
+#[derive(GodotClass)]
+#[class(base = RefCounted)]
+pub struct WebSocketServer {
+    core: Option<Server>,
+    peers: HashMap<u32, Gd<RustWebSocketPeer>>,
+    config: Config,
+    max_peer_count: usize,
+
+    /// Subprotocols accepted, in order of preference is the client's: the first protocol the
+    /// client offers that is listed here is selected. A client offering none of them is refused
+    /// (HTTP 400); with this list empty, every client is accepted without a protocol.
+    #[var(get = get_supported_protocols, set = set_supported_protocols)]
+    supported_protocols: PhantomVar<PackedStringArray>,
+    /// Extra raw `"Name: value"` header lines added to the 101 response.
+    #[var(get = get_handshake_headers, set = set_handshake_headers)]
+    handshake_headers: PhantomVar<PackedStringArray>,
+    /// Seconds a client has to complete the TCP/TLS/HTTP handshake before it is dropped.
+    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
+    handshake_timeout: PhantomVar<f64>,
+    /// [member RustWebSocketPeer.inbound_buffer_size] of each accepted peer.
+    #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
+    inbound_buffer_size: PhantomVar<i64>,
+    /// [member RustWebSocketPeer.outbound_buffer_size] of each accepted peer.
+    #[var(get = get_outbound_buffer_size, set = set_outbound_buffer_size)]
+    outbound_buffer_size: PhantomVar<i64>,
+    /// [member RustWebSocketPeer.max_queued_packets] of each accepted peer.
+    #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
+    max_queued_packets: PhantomVar<i64>,
+    /// [member RustWebSocketPeer.heartbeat_interval] of each accepted peer.
+    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
+    heartbeat_interval: PhantomVar<f64>,
+    /// Most simultaneous clients (handshaking or connected); more are answered HTTP 503.
+    #[var(get = get_max_peers, set = set_max_peers)]
+    max_peers: PhantomVar<i64>,
+
+    base: Base<RefCounted>,
+}
+
+#[godot_api]
+impl IRefCounted for WebSocketServer {
+    fn init(base: Base<RefCounted>) -> Self {
+        let config = Config { handshake_timeout: convert::seconds(3.0), ..Config::default() };
+        Self {
+            core: None,
+            peers: HashMap::new(),
+            config,
+            max_peer_count: 4096,
+            supported_protocols: PhantomVar::default(),
+            handshake_headers: PhantomVar::default(),
+            handshake_timeout: PhantomVar::default(),
+            inbound_buffer_size: PhantomVar::default(),
+            outbound_buffer_size: PhantomVar::default(),
+            max_queued_packets: PhantomVar::default(),
+            heartbeat_interval: PhantomVar::default(),
+            max_peers: PhantomVar::default(),
+            base,
+        }
+    }
+}
+
+#[godot_api]
+impl WebSocketServer {
+    /// A client completed the WebSocket handshake; `protocol` is the selected subprotocol.
+    #[signal]
+    fn client_connected(id: i64, protocol: GString);
+    /// A connected client is gone; `was_clean` tells whether it sent a close frame first.
+    #[signal]
+    fn client_disconnected(id: i64, was_clean: bool);
+    /// A client sent a close frame; keep polling until [signal client_disconnected].
+    #[signal]
+    fn client_close_request(id: i64, code: i64, reason: GString);
+    /// One complete message from client `id` is ready: `get_peer(id).get_packet()`.
+    #[signal]
+    fn data_received(id: i64);
+
+    /// Listens on `port` (0 picks a free port, see [method get_local_port]). `bind_address` is
+    /// `"*"` for every interface, or an IP address such as `"127.0.0.1"`. With
+    /// `tls_server_options` from [method TLSOptions.server] clients connect with `wss://`.
+    #[func]
+    fn listen(
+        &mut self,
+        port: i64,
+        #[opt(default = "*")] bind_address: GString,
+        #[opt(default = OptionalTls::none())] tls_server_options: OptionalTls,
+    ) -> Error {
+        if self.core.is_some() {
+            godot_error!("WebSocketServer: already listening; call stop() first");
+            return Error::ERR_ALREADY_IN_USE;
+        }
+        let Ok(port) = u16::try_from(port) else {
+            godot_error!("WebSocketServer: invalid port {port}");
+            return Error::ERR_INVALID_PARAMETER;
+        };
+        let tls = match &tls_server_options.0 {
+            None => None,
+            Some(o) => match tls_bridge::server_tls(o) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    godot_error!("WebSocketServer: {e}");
+                    return Error::ERR_INVALID_PARAMETER;
+                }
+            },
+        };
+        let bind = bind_address.to_string();
+        let candidates: Vec<IpAddr> = match bind.as_str() {
+            "*" | "" => vec![Ipv6Addr::UNSPECIFIED.into(), Ipv4Addr::UNSPECIFIED.into()],
+            "localhost" => vec![Ipv4Addr::LOCALHOST.into()],
+            other => match other.parse() {
+                Ok(ip) => vec![ip],
+                Err(_) => {
+                    godot_error!("WebSocketServer: invalid bind address '{other}' (use \"*\" or an IP address)");
+                    return Error::ERR_INVALID_PARAMETER;
+                }
+            },
+        };
+        let mut last_err = None;
+        for ip in candidates {
+            match Server::listen(SocketAddr::new(ip, port), self.config.clone(), tls.clone()) {
+                Ok(mut s) => {
+                    s.max_peers = self.max_peer_count;
+                    self.core = Some(s);
+                    return Error::OK;
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        let e = last_err.map(|e| e.to_string()).unwrap_or_default();
+        godot_error!("WebSocketServer: cannot listen on {bind}:{port}: {e}");
+        Error::ERR_CANT_CREATE
+    }
+
+    /// Closes every client with code 1001 (going away), emitting [signal client_disconnected]
+    /// for each connected one, and stops listening.
+    #[func]
+    fn stop(&mut self) {
+        let Some(mut core) = self.core.take() else { return };
+        let events = core.stop();
+        drop(core);
+        self.emit_all(events);
+        self.peers.clear();
+    }
+
+    /// Whether [method listen] succeeded and [method stop] was not called since.
+    #[func]
+    fn is_listening(&self) -> bool {
+        self.core.is_some()
+    }
+
+    /// The port listened on (useful after `listen(0)`), or 0.
+    #[func]
+    fn get_local_port(&self) -> i64 {
+        self.core.as_ref().map(|c| c.local_addr().port() as i64).unwrap_or(0)
+    }
+
+    /// Accepts clients, reads and writes, runs timeouts, and emits this class's signals.
+    /// Call it every frame.
+    #[func]
+    fn poll(&mut self) {
+        let Some(core) = self.core.as_mut() else { return };
+        let events = core.poll(Instant::now());
+        self.emit_all(events);
+    }
+
+    /// The peer of client `id`, or null (with an error) if there is none.
+    #[func]
+    fn get_peer(&self, id: i64) -> Option<Gd<RustWebSocketPeer>> {
+        let peer = u32::try_from(id).ok().and_then(|id| self.peers.get(&id)).cloned();
+        if peer.is_none() {
+            godot_error!("WebSocketServer: no peer with id {id}");
+        }
+        peer
+    }
+
+    /// Whether client `id` is connected.
+    #[func]
+    fn has_peer(&self, id: i64) -> bool {
+        u32::try_from(id).is_ok_and(|id| self.peers.contains_key(&id))
+    }
+
+    /// Ids of the connected clients.
+    #[func]
+    fn get_peer_ids(&self) -> PackedInt64Array {
+        let mut ids: Vec<i64> = self.peers.keys().map(|&i| i as i64).collect();
+        ids.sort_unstable();
+        PackedInt64Array::from(ids)
+    }
+
+    /// The IP address of client `id`, or `""`.
+    #[func]
+    fn get_peer_address(&self, id: i64) -> GString {
+        self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
+    }
+
+    /// The TCP port of client `id`, or 0.
+    #[func]
+    fn get_peer_port(&self, id: i64) -> i64 {
+        self.peer_addr(id).map(|a| a.port() as i64).unwrap_or(0)
+    }
+
+    /// Starts closing client `id` with `code` and `reason`; [signal client_disconnected] follows
+    /// from a later [method poll].
+    #[func]
+    fn disconnect_peer(&mut self, id: i64, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
+        let found = match (self.core.as_mut(), u32::try_from(id)) {
+            (Some(core), Ok(id)) if self.peers.contains_key(&id) => {
+                core.disconnect_peer(id, code.clamp(-1, 65535) as i32, &reason.to_string())
+            }
+            _ => false,
+        };
+        if !found {
+            godot_error!("WebSocketServer: no peer with id {id}");
+        }
+    }
+
+    #[func]
+    fn get_supported_protocols(&self) -> PackedStringArray {
+        convert::packed(&self.config.supported_protocols)
+    }
+    #[func]
+    fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
+        self.config.supported_protocols = convert::trimmed_strings(&protocols);
+        self.sync_config();
+    }
+    #[func]
+    fn get_handshake_headers(&self) -> PackedStringArray {
+        convert::packed(&self.config.handshake_headers)
+    }
+    #[func]
+    fn set_handshake_headers(&mut self, headers: PackedStringArray) {
+        self.config.handshake_headers = convert::strings(&headers);
+        self.sync_config();
+    }
+    #[func]
+    fn get_handshake_timeout(&self) -> f64 {
+        convert::secs_f64(self.config.handshake_timeout)
+    }
+    #[func]
+    fn set_handshake_timeout(&mut self, seconds: f64) {
+        self.config.handshake_timeout = convert::seconds(seconds);
+        self.sync_config();
+    }
+    #[func]
+    fn get_inbound_buffer_size(&self) -> i64 {
+        self.config.inbound_buffer_size as i64
+    }
+    #[func]
+    fn set_inbound_buffer_size(&mut self, size: i64) {
+        self.config.inbound_buffer_size = convert::size(size);
+        self.sync_config();
+    }
+    #[func]
+    fn get_outbound_buffer_size(&self) -> i64 {
+        self.config.outbound_buffer_size
+    }
+    #[func]
+    fn set_outbound_buffer_size(&mut self, size: i64) {
+        self.config.outbound_buffer_size = size;
+        self.sync_config();
+    }
+    #[func]
+    fn get_max_queued_packets(&self) -> i64 {
+        self.config.max_queued_packets as i64
+    }
+    #[func]
+    fn set_max_queued_packets(&mut self, count: i64) {
+        self.config.max_queued_packets = convert::size(count);
+        self.sync_config();
+    }
+    #[func]
+    fn get_heartbeat_interval(&self) -> f64 {
+        convert::secs_f64(self.config.heartbeat_interval)
+    }
+    #[func]
+    fn set_heartbeat_interval(&mut self, seconds: f64) {
+        self.config.heartbeat_interval = convert::seconds(seconds);
+        self.sync_config();
+    }
+    #[func]
+    fn get_max_peers(&self) -> i64 {
+        self.max_peer_count as i64
+    }
+    #[func]
+    fn set_max_peers(&mut self, count: i64) {
+        self.max_peer_count = convert::size(count);
+        if let Some(core) = self.core.as_mut() {
+            core.max_peers = self.max_peer_count;
+        }
+    }
+}
+
+impl WebSocketServer {
+    /// Settings apply to clients accepted from now on.
+    fn sync_config(&mut self) {
+        if let Some(core) = self.core.as_mut() {
+            core.config = self.config.clone();
+        }
+    }
+
+    fn peer_addr(&self, id: i64) -> Option<SocketAddr> {
+        let id = u32::try_from(id).ok()?;
+        self.peers.get(&id)?;
+        self.core.as_ref()?.peer(id)?.borrow().remote_addr()
+    }
+
+    /// Emits the events of one poll in order. Handlers may re-enter this object (send,
+    /// disconnect_peer, stop, dropping references), so each event is checked against the
+    /// current peer table right before it is emitted, and no core borrow is held meanwhile.
+    fn emit_all(&mut self, events: Vec<ServerEvent>) {
+        for e in events {
+            match e {
+                ServerEvent::Connected { id, protocol } => {
+                    let Some(conn) = self.core.as_ref().and_then(|c| c.peer(id)) else { continue };
+                    self.peers.insert(id, RustWebSocketPeer::for_server(conn));
+                    self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
+                }
+                ServerEvent::Data { id } if self.peers.contains_key(&id) => {
+                    self.signals().data_received().emit(id as i64);
+                }
+                ServerEvent::CloseRequest { id, code, reason } if self.peers.contains_key(&id) => {
+                    self.signals().client_close_request().emit(id as i64, code as i64, &GString::from(&reason));
+                }
+                ServerEvent::Disconnected { id, clean } if self.peers.contains_key(&id) => {
+                    self.signals().client_disconnected().emit(id as i64, clean);
+                    self.peers.remove(&id);
+                }
+                ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
+                _ => {}
+            }
+        }
+    }
+}

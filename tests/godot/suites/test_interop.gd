@@ -1,0 +1,134 @@
+extends TestSuite
+## The vertical slice: our server and peer against each other and against the engine's own
+## WebSocketPeer, in both roles, over 127.0.0.1.
+
+
+## Echo of text, binary and empty messages through `server`, then a clean close by the client
+## with a code and reason that both sides must see.
+func _echo_and_close(client, server: WebSocketServer) -> void:
+	var log := []
+	record(server, log)
+	var url := "ws://127.0.0.1:%d/echo?x=1" % server.get_local_port()
+	check_eq(client.connect_to_url(url), OK, "connect_to_url")
+	check_eq(client.get_ready_state(), 0, "state right after connect_to_url (CONNECTING)")
+	pollables.append(client)
+	if not await wait_until(func(): return client.get_ready_state() == 1 and count(log, "connected") == 1, "open on both sides"):
+		return
+	var id: int = find(log, "connected")[1]
+	check(id >= 2 and id <= 0x7FFFFFFF, "peer id %d in [2, 2^31-1]" % id)
+	check_eq(find(log, "connected")[2], "", "no subprotocol")
+	check_eq(server.get_peer(id).get_requested_url(), url, "server-side requested URL")
+	check_eq(client.get_requested_url(), url, "client-side requested URL")
+	check_eq(server.get_peer_address(id), "127.0.0.1", "peer address")
+
+	check_eq(client.send_text("héllo wörld"), OK, "send_text")
+	check_eq(client.put_packet(PackedByteArray([0, 1, 2, 255])), OK, "put_packet")
+	check_eq(client.send(PackedByteArray(), 1), OK, "send empty binary")
+	var big := PackedByteArray()
+	big.resize(50000)
+	for i in big.size():
+		big[i] = i % 251
+	check_eq(client.send(big, 1), OK, "send 50000 bytes")
+	if not await wait_until(func(): return client.get_available_packet_count() == 4, "4 echoes"):
+		return
+	check_eq(client.get_packet().get_string_from_utf8(), "héllo wörld", "text echo")
+	check(client.was_string_packet(), "text echo is a text frame")
+	check_eq(client.get_packet(), PackedByteArray([0, 1, 2, 255]), "binary echo")
+	check(not client.was_string_packet(), "binary echo is a binary frame")
+	check_eq(client.get_packet(), PackedByteArray(), "empty echo")
+	check_eq(client.get_packet(), big, "50000-byte echo")
+	check_eq(count(log, "data"), 4, "data_received once per message")
+
+	client.close(4000, "bye now")
+	check_eq(client.get_ready_state(), 2, "CLOSING after close()")
+	if not await wait_until(func(): return client.get_ready_state() == 3 and count(log, "disconnected") == 1, "closed on both sides"):
+		return
+	check_eq(client.get_close_code(), 4000, "client close code")
+	check_eq(client.get_close_reason(), "bye now", "client close reason")
+	check_eq(find(log, "close_request"), ["close_request", id, 4000, "bye now"], "client_close_request")
+	check_eq(find(log, "disconnected"), ["disconnected", id, true], "client_disconnected clean")
+	check(not server.has_peer(id), "peer removed after disconnect")
+
+
+func test_our_peer_with_our_server() -> void:
+	await _echo_and_close(RustWebSocketPeer.new(), echo_server())
+
+
+func test_engine_websocketpeer_client_with_our_server() -> void:
+	await _echo_and_close(WebSocketPeer.new(), echo_server())
+
+
+func test_our_peer_with_engine_accept_stream_server() -> void:
+	var tcp := TCPServer.new()
+	check_eq(tcp.listen(0, "127.0.0.1"), OK, "TCPServer.listen")
+	var port := tcp.get_local_port()
+	var engine_peer := WebSocketPeer.new()
+	var client := RustWebSocketPeer.new()
+	client.supported_protocols = PackedStringArray(["chat"])
+	engine_peer.supported_protocols = PackedStringArray(["chat"])
+	pollables.append(client)
+	check_eq(client.connect_to_url("ws://127.0.0.1:%d/room" % port), OK, "connect_to_url")
+	var accepted := [false]
+	var pump := func() -> bool:
+		if not accepted[0] and tcp.is_connection_available():
+			check_eq(engine_peer.accept_stream(tcp.take_connection()), OK, "accept_stream")
+			accepted[0] = true
+		if accepted[0]:
+			engine_peer.poll()
+			# Echo, keeping the frame type.
+			while engine_peer.get_ready_state() == WebSocketPeer.STATE_OPEN and engine_peer.get_available_packet_count() > 0:
+				var pkt := engine_peer.get_packet()
+				engine_peer.send(pkt, WebSocketPeer.WRITE_MODE_TEXT if engine_peer.was_string_packet() else WebSocketPeer.WRITE_MODE_BINARY)
+		return true
+	if not await wait_until(func(): pump.call(); return client.get_ready_state() == 1 and engine_peer.get_ready_state() == 1, "open"):
+		tcp.stop()
+		return
+	check_eq(client.get_selected_protocol(), "chat", "client selected protocol")
+	check_eq(engine_peer.get_selected_protocol(), "chat", "engine selected protocol")
+	check_eq(engine_peer.get_requested_url(), "ws://127.0.0.1:%d/room" % port, "engine sees our request")
+	client.send_text("ping text")
+	client.send(PackedByteArray([9, 8, 7]), RustWebSocketPeer.WRITE_MODE_BINARY)
+	if await wait_until(func(): pump.call(); return client.get_available_packet_count() == 2, "2 echoes from the engine server"):
+		check_eq(client.get_packet().get_string_from_utf8(), "ping text", "text echo")
+		check(client.was_string_packet(), "text frame")
+		check_eq(client.get_packet(), PackedByteArray([9, 8, 7]), "binary echo")
+		check(not client.was_string_packet(), "binary frame")
+	# The engine server closes with a code and reason.
+	engine_peer.close(4001, "server says bye")
+	if await wait_until(func(): pump.call(); return client.get_ready_state() == 3 and engine_peer.get_ready_state() == 3, "closed"):
+		check_eq(client.get_close_code(), 4001, "our close code")
+		check_eq(client.get_close_reason(), "server says bye", "our close reason")
+		check_eq(engine_peer.get_close_code(), 4001, "engine close code (echoed)")
+	pollables.clear()
+	client.close(-1)
+	tcp.stop()
+
+
+func test_put_var_and_get_var() -> void:
+	var server := echo_server()
+	var client := RustWebSocketPeer.new()
+	check(client is PacketPeer, "RustWebSocketPeer is a PacketPeer")
+	check_eq(client.connect_to_url("ws://127.0.0.1:%d" % server.get_local_port()), OK, "connect")
+	pollables.append(client)
+	if not await wait_until(func(): return client.get_ready_state() == RustWebSocketPeer.STATE_OPEN, "open"):
+		return
+	var value := {"name": "player", "pos": Vector2(1.5, -2), "items": [1, 2, 3]}
+	check_eq(client.put_var(value), OK, "put_var")
+	if await wait_until(func(): return client.get_available_packet_count() == 1, "echo"):
+		check_eq(client.get_var(), value, "get_var round trip")
+		check_eq(client.get_packet_error(), OK, "get_packet_error after a packet")
+
+
+func test_new_peer_is_closed_with_engine_defaults() -> void:
+	var ours := RustWebSocketPeer.new()
+	var theirs := WebSocketPeer.new()
+	for prop in ["inbound_buffer_size", "outbound_buffer_size", "max_queued_packets", "heartbeat_interval", "supported_protocols", "handshake_headers"]:
+		check_eq(ours.get(prop), theirs.get(prop), "default of " + prop)
+	check_eq(ours.get_ready_state(), theirs.get_ready_state(), "initial state")
+	check_eq(ours.get_close_code(), theirs.get_close_code(), "initial close code")
+	check_eq(ours.get_close_reason(), theirs.get_close_reason(), "initial close reason")
+	check_eq(ours.get_available_packet_count(), 0, "no packets")
+	for c in ["STATE_CONNECTING", "STATE_OPEN", "STATE_CLOSING", "STATE_CLOSED", "WRITE_MODE_TEXT", "WRITE_MODE_BINARY"]:
+		check_eq(ClassDB.class_get_integer_constant("RustWebSocketPeer", c), ClassDB.class_get_integer_constant("WebSocketPeer", c), "constant " + c)
+	check_eq(ours.connect_to_url(""), ERR_INVALID_PARAMETER, "empty URL")
+	check_eq(ours.connect_to_url("http://example.com"), ERR_INVALID_PARAMETER, "http URL")

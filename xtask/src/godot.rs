@@ -1,0 +1,240 @@
+//! Finding, provisioning and running a headless Godot 4.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run::{self, Output};
+use crate::Result;
+
+/// The oldest Godot the addon supports (gdext `api-4-3`, `compatibility_minimum`).
+const MIN: (u32, u32) = (4, 3);
+
+/// `$GODOT4_BIN`, else `godot4`/`godot` on PATH when new enough, else Debian sid's package.
+pub fn find() -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("GODOT4_BIN").filter(|v| !v.is_empty()) {
+        let bin = PathBuf::from(bin);
+        let v = version(&bin).ok_or_else(|| format!("GODOT4_BIN={} does not run as Godot", bin.display()))?;
+        println!("xtask: using GODOT4_BIN={} (Godot {v})", bin.display());
+        check_version(&v)?;
+        return Ok(bin);
+    }
+    for name in ["godot4", "godot"] {
+        if let Some(bin) = which(name) {
+            match version(&bin) {
+                Some(v) if check_version(&v).is_ok() => {
+                    println!("xtask: using {} (Godot {v})", bin.display());
+                    return Ok(bin);
+                }
+                Some(v) => println!("xtask: ignoring {} (Godot {v}, need {}.{}+)", bin.display(), MIN.0, MIN.1),
+                None => {}
+            }
+        }
+    }
+    provision()
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn version(bin: &Path) -> Option<String> {
+    let out = Command::new(bin).args(["--headless", "--version"]).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().rev().find(|l| l.starts_with('4') || l.starts_with('3') || l.starts_with('5'))?;
+    Some(line.trim().to_string())
+}
+
+fn check_version(v: &str) -> Result<()> {
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if major == MIN.0 && minor >= MIN.1 {
+        Ok(())
+    } else {
+        Err(format!("Godot {v} is not supported: need {}.{} or newer 4.x", MIN.0, MIN.1))
+    }
+}
+
+/// Debian sid's `godot` and its library closure, unpacked under `target/godot-sid/`, run through
+/// their own loader by a small wrapper script (sid needs a newer glibc than Debian 12 has).
+fn provision() -> Result<PathBuf> {
+    let cache = crate::root().join("target/godot-sid");
+    let wrapper = cache.join("godot4");
+    if wrapper.exists() {
+        if let Some(v) = version(&wrapper) {
+            println!("xtask: using cached {} (Godot {v})", wrapper.display());
+            return Ok(wrapper);
+        }
+    }
+    if which("apt-get").is_none() || which("dpkg").is_none() {
+        return Err(format!(
+            "no Godot {}.{}+ found: set GODOT4_BIN to a Godot 4 binary, or put `godot4` on PATH \
+             (automatic download needs apt-get and dpkg, i.e. Debian or Ubuntu)",
+            MIN.0, MIN.1
+        ));
+    }
+    run::step("provisioning headless Godot from Debian sid (no system-wide install)");
+    let _ = std::fs::remove_dir_all(&cache);
+    for d in ["etc", "lists/partial", "cache/archives/partial", "debs", "root"] {
+        std::fs::create_dir_all(cache.join(d)).map_err(|e| e.to_string())?;
+    }
+    let mirror = debian_mirror();
+    println!("xtask: mirror {mirror}");
+    std::fs::write(cache.join("etc/sources.list"), format!("deb {mirror} sid main\n")).map_err(|e| e.to_string())?;
+    let c = cache.display();
+    let apt_opts = vec![
+        format!("-oDir::Etc::SourceList={c}/etc/sources.list"),
+        "-oDir::Etc::SourceParts=/dev/null".into(),
+        format!("-oDir::State::Lists={c}/lists"),
+        format!("-oDir::Cache={c}/cache"),
+        "-oDir::State::status=/dev/null".into(),
+        "-oDebug::NoLocking=1".into(),
+        "-oAPT::Sandbox::User=root".into(),
+    ];
+    let apt = |tool: &str, args: &[&str], cwd: &Path| -> Result<String> {
+        let out = Command::new(tool)
+            .args(&apt_opts)
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .map_err(|e| format!("cannot run {tool}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("{tool} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    println!("xtask: apt-get update (sid package lists)");
+    apt("apt-get", &["-q", "update"], &cache)?;
+    let deps = apt(
+        "apt-cache",
+        &[
+            "depends",
+            "--recurse",
+            "--no-recommends",
+            "--no-suggests",
+            "--no-conflicts",
+            "--no-breaks",
+            "--no-replaces",
+            "--no-enhances",
+            "godot",
+        ],
+        &cache,
+    )?;
+    // Libraries only: fonts and the debconf front ends are not needed to run headless.
+    let skip = ["fonts-", "debconf", "cdebconf", "libdebian-installer", "libnewt", "libtextwrap", "libslang"];
+    let mut pkgs: Vec<&str> = deps
+        .lines()
+        .filter(|l| !l.starts_with(' ') && !l.starts_with('<') && !l.is_empty())
+        .filter(|l| !skip.iter().any(|s| l.starts_with(s)))
+        .collect();
+    pkgs.sort_unstable();
+    pkgs.dedup();
+    println!("xtask: downloading godot and {} packages of its closure", pkgs.len() - 1);
+    let mut args = vec!["-q", "download"];
+    args.extend(pkgs.iter().copied());
+    apt("apt-get", &args, &cache.join("debs"))?;
+    let debs = std::fs::read_dir(cache.join("debs")).map_err(|e| e.to_string())?;
+    for deb in debs.flatten() {
+        let status = Command::new("dpkg")
+            .arg("-x")
+            .arg(deb.path())
+            .arg(cache.join("root"))
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("dpkg -x {} failed", deb.path().display()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(cache.join("debs"));
+    let _ = std::fs::remove_dir_all(cache.join("cache"));
+    let r = cache.join("root");
+    let lib = format!(
+        "{r}/usr/lib/x86_64-linux-gnu:{r}/lib/x86_64-linux-gnu:{r}/usr/lib/x86_64-linux-gnu/pulseaudio",
+        r = r.display()
+    );
+    let script = format!(
+        "#!/bin/sh\n# Debian sid's Godot, run through its own loader (made by `cargo xtask`).\nexec {r}/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path {lib} {r}/usr/bin/godot \"$@\"\n",
+        r = r.display()
+    );
+    std::fs::write(&wrapper, script).map_err(|e| e.to_string())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
+    }
+    let v = version(&wrapper).ok_or("the unpacked Godot does not start")?;
+    check_version(&v)?;
+    println!("xtask: Godot {v} ready at {}", wrapper.display());
+    Ok(wrapper)
+}
+
+/// The Debian mirror apt already uses here (first `.../debian` URI), else deb.debian.org.
+fn debian_mirror() -> String {
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        files.extend(dir.flatten().map(|e| e.path()));
+    }
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            for word in line.split_whitespace() {
+                if (word.starts_with("http://") || word.starts_with("https://"))
+                    && word.trim_end_matches('/').ends_with("/debian")
+                {
+                    return word.trim_end_matches('/').to_string();
+                }
+            }
+        }
+    }
+    "http://deb.debian.org/debian".into()
+}
+
+/// Imports a project (needed once so that class_name scripts and the extension are known).
+pub fn import(godot: &Path, project: &Path) -> Result<()> {
+    run::step(&format!("importing {}", project.display()));
+    let mut cmd = Command::new(godot);
+    cmd.args(["--headless", "--import", "--path"]).arg(project);
+    let out = run::capture(cmd, 300)?;
+    if !out.success {
+        return Err(format!("importing {} failed ({})", project.display(), out.status));
+    }
+    Ok(())
+}
+
+/// Runs a project's main scene headless.
+pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64) -> Result<Output> {
+    let mut cmd = Command::new(godot);
+    cmd.args(["--headless", "--path"]).arg(project).args(user_args);
+    run::capture(cmd, limit_s)
+}
+
+/// Fails on what a clean run never prints.
+pub fn check_log(log: &str) -> Result<()> {
+    const BAD: [&str; 7] = [
+        "SCRIPT ERROR",
+        "Error loading extension",
+        "Error loading GDExtension",
+        "GDExtension dynamic library not found",
+        "ObjectDB instances leaked",
+        "resources still in use at exit",
+        "panicked at",
+    ];
+    let found: Vec<&str> = BAD.iter().copied().filter(|b| log.contains(b)).collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("the Godot log shows: {}", found.join(", ")))
+    }
+}
+
+/// The runner's last `N passed, N failed` line.
+pub fn summary(log: &str) -> Option<(u32, u32)> {
+    log.lines().rev().find_map(|l| {
+        let (p, f) = l.trim().split_once(" passed, ")?;
+        let f = f.strip_suffix(" failed")?;
+        Some((p.parse().ok()?, f.parse().ok()?))
+    })
+}

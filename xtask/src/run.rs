@@ -1,0 +1,100 @@
+//! Running child processes: streamed output, time limits.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::Result;
+
+pub fn step(what: &str) {
+    println!("\n==> {what}");
+}
+
+pub fn cargo(args: &[&str]) -> Result<()> {
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .current_dir(crate::root())
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("cargo {} failed", args.join(" ")))
+    }
+}
+
+/// Runs the core's tests, streaming their output; returns (passed, failed).
+pub fn cargo_test() -> Result<(u32, u32)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["test", "--locked", "-p", "rust_websocket_core"]).current_dir(crate::root());
+    let out = capture(cmd, 900)?;
+    let (mut passed, mut failed) = (0, 0);
+    for line in out.text.lines() {
+        // "test result: ok. 9 passed; 0 failed; ..."
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            let num = |key: &str| {
+                rest.split(';').find_map(|p| {
+                    p.trim().strip_suffix(key).and_then(|n| n.trim().split(' ').last()?.parse::<u32>().ok())
+                })
+            };
+            passed += num(" passed").unwrap_or(0);
+            failed += num(" failed").unwrap_or(0);
+        }
+    }
+    if !out.success && failed == 0 {
+        failed = 1;
+    }
+    Ok((passed, failed))
+}
+
+pub struct Output {
+    pub text: String,
+    pub success: bool,
+    pub status: String,
+}
+
+/// Runs `cmd`, echoing stdout and stderr as they come, and kills it after `limit_s` seconds.
+pub fn capture(mut cmd: Command, limit_s: u64) -> Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {:?}: {e}", cmd.get_program()))?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let pipe = |r: Box<dyn Read + Send>, tx: mpsc::Sender<String>| {
+        std::thread::spawn(move || {
+            for line in BufReader::new(r).lines() {
+                let Ok(line) = line else { break };
+                println!("{line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let t1 = pipe(Box::new(child.stdout.take().unwrap()), tx.clone());
+    let t2 = pipe(Box::new(child.stderr.take().unwrap()), tx);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+            break Some(s);
+        }
+        if start.elapsed() > Duration::from_secs(limit_s) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = t1.join();
+    let _ = t2.join();
+    let text: Vec<String> = rx.try_iter().collect();
+    let text = text.join("\n");
+    Ok(match status {
+        Some(s) => Output { text, success: s.success(), status: s.to_string() },
+        None => Output { text, success: false, status: format!("killed after {limit_s} s") },
+    })
+}
