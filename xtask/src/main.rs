@@ -108,11 +108,24 @@ fn demo() -> Result<()> {
     let project = root().join("godot_project");
     godot::import(&godot, &project)?;
     run::step("running the sample project headless (server + tutorial clients on 127.0.0.1)");
-    let out = godot::run(&godot, &project, &[], 120)?;
+    let out = godot::run(&godot, &project, &[], 60)?;
     godot::check_log(&out.text)?;
     if !out.success {
         return Err(format!("the demo exited with {}", out.status));
     }
+    // The tutorial's "This will print" lines, once per client (engine peer and Rust peer).
+    let lines = |needle: &str| out.text.lines().filter(|l| l.contains(needle)).count();
+    for (needle, want) in [
+        (" connected with protocol: ", 2),
+        (": Test packet ... echoing", 2),
+        ("Got data from server: Test packet", 2),
+        ("WebSocket closed with code: 1000. Clean: true", 2),
+    ] {
+        if lines(needle) != want {
+            return Err(format!("the demo printed {} lines with '{needle}', expected {want}", lines(needle)));
+        }
+    }
+    println!("xtask: demo OK");
     Ok(())
 }
 
