@@ -21,7 +21,7 @@ use tungstenite::{Bytes, Message};
 use crate::config::Config;
 use crate::handshake::{self, RequestHead};
 use crate::resolve::Resolve;
-use crate::transport::Transport;
+use crate::transport::{ByteStream, Transport};
 use crate::url::{UrlError, WsUrl};
 
 /// The engine's `WebSocketPeer.State`, same values.
@@ -123,6 +123,8 @@ pub struct Connection {
     url: Option<WsUrl>,
     client_tls: Option<ClientTls>,
     server_tls: Option<Arc<ServerConfig>>,
+    /// Server side over an embedder's stream that is already TLS.
+    secure_stream: bool,
     requested_url: String,
     request: Option<RequestHead>,
     selected_protocol: String,
@@ -162,6 +164,7 @@ impl Connection {
             url: None,
             client_tls: None,
             server_tls: None,
+            secure_stream: false,
             requested_url: String::new(),
             request: None,
             selected_protocol: String::new(),
@@ -202,6 +205,33 @@ impl Connection {
         c
     }
 
+    /// The server side of an already-connected stream supplied by the embedder (the engine's
+    /// `accept_stream`). A CLOSED or CLOSING connection can be reused.
+    pub fn accept_stream(&mut self, stream: Box<dyn ByteStream>, now: Instant) -> Result<(), ConnectError> {
+        if !matches!(self.ready_state(), ReadyState::Closed | ReadyState::Closing) {
+            return Err(ConnectError::InUse);
+        }
+        self.reset();
+        self.server_side = true;
+        self.secure_stream = stream.is_tls();
+        self.remote = stream.peer_addr();
+        self.deadline = self.config.handshake_timeout.map(|t| now + t);
+        let mut io = Transport::Custom(stream);
+        io.set_nodelay(self.no_delay);
+        self.phase = Phase::Handshake(Box::new(Handshake::new(io, Vec::new(), String::new(), AfterWrite::Read)));
+        Ok(())
+    }
+
+    /// Back to a fresh CLOSED connection, keeping the settings and the waker.
+    fn reset(&mut self) {
+        let config = std::mem::take(&mut self.config);
+        let waker = self.waker.take();
+        let no_delay = self.no_delay;
+        *self = Connection::new(config);
+        self.waker = waker;
+        self.no_delay = no_delay;
+    }
+
     /// Starts a client connection to `url`. Resolution, connect, TLS and the upgrade happen in
     /// later polls. A CLOSED or CLOSING connection can be reused.
     pub fn connect(&mut self, url: &str, tls: Option<ClientTls>, now: Instant) -> Result<(), ConnectError> {
@@ -221,12 +251,7 @@ impl Connection {
         } else {
             None
         };
-        let config = std::mem::take(&mut self.config);
-        let waker = self.waker.take();
-        let no_delay = self.no_delay;
-        *self = Connection::new(config);
-        self.waker = waker;
-        self.no_delay = no_delay;
+        self.reset();
         self.requested_url = url.to_string();
         self.client_tls = tls;
         self.deadline = self.config.handshake_timeout.map(|t| now + t);
@@ -285,7 +310,7 @@ impl Connection {
     pub fn requested_url(&self) -> String {
         match (&self.request, self.server_side) {
             (Some(req), true) => {
-                let scheme = if self.server_tls.is_some() { "wss" } else { "ws" };
+                let scheme = if self.server_tls.is_some() || self.secure_stream { "wss" } else { "ws" };
                 let host = handshake::header(&req.headers, "host").unwrap_or_default();
                 format!("{scheme}://{host}{}", req.target)
             }
@@ -306,21 +331,12 @@ impl Connection {
         }
     }
 
-    /// The TCP socket, for registration with a mio registry.
+    /// The mio TCP socket, for registration with a mio registry.
     pub fn socket_mut(&mut self) -> Option<&mut TcpStream> {
         match &mut self.phase {
             Phase::Connecting(s, _) => Some(s),
-            Phase::Handshake(h) => Some(h.io.tcp_mut()),
-            Phase::Ws(io, _) => Some(io.tcp_mut()),
-            _ => None,
-        }
-    }
-
-    fn tcp(&self) -> Option<&TcpStream> {
-        match &self.phase {
-            Phase::Connecting(s, _) => Some(s),
-            Phase::Handshake(h) => Some(h.io.tcp()),
-            Phase::Ws(io, _) => Some(io.tcp()),
+            Phase::Handshake(h) => h.io.tcp_mut(),
+            Phase::Ws(io, _) => io.tcp_mut(),
             _ => None,
         }
     }
@@ -328,7 +344,12 @@ impl Connection {
     /// TCP_NODELAY, on by default like the engine. Returns false without a socket.
     pub fn set_no_delay(&mut self, enabled: bool) -> bool {
         self.no_delay = enabled;
-        self.tcp().map(|s| s.set_nodelay(enabled).is_ok()).unwrap_or(false)
+        match &mut self.phase {
+            Phase::Connecting(s, _) => s.set_nodelay(enabled).is_ok(),
+            Phase::Handshake(h) => h.io.set_nodelay(enabled),
+            Phase::Ws(io, _) => io.set_nodelay(enabled),
+            _ => false,
+        }
     }
 
     /// Bytes of messages queued for sending and not yet fully written; 0 unless OPEN.
@@ -607,7 +628,8 @@ impl Connection {
         self.selected_protocol = protocol.clone();
         self.was_open = true;
         self.deadline = None;
-        self.next_ping = self.config.heartbeat_interval.map(|i| now + i);
+        // As the engine: the first ping goes out at once, then one every interval.
+        self.next_ping = self.config.heartbeat_interval.map(|_| now);
         self.events.push(Event::Open { protocol });
     }
 
@@ -632,7 +654,7 @@ impl Connection {
                 }
             }
         } else if self.config.heartbeat_interval.is_some() && self.next_ping.is_none() {
-            self.next_ping = self.config.heartbeat_interval.map(|i| now + i);
+            self.next_ping = Some(now);
         }
         loop {
             if self.inbound_full() {

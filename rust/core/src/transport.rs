@@ -7,34 +7,57 @@ use std::net::{Shutdown, SocketAddr};
 use mio::net::TcpStream;
 use rustls::{ClientConnection, ServerConnection, StreamOwned};
 
+/// A non-blocking byte stream provided by the embedder (for example a Godot `StreamPeerTCP`
+/// handed to `accept_stream`). `read`/`write` must return `WouldBlock` instead of waiting, and
+/// `read` returns `Ok(0)` once the stream has ended.
+pub trait ByteStream: Read + Write {
+    fn peer_addr(&self) -> Option<SocketAddr>;
+    fn set_nodelay(&mut self, enabled: bool) -> bool;
+    /// Whether the stream is already encrypted (the WebSocket URL is then `wss://`).
+    fn is_tls(&self) -> bool;
+    fn shutdown(&mut self);
+}
+
 /// A connected stream.
 pub enum Transport {
     Plain(TcpStream),
     TlsClient(Box<StreamOwned<ClientConnection, TcpStream>>),
     TlsServer(Box<StreamOwned<ServerConnection, TcpStream>>),
+    Custom(Box<dyn ByteStream>),
 }
 
 impl Transport {
-    /// The TCP socket underneath.
-    pub fn tcp(&self) -> &TcpStream {
+    /// The mio TCP socket underneath, if this transport has one (for registration).
+    pub fn tcp_mut(&mut self) -> Option<&mut TcpStream> {
         match self {
-            Transport::Plain(s) => s,
-            Transport::TlsClient(s) => &s.sock,
-            Transport::TlsServer(s) => &s.sock,
+            Transport::Plain(s) => Some(s),
+            Transport::TlsClient(s) => Some(&mut s.sock),
+            Transport::TlsServer(s) => Some(&mut s.sock),
+            Transport::Custom(_) => None,
         }
     }
 
-    /// The TCP socket underneath, for registration with a mio registry.
-    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+    fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            Transport::Plain(s) => s,
-            Transport::TlsClient(s) => &mut s.sock,
-            Transport::TlsServer(s) => &mut s.sock,
+            Transport::Plain(s) => Some(s),
+            Transport::TlsClient(s) => Some(&s.sock),
+            Transport::TlsServer(s) => Some(&s.sock),
+            Transport::Custom(_) => None,
         }
     }
 
     pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.tcp().peer_addr().ok()
+        match self {
+            Transport::Custom(c) => c.peer_addr(),
+            _ => self.tcp()?.peer_addr().ok(),
+        }
+    }
+
+    pub fn set_nodelay(&mut self, enabled: bool) -> bool {
+        match self {
+            Transport::Custom(c) => c.set_nodelay(enabled),
+            _ => self.tcp().is_some_and(|s| s.set_nodelay(enabled).is_ok()),
+        }
     }
 
     /// Sends a TLS close_notify where there is TLS, then shuts the write side; best effort.
@@ -49,8 +72,11 @@ impl Transport {
                 s.conn.send_close_notify();
                 let _ = s.conn.complete_io(&mut s.sock);
             }
+            Transport::Custom(c) => return c.shutdown(),
         }
-        let _ = self.tcp().shutdown(Shutdown::Write);
+        if let Some(s) = self.tcp() {
+            let _ = s.shutdown(Shutdown::Write);
+        }
     }
 }
 
@@ -60,6 +86,7 @@ impl Read for Transport {
             Transport::Plain(s) => s.read(buf),
             Transport::TlsClient(s) => s.read(buf),
             Transport::TlsServer(s) => s.read(buf),
+            Transport::Custom(s) => s.read(buf),
         }
     }
 }
@@ -70,6 +97,7 @@ impl Write for Transport {
             Transport::Plain(s) => s.write(buf),
             Transport::TlsClient(s) => s.write(buf),
             Transport::TlsServer(s) => s.write(buf),
+            Transport::Custom(s) => s.write(buf),
         }
     }
 
@@ -78,6 +106,7 @@ impl Write for Transport {
             Transport::Plain(s) => s.flush(),
             Transport::TlsClient(s) => s.flush(),
             Transport::TlsServer(s) => s.flush(),
+            Transport::Custom(s) => s.flush(),
         }
     }
 }

@@ -217,3 +217,43 @@ fn subprotocol_negotiated_in_client_order() {
     assert_eq!(c.selected_protocol(), "a");
     assert!(log.contains(&ServerEvent::Connected { id, protocol: "a".into() }));
 }
+
+#[test]
+fn heartbeat_pings_at_once_then_closes_when_unanswered() {
+    // A raw TCP server that completes the upgrade and then never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut c = Connection::new(Config { heartbeat_interval: Some(Duration::from_millis(100)), ..Config::default() });
+    c.connect(&format!("ws://127.0.0.1:{port}/"), None, Instant::now()).unwrap();
+    c.poll(Instant::now());
+    let (mut raw, _) = listener.accept().unwrap();
+    raw.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    let start = Instant::now();
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        assert!(start.elapsed() < LIMIT);
+        c.poll(Instant::now());
+        if let Ok(n) = raw.read(&mut buf) {
+            req.extend_from_slice(&buf[..n]);
+        }
+    }
+    let text = String::from_utf8_lossy(&req);
+    let key = text.lines().find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().trim().to_string();
+    let accept = rust_websocket_core::handshake::derive_accept_key(key.as_bytes());
+    write!(raw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").unwrap();
+    while c.ready_state() != ReadyState::Open {
+        assert!(start.elapsed() < LIMIT);
+        c.poll(Instant::now());
+    }
+    let opened = Instant::now();
+    c.poll(opened);
+    // The first ping (masked, empty payload: 0x89 0x80 + 4 mask bytes) is sent right away.
+    let n = raw.read(&mut buf).unwrap();
+    assert_eq!(&buf[..2], &[0x89, 0x80], "ping frame, got {:?}", &buf[..n]);
+    // Unanswered, it closes the connection one interval later, uncleanly.
+    c.poll(opened + Duration::from_millis(50));
+    assert_eq!(c.ready_state(), ReadyState::Open);
+    c.poll(opened + Duration::from_millis(101));
+    assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, -1));
+}

@@ -6,6 +6,7 @@ use godot::prelude::*;
 mod convert;
 mod peer;
 mod server;
+mod stream_bridge;
 mod tls_bridge;
 
 struct RustWebSocketExtension;

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use godot::classes::{IPacketPeerExtension, PacketPeerExtension};
+use godot::classes::{IPacketPeerExtension, PacketPeerExtension, StreamPeer};
 use godot::global::Error;
 use godot::meta::conv::RawPtr;
 use godot::prelude::*;
@@ -12,6 +12,7 @@ use rust_websocket_core::connection::{ConnectError, Packet};
 use rust_websocket_core::{Config, Connection, Event, ReadyState};
 
 use crate::convert::{self, OptionalTls};
+use crate::stream_bridge::GodotStream;
 use crate::tls_bridge;
 
 /// A WebSocket connection with the same API as Godot's [WebSocketPeer], implemented in Rust
@@ -40,7 +41,6 @@ pub struct RustWebSocketPeer {
     server_owned: bool,
     /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
     last: Option<Packet>,
-    last_error: Error,
 
     /// Extra raw `"Name: value"` header lines added to the client's request.
     #[var(get = get_handshake_headers, set = set_handshake_headers)]
@@ -101,12 +101,10 @@ impl IPacketPeerExtension for RustWebSocketPeer {
         r_buffer_size: RawPtr<*mut i32>,
     ) -> Error {
         let popped = self.conn.borrow_mut().pop();
-        self.last_error = match &popped {
-            Some(_) => Error::OK,
-            None if self.state() == ReadyState::Open => Error::ERR_UNAVAILABLE,
-            None => Error::FAILED,
+        let Some(packet) = popped else {
+            // As the engine: FAILED unless open, ERR_UNAVAILABLE for an empty queue.
+            return if self.state() == ReadyState::Open { Error::ERR_UNAVAILABLE } else { Error::FAILED };
         };
-        let Some(packet) = popped else { return self.last_error };
         let (ptr, len) = (packet.data.as_ptr(), packet.data.len());
         self.last = Some(packet);
         // SAFETY: Godot passes valid out-pointers; the buffer lives in `self.last` until the next call.
@@ -190,6 +188,36 @@ impl RustWebSocketPeer {
                 }
                 convert::connect_error(&e)
             }
+        }
+    }
+
+    /// Runs the server side of a connection the game accepted itself: `stream` is a
+    /// [StreamPeerTCP] from [method TCPServer.take_connection], or a [StreamPeerTLS] over one
+    /// (after [method StreamPeerTLS.accept_stream]). The HTTP upgrade and all traffic then go
+    /// through [method poll]. Returns `ERR_INVALID_PARAMETER` for any other stream and
+    /// `ERR_ALREADY_IN_USE` unless the peer is closed or closing.
+    #[func]
+    fn accept_stream(&mut self, stream: Option<Gd<StreamPeer>>) -> Error {
+        if self.server_owned {
+            godot_error!("RustWebSocketPeer: this peer belongs to a WebSocketServer");
+            return Error::ERR_UNAVAILABLE;
+        }
+        let Some(stream) = stream else {
+            godot_error!("RustWebSocketPeer: accept_stream() needs a stream");
+            return Error::ERR_INVALID_PARAMETER;
+        };
+        let stream = match GodotStream::new(stream) {
+            Ok(s) => s,
+            Err(e) => {
+                godot_error!("RustWebSocketPeer: {e}");
+                return Error::ERR_INVALID_PARAMETER;
+            }
+        };
+        self.last = None;
+        let result = self.conn.borrow_mut().accept_stream(Box::new(stream), Instant::now());
+        match result {
+            Ok(()) => Error::OK,
+            Err(e) => convert::connect_error(&e),
         }
     }
 
@@ -377,7 +405,6 @@ impl RustWebSocketPeer {
             conn,
             server_owned,
             last: None,
-            last_error: Error::OK,
             handshake_headers: PhantomVar::default(),
             supported_protocols: PhantomVar::default(),
             inbound_buffer_size: PhantomVar::default(),

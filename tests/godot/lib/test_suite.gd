@@ -47,7 +47,7 @@ func settle(seconds: float) -> void:
 ## Called by the runner after each test: closes what the test left open.
 func cleanup() -> void:
 	for p in pollables:
-		if p is WebSocketServer:
+		if p.has_method("stop"):
 			p.stop()
 		elif p.has_method("close"):
 			p.close(-1)

@@ -1,0 +1,170 @@
+class_name RawServer
+extends RefCounted
+## A scripted WebSocket server for tests, built on the engine's TCPServer: it performs the
+## upgrade by hand (or answers whatever a test says), sends the raw bytes a scenario lists, and
+## records everything the client sends.
+
+const GUID := "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+var tcp := TCPServer.new()
+var conn: StreamPeerTCP
+## The client's request head, as received.
+var request := ""
+## Bytes the client sent after the upgrade.
+var inbound := PackedByteArray()
+## Sent instead of a correct 101 when set; "{accept}" is replaced by the correct accept key.
+var response_override := ""
+## Sec-WebSocket-Protocol answered ("" sends no header).
+var protocol := ""
+## Raw bytes sent, in one write, right after the 101 response.
+var after_handshake := PackedByteArray()
+## Close the TCP connection right after `after_handshake`.
+var drop_after_send := false
+var upgraded := false
+var _head := PackedByteArray()
+
+
+func listen() -> int:
+	tcp.listen(0, "127.0.0.1")
+	return tcp.get_local_port()
+
+
+func poll() -> void:
+	if conn == null and tcp.is_connection_available():
+		conn = tcp.take_connection()
+	if conn == null:
+		return
+	conn.poll()
+	if conn.get_status() != StreamPeerTCP.STATUS_CONNECTED:
+		return
+	var n := conn.get_available_bytes()
+	if n <= 0:
+		return
+	var data: PackedByteArray = conn.get_partial_data(n)[1]
+	if upgraded:
+		inbound.append_array(data)
+		return
+	_head.append_array(data)
+	var text := _head.get_string_from_ascii()
+	var end := text.find("\r\n\r\n")
+	if end < 0:
+		return
+	request = text.substr(0, end + 4)
+	upgraded = true
+	var accept := accept_key(header("Sec-WebSocket-Key"))
+	var response := response_override.replace("{accept}", accept)
+	if response.is_empty():
+		response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n" % accept
+		if not protocol.is_empty():
+			response += "Sec-WebSocket-Protocol: %s\r\n" % protocol
+		response += "\r\n"
+	var out := response.to_ascii_buffer()
+	out.append_array(after_handshake)
+	conn.put_data(out)
+	if drop_after_send:
+		conn.disconnect_from_host()
+
+
+func send(bytes: PackedByteArray) -> void:
+	conn.put_data(bytes)
+
+
+func stop() -> void:
+	if conn != null:
+		conn.disconnect_from_host()
+	tcp.stop()
+
+
+## Value of a request header (case-insensitive name), or "".
+func header(name: String) -> String:
+	for line in request.split("\r\n"):
+		var colon := line.find(":")
+		if colon > 0 and line.substr(0, colon).strip_edges().to_lower() == name.to_lower():
+			return line.substr(colon + 1).strip_edges()
+	return ""
+
+
+static func accept_key(key: String) -> String:
+	var ctx := HashingContext.new()
+	ctx.start(HashingContext.HASH_SHA1)
+	ctx.update((key + GUID).to_utf8_buffer())
+	return Marshalls.raw_to_base64(ctx.finish())
+
+
+## One frame as a server sends it (unmasked unless `mask`).
+static func frame(opcode: int, payload: PackedByteArray, fin := true, rsv := 0, mask := false) -> PackedByteArray:
+	var out := PackedByteArray()
+	out.append((0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0xF))
+	var m := 0x80 if mask else 0
+	var n := payload.size()
+	if n < 126:
+		out.append(m | n)
+	elif n < 65536:
+		out.append(m | 126)
+		out.append(n >> 8)
+		out.append(n & 0xFF)
+	else:
+		out.append(m | 127)
+		for i in range(7, -1, -1):
+			out.append((n >> (8 * i)) & 0xFF)
+	if mask:
+		var key := PackedByteArray([1, 2, 3, 4])
+		out.append_array(key)
+		var masked := payload.duplicate()
+		for i in masked.size():
+			masked[i] = masked[i] ^ key[i % 4]
+		out.append_array(masked)
+	else:
+		out.append_array(payload)
+	return out
+
+
+static func text(s: String) -> PackedByteArray:
+	return frame(1, s.to_utf8_buffer())
+
+
+static func close_frame(code: int, reason := "") -> PackedByteArray:
+	var p := PackedByteArray([code >> 8, code & 0xFF])
+	p.append_array(reason.to_utf8_buffer())
+	return frame(8, p)
+
+
+## The frames the client sent, decoded: ["opcode payload-as-text", ...] ("close CODE reason").
+func client_frames() -> Array[String]:
+	var out: Array[String] = []
+	var i := 0
+	var b := inbound
+	while i + 2 <= b.size():
+		var opcode := b[i] & 0xF
+		var masked := (b[i + 1] & 0x80) != 0
+		var n := b[i + 1] & 0x7F
+		var p := i + 2
+		if n == 126:
+			if p + 2 > b.size():
+				break
+			n = (b[p] << 8) | b[p + 1]
+			p += 2
+		elif n == 127:
+			if p + 8 > b.size():
+				break
+			n = 0
+			for k in 8:
+				n = (n << 8) | b[p + k]
+			p += 8
+		var key := PackedByteArray([0, 0, 0, 0])
+		if masked:
+			if p + 4 > b.size():
+				break
+			key = b.slice(p, p + 4)
+			p += 4
+		if p + n > b.size():
+			break
+		var payload := b.slice(p, p + n)
+		for k in payload.size():
+			payload[k] = payload[k] ^ key[k % 4]
+		if opcode == 8 and payload.size() >= 2:
+			out.append("close %d %s%s" % [(payload[0] << 8) | payload[1], payload.slice(2).get_string_from_utf8(), "" if masked else " (unmasked)"])
+		else:
+			out.append("%s %s%s" % [["cont", "text", "binary", "3", "4", "5", "6", "7", "close", "ping", "pong"][opcode] if opcode <= 10 else str(opcode), payload.get_string_from_utf8(), "" if masked else " (unmasked)"])
+		i = p + n
+	return out
