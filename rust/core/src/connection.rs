@@ -420,7 +420,9 @@ impl Connection {
                 }
             };
         if done {
-            self.linger = None;
+            if let Some((mut io, _)) = self.linger.take() {
+                io.shutdown();
+            }
         }
     }
 
@@ -759,9 +761,8 @@ impl Connection {
         }
         self.close_received = false;
         if let Phase::Ws(..) = self.phase {
-            let Phase::Ws(mut io, _) = std::mem::replace(&mut self.phase, Phase::Closed) else { unreachable!() };
-            io.shutdown();
-            self.linger = Some((io, Instant::now() + LINGER));
+            let Phase::Ws(io, _) = std::mem::replace(&mut self.phase, Phase::Closed) else { unreachable!() };
+            self.retire(io, true);
         }
         self.finish(code as i32, text.to_string());
     }
@@ -774,10 +775,25 @@ impl Connection {
         self.finish(-1, String::new());
     }
 
+    /// Lets go of a transport. Over TLS, and after failing a connection, the socket is kept and
+    /// drained for a while ("lingering") so that what we sent last is not lost: a TCP reset
+    /// would discard it, and a TLS close_notify right behind a close frame makes some stacks
+    /// (mbedTLS in Godot) drop the frame unread.
+    fn retire(&mut self, mut io: Transport, failed: bool) {
+        if io.is_tls() {
+            self.linger = Some((io, Instant::now() + LINGER));
+        } else if failed {
+            io.shutdown();
+            self.linger = Some((io, Instant::now() + LINGER));
+        } else {
+            io.shutdown();
+        }
+    }
+
     fn finish(&mut self, code: i32, reason: String) {
         match std::mem::replace(&mut self.phase, Phase::Closed) {
-            Phase::Ws(mut io, _) => io.shutdown(),
-            Phase::Handshake(mut hs) => hs.io.shutdown(),
+            Phase::Ws(io, _) => self.retire(io, false),
+            Phase::Handshake(hs) => self.retire(hs.io, false),
             _ => {}
         }
         self.close_code = code;
@@ -901,7 +917,23 @@ impl Handshake {
 }
 
 fn describe_io(when: &str, e: &io::Error) -> String {
+    use rustls::CertificateError as C;
     match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(cert)) => {
+            let why = match cert {
+                C::NotValidForName | C::NotValidForNameContext { .. } => "it is not valid for this host name",
+                C::Expired | C::ExpiredContext { .. } => "it has expired",
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet",
+                C::UnknownIssuer => "it is not signed by a trusted authority (unknown issuer)",
+                C::BadSignature => "its signature is invalid",
+                C::Other(o) if o.to_string().contains("CaUsedAsEndEntity") => {
+                    "it is a CA (self-signed?) certificate; trust it explicitly with TLSOptions.client(certificate)"
+                }
+                C::Revoked => "it was revoked",
+                _ => "it failed verification",
+            };
+            format!("TLS error {when}: the server's certificate was rejected: {why} ({cert})")
+        }
         Some(tls) => format!("TLS error {when}: {tls}"),
         None => format!("I/O error {when}: {e}"),
     }

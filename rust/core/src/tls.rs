@@ -89,12 +89,27 @@ pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfi
     };
     let config = match trust {
         ClientTrust::Default(extra) => builder.with_root_certificates(roots(extra, true)?).with_no_client_auth(),
-        ClientTrust::Chain(chain) => builder.with_root_certificates(roots(chain, false)?).with_no_client_auth(),
-        ClientTrust::ChainNoName(chain) => {
-            let inner = WebPkiServerVerifier::builder_with_provider(roots(chain, false)?, provider)
-                .build()
-                .map_err(|e| TlsError(e.to_string()))?;
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(NoNameCheck(inner))).with_no_client_auth()
+        ClientTrust::Chain(chain) | ClientTrust::ChainNoName(chain) => {
+            // Certificates that cannot be trust anchors (Godot's self-signed ones are CA:TRUE
+            // with only a CN) are still accepted when presented as they are: pinned.
+            let mut store = RootCertStore::empty();
+            let (added, _) = store.add_parsable_certificates(chain.iter().cloned());
+            let inner = if added > 0 {
+                Some(
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                        .build()
+                        .map_err(|e| TlsError(e.to_string()))?,
+                )
+            } else {
+                None
+            };
+            let verifier = ChainVerifier {
+                inner,
+                pinned: chain.clone(),
+                check_name: matches!(trust, ClientTrust::Chain(_)),
+                provider,
+            };
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
         }
         ClientTrust::Unsafe => {
             builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
@@ -117,11 +132,19 @@ pub fn server_config(key_pem: &str, chain_pem: &str, tls13: bool) -> Result<Arc<
     Ok(Arc::new(config))
 }
 
-/// Verifies against the given roots but accepts a certificate issued for another name.
+/// Trust in the certificates of a `TLSOptions.client(chain)`, as mbedTLS gives it: a server
+/// certificate that is one of them is accepted as it is (pinned), checking only its validity
+/// period and, unless `client_unsafe(chain)`, its name (subjectAltName, or the CN when it has
+/// none); any other must chain up to them (webpki), the name checked the same way.
 #[derive(Debug)]
-struct NoNameCheck(Arc<WebPkiServerVerifier>);
+struct ChainVerifier {
+    inner: Option<Arc<WebPkiServerVerifier>>,
+    pinned: Vec<CertificateDer<'static>>,
+    check_name: bool,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for NoNameCheck {
+impl ServerCertVerifier for ChainVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -130,10 +153,22 @@ impl ServerCertVerifier for NoNameCheck {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        let name_ok = |der: &CertificateDer<'_>| !self.check_name || cert_matches_name(der, server_name);
+        if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+            check_validity(end_entity, now)?;
+            return if name_ok(end_entity) {
+                Ok(ServerCertVerified::assertion())
+            } else {
+                Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
+            };
+        }
+        let Some(inner) = &self.inner else {
+            return Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        };
+        match inner.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if name_ok(end_entity) => Ok(ServerCertVerified::assertion()),
             r => r,
         }
     }
@@ -143,7 +178,7 @@ impl ServerCertVerifier for NoNameCheck {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(m, c, d)
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.provider.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
         &self,
@@ -151,10 +186,60 @@ impl ServerCertVerifier for NoNameCheck {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(m, c, d)
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.provider.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn check_validity(der: &CertificateDer<'_>, now: UnixTime) -> Result<(), rustls::Error> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding))?;
+    let now = now.as_secs() as i64;
+    let v = cert.validity();
+    if now < v.not_before.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::NotValidYet));
+    }
+    if now > v.not_after.timestamp() {
+        return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+    }
+    Ok(())
+}
+
+/// RFC 6125: the subjectAltName DNS/IP entries when there are any, else the subject's CN.
+fn cert_matches_name(der: &CertificateDer<'_>, name: &ServerName<'_>) -> bool {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der.as_ref()) else { return false };
+    let (host, ip) = match name {
+        ServerName::DnsName(d) => (d.as_ref().to_ascii_lowercase(), None),
+        ServerName::IpAddress(ip) => {
+            let ip = std::net::IpAddr::from(*ip);
+            (ip.to_string(), Some(ip))
+        }
+        _ => return false,
+    };
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        return san.value.general_names.iter().any(|g| match g {
+            GeneralName::DNSName(d) => ip.is_none() && dns_matches(d, &host),
+            GeneralName::IPAddress(bytes) => ip.is_some_and(|ip| match ip {
+                std::net::IpAddr::V4(v4) => v4.octets()[..] == **bytes,
+                std::net::IpAddr::V6(v6) => v6.octets()[..] == **bytes,
+            }),
+            _ => false,
+        });
+    }
+    let matched = cert.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).any(|cn| dns_matches(cn, &host));
+    matched
+}
+
+/// Case-insensitive match; a `*.` wildcard covers exactly one leftmost label.
+fn dns_matches(pattern: &str, host: &str) -> bool {
+    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
+    match pattern.strip_prefix("*.") {
+        Some(rest) => host.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
+        None => pattern == host,
     }
 }
 

@@ -53,6 +53,15 @@ impl Transport {
         }
     }
 
+    /// Whether bytes go through TLS (ours or the embedder's).
+    pub fn is_tls(&self) -> bool {
+        match self {
+            Transport::Plain(_) => false,
+            Transport::TlsClient(_) | Transport::TlsServer(_) => true,
+            Transport::Custom(c) => c.is_tls(),
+        }
+    }
+
     pub fn set_nodelay(&mut self, enabled: bool) -> bool {
         match self {
             Transport::Custom(c) => c.set_nodelay(enabled),

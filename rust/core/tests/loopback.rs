@@ -4,10 +4,11 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{pump, LIMIT};
 use rust_websocket_core::connection::Packet;
 use rust_websocket_core::{Config, Connection, Event, ReadyState, SendError, Server, ServerEvent};
-
-const LIMIT: Duration = Duration::from_secs(10);
 
 fn server(config: Config) -> Server {
     Server::listen("127.0.0.1:0".parse().unwrap(), config, None).expect("listen")
@@ -15,26 +16,6 @@ fn server(config: Config) -> Server {
 
 fn url(s: &Server, path: &str) -> String {
     format!("ws://127.0.0.1:{}{path}", s.local_addr().port())
-}
-
-/// Polls both sides until `done` says so; fails the test after LIMIT.
-fn pump(
-    s: &mut Server,
-    c: &mut Connection,
-    log: &mut Vec<ServerEvent>,
-    mut done: impl FnMut(&Server, &Connection, &[ServerEvent]) -> bool,
-) {
-    let start = Instant::now();
-    while !done(s, c, log) {
-        assert!(
-            start.elapsed() < LIMIT,
-            "timed out; server events so far: {log:?}, client state {:?}",
-            c.ready_state()
-        );
-        log.extend(s.poll(Instant::now()));
-        c.poll(Instant::now());
-        std::thread::sleep(Duration::from_micros(200));
-    }
 }
 
 fn connected(s: &mut Server, config: Config) -> (Connection, u32, Vec<ServerEvent>) {

@@ -82,7 +82,10 @@ impl Read for GodotStream {
         let result = self.peer.get_partial_data(want);
         let err = result.get(0).and_then(|v| v.try_to::<i64>().ok()).unwrap_or(Error::FAILED.ord() as i64);
         if err != Error::OK.ord() as i64 {
-            return Err(io::Error::new(io::ErrorKind::ConnectionReset, format!("StreamPeer read failed (error {err})")));
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionReset,
+                format!("StreamPeer read failed (error {err})"),
+            ));
         }
         let data = result.get(1).and_then(|v| v.try_to::<PackedByteArray>().ok()).unwrap_or_default();
         let n = data.len().min(buf.len());

@@ -132,3 +132,39 @@ func test_new_peer_is_closed_with_engine_defaults() -> void:
 		check_eq(ClassDB.class_get_integer_constant("RustWebSocketPeer", c), ClassDB.class_get_integer_constant("WebSocketPeer", c), "constant " + c)
 	check_eq(ours.connect_to_url(""), ERR_INVALID_PARAMETER, "empty URL")
 	check_eq(ours.connect_to_url("http://example.com"), ERR_INVALID_PARAMETER, "http URL")
+
+
+## RustWebSocketPeer.accept_stream over the engine's TCPServer, with the engine's client and ours.
+func test_accept_stream_over_engine_tcp_server() -> void:
+	for client in [WebSocketPeer.new(), RustWebSocketPeer.new()]:
+		var tcp := TCPServer.new()
+		check_eq(tcp.listen(0, "127.0.0.1"), OK, "TCPServer.listen")
+		var server_peer := RustWebSocketPeer.new()
+		server_peer.supported_protocols = PackedStringArray(["game"])
+		client.supported_protocols = PackedStringArray(["other", "game"])
+		var url := "ws://127.0.0.1:%d/accept?x=2" % tcp.get_local_port()
+		check_eq(client.connect_to_url(url), OK, "connect")
+		var pump := func() -> void:
+			if server_peer.get_ready_state() == 3 and tcp.is_connection_available():
+				check_eq(server_peer.accept_stream(tcp.take_connection()), OK, "accept_stream")
+				check_eq(server_peer.accept_stream(StreamPeerTCP.new()), ERR_ALREADY_IN_USE, "accept_stream while in use")
+			client.poll()
+			server_peer.poll()
+		if not await wait_until(func(): pump.call(); return client.get_ready_state() == 1 and server_peer.get_ready_state() == 1, "open"):
+			tcp.stop()
+			continue
+		check_eq(server_peer.get_selected_protocol(), "game", "server selected")
+		check_eq(client.get_selected_protocol(), "game", "client selected")
+		check_eq(server_peer.get_requested_url(), url, "requested URL with query")
+		check_eq(server_peer.get_connected_host(), "127.0.0.1", "connected host")
+		client.send_text("to accept_stream")
+		server_peer.put_packet(PackedByteArray([5, 6]))
+		if await wait_until(func(): pump.call(); return server_peer.get_available_packet_count() == 1 and client.get_available_packet_count() == 1, "both directions"):
+			check_eq(server_peer.get_packet().get_string_from_utf8(), "to accept_stream", "server got text")
+			check_eq(client.get_packet(), PackedByteArray([5, 6]), "client got binary")
+		server_peer.close(4003, "accept_stream bye")
+		if await wait_until(func(): pump.call(); return client.get_ready_state() == 3 and server_peer.get_ready_state() == 3, "closed"):
+			check_eq(client.get_close_code(), 4003, "client close code")
+			check_eq(client.get_close_reason(), "accept_stream bye", "client close reason")
+		tcp.stop()
+	check_eq(RustWebSocketPeer.new().accept_stream(null), ERR_INVALID_PARAMETER, "null stream")
