@@ -4,7 +4,8 @@
 //!   sample project headless: the tutorial's server and clients talking over loopback.
 //! * `test`  – every test: the Rust core's, then the GDScript suites in `tests/godot/` under
 //!   headless Godot. Extra arguments filter suites/tests by name.
-//! * `build` – build the extension and install the addon into the sample and test projects.
+//! * `build` – build the extension and install the addon into the sample and test projects;
+//!   `--export` also builds the library used by release exports (without the class reference).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
@@ -28,10 +29,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
-        Some("build") => build().map(|_| ()),
+        Some("build") => {
+            build().and_then(|_| if args.iter().any(|a| a == "--export") { build_export() } else { Ok(()) })
+        }
         Some("godot") => godot::find().map(|g| println!("{}", g.display())),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|godot>");
             return ExitCode::from(2);
         }
     };
@@ -55,6 +58,29 @@ fn library_names() -> (&'static str, String) {
         "macos" => ("librust_websocket.dylib", "librust_websocket.macos.dylib".into()),
         _ => ("librust_websocket.so", format!("librust_websocket.linux.{arch}.so")),
     }
+}
+
+/// Builds the library for release exports (no embedded class reference) next to the other.
+fn build_export() -> Result<()> {
+    let root = root();
+    run::step("building the GDExtension for release exports (no docs)");
+    run::cargo(&[
+        "build",
+        "--release",
+        "--locked",
+        "-p",
+        "rust_websocket",
+        "--no-default-features",
+        "--target-dir",
+        "target/export",
+    ])?;
+    let (built, installed) = library_names();
+    let (base, suffix) = installed.rsplit_once('.').expect("library names have an extension");
+    let target = format!("{base}.template_release.{suffix}");
+    std::fs::copy(root.join("target/export/release").join(built), root.join("addons/rust_websocket/bin").join(&target))
+        .map_err(|e| format!("copying the export library: {e}"))?;
+    println!("xtask: addons/rust_websocket/bin/{target}");
+    Ok(())
 }
 
 /// Builds the extension in release and installs the addon into both Godot projects.

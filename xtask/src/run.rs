@@ -24,11 +24,12 @@ pub fn cargo(args: &[&str]) -> Result<()> {
     }
 }
 
-/// Runs the core's tests, streaming their output; returns (passed, failed).
+/// Runs the Rust tests (the core's, and the extension's documentation check), streaming their
+/// output; returns (passed, failed).
 pub fn cargo_test() -> Result<(u32, u32)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["test", "--locked", "-p", "rust_websocket_core"]).current_dir(crate::root());
+    cmd.args(["test", "--locked", "-p", "rust_websocket_core", "-p", "rust_websocket"]).current_dir(crate::root());
     let out = capture(cmd, 900)?;
     let (mut passed, mut failed) = (0, 0);
     for line in out.text.lines() {

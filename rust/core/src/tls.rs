@@ -77,24 +77,21 @@ pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfi
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions(tls13))
         .map_err(|e| TlsError(e.to_string()))?;
-    let roots = |extra: &[CertificateDer<'static>], webpki: bool| -> Result<Arc<RootCertStore>, TlsError> {
-        let mut store = RootCertStore::empty();
-        if webpki {
-            store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        }
-        for c in extra {
-            store.add(c.clone()).map_err(|e| TlsError(format!("unusable trusted certificate: {e}")))?;
-        }
-        Ok(Arc::new(store))
-    };
     let config = match trust {
-        ClientTrust::Default(extra) => builder.with_root_certificates(roots(extra, true)?).with_no_client_auth(),
-        ClientTrust::Chain(chain) | ClientTrust::ChainNoName(chain) => {
+        ClientTrust::Default(extra) if extra.is_empty() => {
+            let mut store = RootCertStore::empty();
+            store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            builder.with_root_certificates(store).with_no_client_auth()
+        }
+        ClientTrust::Default(chain) | ClientTrust::Chain(chain) | ClientTrust::ChainNoName(chain) => {
             // Certificates that cannot be trust anchors (Godot's self-signed ones are CA:TRUE
             // with only a CN) are still accepted when presented as they are: pinned.
             let mut store = RootCertStore::empty();
-            let (added, _) = store.add_parsable_certificates(chain.iter().cloned());
-            let inner = if added > 0 {
+            if matches!(trust, ClientTrust::Default(_)) {
+                store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            }
+            store.add_parsable_certificates(chain.iter().cloned());
+            let inner = if !store.is_empty() {
                 Some(
                     WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
                         .build()
@@ -106,7 +103,7 @@ pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfi
             let verifier = ChainVerifier {
                 inner,
                 pinned: chain.clone(),
-                check_name: matches!(trust, ClientTrust::Chain(_)),
+                check_name: !matches!(trust, ClientTrust::ChainNoName(_)),
                 provider,
             };
             builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()

@@ -164,3 +164,49 @@ fn plain_client_against_tls_server_and_tls_client_against_plain_server_fail_clea
     assert_eq!(c.ready_state(), ReadyState::Closed);
     assert!(w.iter().any(|w| w.contains("TLS")), "{w:?}");
 }
+
+#[test]
+fn default_trust_with_extra_roots_accepts_them_and_checks_names() {
+    // As `network/tls/certificate_bundle_override` adds to the default roots.
+    let (key, cert) = godot_style_self_signed("localhost");
+    let mut s = tls_server(&key, &cert);
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots(&cert)), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+    let (c, w, _) = attempt(&mut s, "127.0.0.1", client(ClientTrust::Default(roots(&cert)), None));
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(w.iter().any(|w| w.contains("not valid for this host name")), "{w:?}");
+    let ca = ca();
+    let (key, chain) = leaf(&ca, &["localhost"], false);
+    let mut s = tls_server(&key, &chain);
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots(&ca.pem)), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+}
+
+#[test]
+fn tls12_only_when_tls13_is_switched_off() {
+    use rustls::pki_types::pem::PemObject;
+    let ca = ca();
+    let (key, chain) = leaf(&ca, &["localhost"], false);
+    // A server that speaks only TLS 1.3 refuses a client limited to TLS 1.2 (the engine's
+    // `network/tls/enable_tls_v1.3 = false`), and accepts the default client.
+    let only13 = rustls::ServerConfig::builder_with_provider(tls::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            tls::certs_from_pem(&chain).unwrap(),
+            rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let mut s =
+        Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), Some(std::sync::Arc::new(only13))).unwrap();
+    let tls12 = ClientTls {
+        config: tls::client_config(&ClientTrust::Chain(roots(&ca.pem)), false).unwrap(),
+        name_override: None,
+    };
+    let (c, w, _) = attempt(&mut s, "localhost", tls12);
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(w.iter().any(|w| w.contains("TLS")), "{w:?}");
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+}

@@ -13,3 +13,73 @@ struct RustWebSocketExtension;
 
 #[gdextension(entry_symbol = rust_websocket_init)]
 unsafe impl ExtensionLibrary for RustWebSocketExtension {}
+
+#[cfg(all(test, feature = "docs"))]
+mod tests {
+    /// Every class, method, property, constant and signal registered in the sources has a
+    /// description in the editor's help (gdext's `register-docs` turns doc comments into this
+    /// XML and leaves undocumented items out).
+    #[test]
+    fn everything_is_documented() {
+        let docs: Vec<String> = godot::docs::__gather_xml_docs().collect();
+        for (class, source) in
+            [("RustWebSocketPeer", include_str!("peer.rs")), ("WebSocketServer", include_str!("server.rs"))]
+        {
+            let xml = docs.iter().find(|x| x.contains(&format!("<class name=\"{class}\""))).expect(class);
+            assert!(between(xml, "<brief_description>", "</brief_description>").trim().len() > 20, "{class}");
+            let mut missing = Vec::new();
+            let mut seen = 0;
+            for (attr, tag) in
+                [("#[func]", "method"), ("#[signal]", "signal"), ("#[constant]", "constant"), ("#[var(", "member")]
+            {
+                for name in registered(source, attr) {
+                    seen += 1;
+                    let open = format!("<{tag} name=\"{name}\"");
+                    let Some(at) = xml.find(&open) else {
+                        missing.push(format!("{tag} {name}"));
+                        continue;
+                    };
+                    let body = &xml[at + open.len()..];
+                    let body = &body[..body.find(&format!("</{tag}>")).unwrap_or(body.len())];
+                    let text = if tag == "method" || tag == "signal" {
+                        between(body, "<description>", "</description>")
+                    } else {
+                        &body[body.find('>').map(|i| i + 1).unwrap_or(0)..]
+                    };
+                    if text.trim().is_empty() {
+                        missing.push(format!("{tag} {name}"));
+                    }
+                }
+            }
+            assert!(seen > 15, "{class}: only {seen} items found in the source");
+            assert!(missing.is_empty(), "{class}: undocumented {missing:?}");
+        }
+    }
+
+    /// Names of the items marked with `attr` in `source` (the name on the next line holding one).
+    fn registered<'a>(source: &'a str, attr: &str) -> Vec<&'a str> {
+        let lines: Vec<&str> = source.lines().map(str::trim).collect();
+        let mut names = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with(attr) {
+                continue;
+            }
+            let next = lines[i + 1..].iter().find(|l| !l.starts_with("#[") && !l.starts_with("//")).unwrap();
+            let name = if let Some(rest) = next.split("fn ").nth(1) {
+                rest.split(['(', '<']).next().unwrap()
+            } else if let Some(rest) = next.strip_prefix("pub const ") {
+                rest.split(':').next().unwrap()
+            } else {
+                next.split(':').next().unwrap()
+            };
+            names.push(name.trim());
+        }
+        names
+    }
+
+    fn between<'a>(s: &'a str, a: &str, b: &str) -> &'a str {
+        let start = s.find(a).map(|i| i + a.len()).unwrap_or(0);
+        let end = s[start..].find(b).map(|i| start + i).unwrap_or(s.len());
+        &s[start..end]
+    }
+}

@@ -327,6 +327,33 @@ impl RustWebSocketPeer {
         GString::from(&self.conn.borrow().requested_url())
     }
 
+    /// Server side (a peer of a [WebSocketServer], or after [method accept_stream]): the
+    /// headers of the client's upgrade request, names in lower case, repeated headers joined
+    /// with `","` (for example `origin`, `cookie`, `user-agent`, `authorization`). Empty on the
+    /// client side. Read them in [signal WebSocketServer.client_connected] to accept the client
+    /// or turn it away with [method WebSocketServer.disconnect_peer].
+    #[func]
+    fn get_request_headers(&self) -> Dictionary<GString, GString> {
+        let mut dict = Dictionary::<GString, GString>::new();
+        if let Some(req) = self.conn.borrow().request() {
+            for (name, _) in &req.headers {
+                let key = name.to_ascii_lowercase();
+                if let Some(value) = rust_websocket_core::handshake::header(&req.headers, &key) {
+                    dict.set(&GString::from(&key), &GString::from(&value));
+                }
+            }
+        }
+        dict
+    }
+
+    /// One request header by name (any case), or `""`. See [method get_request_headers].
+    #[func]
+    fn get_request_header(&self, name: GString) -> GString {
+        let conn = self.conn.borrow();
+        let value = conn.request().and_then(|r| rust_websocket_core::handshake::header(&r.headers, &name.to_string()));
+        GString::from(&value.unwrap_or_default())
+    }
+
     /// The subprotocol agreed during the handshake, or `""`.
     #[func]
     fn get_selected_protocol(&self) -> GString {
@@ -341,58 +368,72 @@ impl RustWebSocketPeer {
         }
     }
 
+    /// Getter of [member handshake_headers].
     #[func]
     fn get_handshake_headers(&self) -> PackedStringArray {
         convert::packed(&self.conn.borrow().config().handshake_headers)
     }
+    /// Setter of [member handshake_headers].
     #[func]
     fn set_handshake_headers(&mut self, protocols: PackedStringArray) {
         self.conn.borrow_mut().config_mut().handshake_headers = convert::strings(&protocols);
     }
+    /// Getter of [member supported_protocols].
     #[func]
     fn get_supported_protocols(&self) -> PackedStringArray {
         convert::packed(&self.conn.borrow().config().supported_protocols)
     }
+    /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
         self.conn.borrow_mut().config_mut().supported_protocols = convert::trimmed_strings(&protocols);
     }
+    /// Getter of [member inbound_buffer_size].
     #[func]
     fn get_inbound_buffer_size(&self) -> i64 {
         self.conn.borrow().config().inbound_buffer_size as i64
     }
+    /// Setter of [member inbound_buffer_size].
     #[func]
     fn set_inbound_buffer_size(&mut self, buffer_size: i64) {
         self.conn.borrow_mut().config_mut().inbound_buffer_size = convert::size(buffer_size);
     }
+    /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
         self.conn.borrow().config().outbound_buffer_size
     }
+    /// Setter of [member outbound_buffer_size].
     #[func]
     fn set_outbound_buffer_size(&mut self, buffer_size: i64) {
         self.conn.borrow_mut().config_mut().outbound_buffer_size = buffer_size;
     }
+    /// Getter of [member max_queued_packets].
     #[func]
     fn get_max_queued_packets(&self) -> i64 {
         self.conn.borrow().config().max_queued_packets as i64
     }
+    /// Setter of [member max_queued_packets].
     #[func]
     fn set_max_queued_packets(&mut self, buffer_size: i64) {
         self.conn.borrow_mut().config_mut().max_queued_packets = convert::size(buffer_size);
     }
+    /// Getter of [member heartbeat_interval].
     #[func]
     fn get_heartbeat_interval(&self) -> f64 {
         convert::secs_f64(self.conn.borrow().config().heartbeat_interval)
     }
+    /// Setter of [member heartbeat_interval].
     #[func]
     fn set_heartbeat_interval(&mut self, interval: f64) {
         self.conn.borrow_mut().config_mut().heartbeat_interval = convert::seconds(interval);
     }
+    /// Getter of [member handshake_timeout].
     #[func]
     fn get_handshake_timeout(&self) -> f64 {
         convert::secs_f64(self.conn.borrow().config().handshake_timeout)
     }
+    /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
         self.conn.borrow_mut().config_mut().handshake_timeout = convert::seconds(seconds);

@@ -237,73 +237,89 @@ impl WebSocketServer {
         }
     }
 
+    /// Getter of [member supported_protocols].
     #[func]
     fn get_supported_protocols(&self) -> PackedStringArray {
         convert::packed(&self.config.supported_protocols)
     }
+    /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
         self.config.supported_protocols = convert::trimmed_strings(&protocols);
         self.sync_config();
     }
+    /// Getter of [member handshake_headers].
     #[func]
     fn get_handshake_headers(&self) -> PackedStringArray {
         convert::packed(&self.config.handshake_headers)
     }
+    /// Setter of [member handshake_headers].
     #[func]
     fn set_handshake_headers(&mut self, headers: PackedStringArray) {
         self.config.handshake_headers = convert::strings(&headers);
         self.sync_config();
     }
+    /// Getter of [member handshake_timeout].
     #[func]
     fn get_handshake_timeout(&self) -> f64 {
         convert::secs_f64(self.config.handshake_timeout)
     }
+    /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
         self.config.handshake_timeout = convert::seconds(seconds);
         self.sync_config();
     }
+    /// Getter of [member inbound_buffer_size].
     #[func]
     fn get_inbound_buffer_size(&self) -> i64 {
         self.config.inbound_buffer_size as i64
     }
+    /// Setter of [member inbound_buffer_size].
     #[func]
     fn set_inbound_buffer_size(&mut self, size: i64) {
         self.config.inbound_buffer_size = convert::size(size);
         self.sync_config();
     }
+    /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
         self.config.outbound_buffer_size
     }
+    /// Setter of [member outbound_buffer_size].
     #[func]
     fn set_outbound_buffer_size(&mut self, size: i64) {
         self.config.outbound_buffer_size = size;
         self.sync_config();
     }
+    /// Getter of [member max_queued_packets].
     #[func]
     fn get_max_queued_packets(&self) -> i64 {
         self.config.max_queued_packets as i64
     }
+    /// Setter of [member max_queued_packets].
     #[func]
     fn set_max_queued_packets(&mut self, count: i64) {
         self.config.max_queued_packets = convert::size(count);
         self.sync_config();
     }
+    /// Getter of [member heartbeat_interval].
     #[func]
     fn get_heartbeat_interval(&self) -> f64 {
         convert::secs_f64(self.config.heartbeat_interval)
     }
+    /// Setter of [member heartbeat_interval].
     #[func]
     fn set_heartbeat_interval(&mut self, seconds: f64) {
         self.config.heartbeat_interval = convert::seconds(seconds);
         self.sync_config();
     }
+    /// Getter of [member max_peers].
     #[func]
     fn get_max_peers(&self) -> i64 {
         self.max_peer_count as i64
     }
+    /// Setter of [member max_peers].
     #[func]
     fn set_max_peers(&mut self, count: i64) {
         self.max_peer_count = convert::size(count);
