@@ -168,3 +168,26 @@ func test_accept_stream_over_engine_tcp_server() -> void:
 			check_eq(client.get_close_reason(), "accept_stream bye", "client close reason")
 		tcp.stop()
 	check_eq(RustWebSocketPeer.new().accept_stream(null), ERR_INVALID_PARAMETER, "null stream")
+
+
+## The engine waits forever for a server that accepts TCP but never answers the upgrade; our
+## handshake_timeout (30 s by default) closes the connection.
+func test_handshake_timeout_closes_a_silent_server() -> void:
+	var tcp := TCPServer.new()
+	check_eq(tcp.listen(0, "127.0.0.1"), OK, "listen")
+	var held := []
+	var peer := RustWebSocketPeer.new()
+	check_eq(peer.handshake_timeout, 30.0, "default handshake_timeout")
+	peer.handshake_timeout = 0.3
+	check_eq(peer.connect_to_url("ws://127.0.0.1:%d/" % tcp.get_local_port()), OK, "connect")
+	var t0 := Time.get_ticks_msec()
+	pollables.append(peer)
+	if await wait_until(func():
+		if tcp.is_connection_available():
+			held.append(tcp.take_connection())
+		return peer.get_ready_state() == 3, "timed out"):
+		var ms := Time.get_ticks_msec() - t0
+		check(ms >= 280 and ms < 1500, "closed after about 0.3 s (%d ms)" % ms)
+		check_eq(peer.get_close_code(), -1, "unclean")
+	check_eq(held.size(), 1, "the TCP connection had been accepted")
+	tcp.stop()

@@ -634,3 +634,39 @@ func test_invalid_utf8_text_closes_1007() -> void:
 	var t: Array = await _both(scenario)
 	check(t[1].has("closed 1007 'Invalid frame payload data'"), "ours closes with 1007: %s" % [t[1]])
 	check(t[1].any(func(e): return e.contains("close 1007")), "the server receives our 1007: %s" % [t[1]])
+
+
+func _sc_backpressure(kind: String, trace: Array) -> void:
+	var raw := _raw(func(r):
+		var b := PackedByteArray()
+		for i in 10:
+			b.append_array(RawServer.text("m%d" % i))
+		r.after_handshake = b)
+	var peer = _make(kind)
+	peer.max_queued_packets = 3
+	trace.append("connect -> %d" % peer.connect_to_url(_raw_url(raw)))
+	var deadline := Time.get_ticks_msec() + 3000
+	while peer.get_ready_state() == 0 and Time.get_ticks_msec() < deadline:
+		raw.poll()
+		peer.poll()
+		await get_tree().process_frame
+	for i in 20:
+		raw.poll()
+		peer.poll()
+		await get_tree().process_frame
+	trace.append("state %d, queued without reading: %d" % [peer.get_ready_state(), peer.get_available_packet_count()])
+	var got := []
+	deadline = Time.get_ticks_msec() + 3000
+	while got.size() < 10 and Time.get_ticks_msec() < deadline:
+		raw.poll()
+		peer.poll()
+		if peer.get_available_packet_count() > 0:
+			got.append(peer.get_packet().get_string_from_utf8())
+		await get_tree().process_frame
+	trace.append("received in order: %s" % [got])
+	trace.append("state %d" % peer.get_ready_state())
+
+
+## A full inbound queue stops reading from the socket; nothing is dropped.
+func test_full_inbound_queue_applies_back_pressure() -> void:
+	await _same(_sc_backpressure)

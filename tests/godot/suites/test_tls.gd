@@ -126,3 +126,17 @@ func test_accept_stream_over_engine_stream_peer_tls() -> void:
 		check_eq(server_peer.get_close_code(), 4100, "close code through accept_stream")
 	client.close(-1)
 	tcp.stop()
+
+
+## `network/tls/certificate_bundle_override` adds trusted certificates for TLSOptions.client().
+func test_certificate_bundle_override_is_honoured() -> void:
+	var server := _tls_echo_server()
+	var url := "wss://localhost:%d/" % server.get_local_port()
+	var path := "user://test_bundle.crt"
+	check_eq(cert.save(path), OK, "save the bundle")
+	ProjectSettings.set_setting("network/tls/certificate_bundle_override", path)
+	var state := await _attempt(RustWebSocketPeer.new(), url, null)
+	ProjectSettings.set_setting("network/tls/certificate_bundle_override", "")
+	check_eq(state, 1, "trusted through the bundle override")
+	check_eq(await _attempt(RustWebSocketPeer.new(), url, null), 3, "not trusted without it")
+	DirAccess.remove_absolute(path)
