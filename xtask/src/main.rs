@@ -6,6 +6,7 @@
 //!   headless Godot. Extra arguments filter suites/tests by name.
 //! * `build` – build the extension and install the addon into the sample and test projects;
 //!   `--export` also builds the library used by release exports (without the class reference).
+//! * `bench` – print speed and memory figures of the core (idle scale, echo throughput).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
@@ -33,8 +34,11 @@ fn main() -> ExitCode {
             build().and_then(|_| if args.iter().any(|a| a == "--export") { build_export() } else { Ok(()) })
         }
         Some("godot") => godot::find().map(|g| println!("{}", g.display())),
+        Some("bench") => {
+            run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])
+        }
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|bench|godot>");
             return ExitCode::from(2);
         }
     };

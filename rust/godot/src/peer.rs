@@ -19,19 +19,30 @@ use crate::tls_bridge;
 /// (tungstenite over mio, TLS by rustls).
 ///
 /// Use it as a client with [method connect_to_url] and call [method poll] every frame; a
-/// [WebSocketServer] hands out one per connected client through [method WebSocketServer.get_peer].
+/// [WebSocketServer] hands out one per connected client through [method WebSocketServer.get_peer],
+/// and [method accept_stream] serves a connection accepted with your own [TCPServer].
 /// It is a [PacketPeer], so [method PacketPeer.get_packet], [method PacketPeer.put_packet],
 /// [method PacketPeer.get_var] and [method PacketPeer.put_var] work as on any packet peer.
 ///
 /// The name differs from the engine's because Godot already owns `WebSocketPeer`; methods,
-/// properties, constants, defaults and return codes are the same. Differences, all deliberate:
+/// properties, constants, defaults and return codes are the same, and a test suite compares both
+/// classes scenario by scenario. Deliberate differences, where the engine (4.6) is wrong or
+/// missing something:
 /// - Messages received before or with the remote's close frame stay readable in
 ///   [constant STATE_CLOSING] and [constant STATE_CLOSED] (the engine drops them, godot#107442):
 ///   [method PacketPeer.get_available_packet_count] and [method PacketPeer.get_packet] work in
 ///   every state.
 /// - [member handshake_timeout] (default 30 s) closes a connection that does not open in time;
 ///   the engine waits forever.
-/// - Connection failures are reported with [method @GlobalScope.push_warning] naming the cause.
+/// - A close frame without a status code reads as 1005 (RFC 6455), not 0.
+/// - Protocol violations the engine drops silently are failed with a close frame as RFC 6455
+///   asks: 1002 for an oversized or fragmented control frame, 1007 for invalid UTF-8 in a text
+///   message or close reason. Close frames are delivered before the socket closes.
+/// - TLS is rustls (TLS 1.3 by default). A certificate given to [method TLSOptions.client] is
+///   trusted as it is, so certificates made by [method Crypto.generate_self_signed_certificate]
+///   work; names are checked against the subjectAltName, or the CN when there is none.
+/// - Failures (refused connection, bad handshake, certificate errors) are reported with
+///   [method @GlobalScope.push_warning] naming the cause.
 /// - Not available on the Web platform: use the engine's [WebSocketPeer] there.
 #[derive(GodotClass)]
 #[class(tool, base = PacketPeerExtension)]
