@@ -33,7 +33,7 @@ pub fn find() -> Result<PathBuf> {
     provision()
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
@@ -74,78 +74,13 @@ fn provision() -> Result<PathBuf> {
     }
     run::step("provisioning headless Godot from Debian sid (no system-wide install)");
     let _ = std::fs::remove_dir_all(&cache);
-    for d in ["etc", "lists/partial", "cache/archives/partial", "debs", "root"] {
-        std::fs::create_dir_all(cache.join(d)).map_err(|e| e.to_string())?;
-    }
-    let mirror = debian_mirror();
-    println!("xtask: mirror {mirror}");
-    std::fs::write(cache.join("etc/sources.list"), format!("deb {mirror} sid main\n")).map_err(|e| e.to_string())?;
-    let c = cache.display();
-    let apt_opts = vec![
-        format!("-oDir::Etc::SourceList={c}/etc/sources.list"),
-        "-oDir::Etc::SourceParts=/dev/null".into(),
-        format!("-oDir::State::Lists={c}/lists"),
-        format!("-oDir::Cache={c}/cache"),
-        "-oDir::State::status=/dev/null".into(),
-        "-oDebug::NoLocking=1".into(),
-        "-oAPT::Sandbox::User=root".into(),
-    ];
-    let apt = |tool: &str, args: &[&str], cwd: &Path| -> Result<String> {
-        let out = Command::new(tool)
-            .args(&apt_opts)
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .map_err(|e| format!("cannot run {tool}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("{tool} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
-    println!("xtask: apt-get update (sid package lists)");
-    apt("apt-get", &["-q", "update"], &cache)?;
-    let deps = apt(
-        "apt-cache",
-        &[
-            "depends",
-            "--recurse",
-            "--no-recommends",
-            "--no-suggests",
-            "--no-conflicts",
-            "--no-breaks",
-            "--no-replaces",
-            "--no-enhances",
-            "godot",
-        ],
-        &cache,
-    )?;
+    let apt = crate::apt::Apt::new(&cache, "sid")?;
+    let deps = apt.closure("godot")?;
     // Libraries only: fonts and the debconf front ends are not needed to run headless.
     let skip = ["fonts-", "debconf", "cdebconf", "libdebian-installer", "libnewt", "libtextwrap", "libslang"];
-    let mut pkgs: Vec<&str> = deps
-        .lines()
-        .filter(|l| !l.starts_with(' ') && !l.starts_with('<') && !l.is_empty())
-        .filter(|l| !skip.iter().any(|s| l.starts_with(s)))
-        .collect();
-    pkgs.sort_unstable();
-    pkgs.dedup();
+    let pkgs: Vec<&str> = deps.iter().map(String::as_str).filter(|l| !skip.iter().any(|s| l.starts_with(s))).collect();
     println!("xtask: downloading godot and {} packages of its closure", pkgs.len() - 1);
-    let mut args = vec!["-q", "download"];
-    args.extend(pkgs.iter().copied());
-    apt("apt-get", &args, &cache.join("debs"))?;
-    let debs = std::fs::read_dir(cache.join("debs")).map_err(|e| e.to_string())?;
-    for deb in debs.flatten() {
-        let status = Command::new("dpkg")
-            .arg("-x")
-            .arg(deb.path())
-            .arg(cache.join("root"))
-            .status()
-            .map_err(|e| e.to_string())?;
-        if !status.success() {
-            return Err(format!("dpkg -x {} failed", deb.path().display()));
-        }
-    }
-    let _ = std::fs::remove_dir_all(cache.join("debs"));
-    let _ = std::fs::remove_dir_all(cache.join("cache"));
+    apt.unpack(&pkgs, &cache.join("root"))?;
     let r = cache.join("root");
     let lib = format!(
         "{r}/usr/lib/x86_64-linux-gnu:{r}/lib/x86_64-linux-gnu:{r}/usr/lib/x86_64-linux-gnu/pulseaudio",
@@ -165,31 +100,6 @@ fn provision() -> Result<PathBuf> {
     check_version(&v)?;
     println!("xtask: Godot {v} ready at {}", wrapper.display());
     Ok(wrapper)
-}
-
-/// The Debian mirror apt already uses here (first `.../debian` URI), else deb.debian.org.
-fn debian_mirror() -> String {
-    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
-    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
-        files.extend(dir.flatten().map(|e| e.path()));
-    }
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else { continue };
-        for line in text.lines() {
-            let line = line.trim();
-            if line.starts_with('#') {
-                continue;
-            }
-            for word in line.split_whitespace() {
-                if (word.starts_with("http://") || word.starts_with("https://"))
-                    && word.trim_end_matches('/').ends_with("/debian")
-                {
-                    return word.trim_end_matches('/').to_string();
-                }
-            }
-        }
-    }
-    "http://deb.debian.org/debian".into()
 }
 
 /// Imports a project (needed once so that class_name scripts and the extension are known).

@@ -6,6 +6,7 @@
 //!   headless Godot. Extra arguments filter suites/tests by name.
 //! * `build` – build the extension and install the addon into the sample and test projects;
 //!   `--export` also builds the library used by release exports (without the class reference).
+//! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`).
 //! * `bench` – print speed and memory figures of the core (idle scale, echo throughput).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
@@ -13,6 +14,8 @@
 //! sid's `godot` package and its library closure are unpacked under `target/godot-sid/` and run
 //! through their own dynamic loader (nothing is installed system-wide).
 
+mod apt;
+mod autobahn;
 mod godot;
 mod run;
 
@@ -34,11 +37,23 @@ fn main() -> ExitCode {
             build().and_then(|_| if args.iter().any(|a| a == "--export") { build_export() } else { Ok(()) })
         }
         Some("godot") => godot::find().map(|g| println!("{}", g.display())),
+        Some("autobahn") => godot::find().and_then(|g| {
+            build()?;
+            godot::import(&g, &root().join("tests/godot"))?;
+            let verdicts = autobahn::run_both(&g)?;
+            for v in &verdicts {
+                println!("{}", v.line());
+            }
+            if verdicts.iter().any(|v| !v.bad.is_empty() || v.failed() > 0) {
+                return Err("the Autobahn|Testsuite found failures".into());
+            }
+            Ok(())
+        }),
         Some("bench") => {
             run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|bench|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn|bench|godot>");
             return ExitCode::from(2);
         }
     };
@@ -161,8 +176,14 @@ fn demo() -> Result<()> {
 
 fn test(filters: &[String]) -> Result<()> {
     let godot = godot::find()?;
-    run::step("Rust tests of the core (real sockets on 127.0.0.1)");
-    let rust = run::cargo_test()?;
+    // With filters, only the GDScript tests matching them run, plus the external stages named.
+    let stage = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
+    let mut tally = Tally::default();
+    if filters.is_empty() {
+        run::step("Rust tests (core over real sockets on 127.0.0.1; documentation check)");
+        let (p, f) = run::cargo_test()?;
+        tally.add("rust", p, f, None);
+    }
     build()?;
     let project = root().join("tests/godot");
     godot::import(&godot, &project)?;
@@ -171,22 +192,55 @@ fn test(filters: &[String]) -> Result<()> {
     args.extend(filters.iter().cloned());
     let out = godot::run(&godot, &project, &args, 1500)?;
     let summary = godot::summary(&out.text);
-    let problems = godot::check_log(&out.text).err();
-    let (gd_passed, gd_failed) = summary.unwrap_or((0, 0));
-    let passed = rust.0 + gd_passed;
-    let failed = rust.1 + gd_failed + u32::from(problems.is_some() || summary.is_none() || !out.success);
-    println!();
-    println!("rust: {} passed, {} failed", rust.0, rust.1);
-    println!("godot: {gd_passed} passed, {gd_failed} failed");
-    if let Some(p) = &problems {
-        println!("log check failed: {p}");
-    }
+    let mut problem = godot::check_log(&out.text).err();
     if summary.is_none() {
-        println!("the Godot test runner printed no summary (exit {})", out.status);
+        problem = Some(format!("the Godot test runner printed no summary (exit {})", out.status));
+    } else if !out.success && problem.is_none() {
+        problem = Some(format!("the Godot test runner exited with {}", out.status));
     }
-    println!("total: {passed} passed, {failed} failed");
-    if failed > 0 {
-        return Err("tests failed".into());
+    let (p, f) = summary.unwrap_or((0, 0));
+    tally.add("godot", p, f, problem);
+    if stage("autobahn") {
+        match autobahn::run_both(&godot) {
+            Ok(verdicts) => {
+                for v in verdicts {
+                    let problem = (!v.bad.is_empty()).then(|| format!("not passed: {}", v.bad.join("; ")));
+                    println!("{}", v.line());
+                    tally.add(&format!("autobahn {}", v.role), v.passed(), v.failed(), problem);
+                }
+            }
+            Err(e) => tally.add("autobahn", 0, 1, Some(e)),
+        }
     }
-    Ok(())
+    tally.finish()
+}
+
+/// Results of the test stages, and the closing `N passed, N failed` line.
+#[derive(Default)]
+struct Tally {
+    rows: Vec<(String, u32, u32, Option<String>)>,
+}
+
+impl Tally {
+    fn add(&mut self, stage: &str, passed: u32, failed: u32, problem: Option<String>) {
+        self.rows.push((stage.to_string(), passed, failed + u32::from(problem.is_some() && failed == 0), problem));
+    }
+
+    fn finish(self) -> Result<()> {
+        println!();
+        let (mut passed, mut failed) = (0, 0);
+        for (stage, p, f, problem) in &self.rows {
+            println!("{stage}: {p} passed, {f} failed");
+            if let Some(problem) = problem {
+                println!("  {stage} problem: {problem}");
+            }
+            passed += p;
+            failed += f;
+        }
+        println!("total: {passed} passed, {failed} failed");
+        if failed > 0 {
+            return Err("tests failed".into());
+        }
+        Ok(())
+    }
 }

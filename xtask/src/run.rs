@@ -57,7 +57,16 @@ pub struct Output {
 }
 
 /// Runs `cmd`, echoing stdout and stderr as they come, and kills it after `limit_s` seconds.
-pub fn capture(mut cmd: Command, limit_s: u64) -> Result<Output> {
+pub fn capture(cmd: Command, limit_s: u64) -> Result<Output> {
+    capture_with(cmd, limit_s, true)
+}
+
+/// As `capture`, without echoing (for chatty tools whose output is summarised instead).
+pub fn capture_quiet(cmd: Command, limit_s: u64) -> Result<Output> {
+    capture_with(cmd, limit_s, false)
+}
+
+fn capture_with(mut cmd: Command, limit_s: u64, echo: bool) -> Result<Output> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -69,7 +78,9 @@ pub fn capture(mut cmd: Command, limit_s: u64) -> Result<Output> {
         std::thread::spawn(move || {
             for line in BufReader::new(r).lines() {
                 let Ok(line) = line else { break };
-                println!("{line}");
+                if echo {
+                    println!("{line}");
+                }
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -98,4 +109,77 @@ pub fn capture(mut cmd: Command, limit_s: u64) -> Result<Output> {
         Some(s) => Output { text, success: s.success(), status: s.to_string() },
         None => Output { text, success: false, status: format!("killed after {limit_s} s") },
     })
+}
+
+/// A child process running in the background, its output lines collected (and echoed when
+/// `echo` is set).
+pub struct Background {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    name: String,
+}
+
+impl Background {
+    pub fn spawn(mut cmd: Command, name: &str, echo: bool) -> Result<Background> {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start {name}: {e}"))?;
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        for r in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
+            let lines = lines.clone();
+            let prefix = name.to_string();
+            std::thread::spawn(move || {
+                for line in BufReader::new(r).lines() {
+                    let Ok(line) = line else { break };
+                    if echo {
+                        println!("[{prefix}] {line}");
+                    }
+                    lines.lock().unwrap().push(line);
+                }
+            });
+        }
+        Ok(Background { child, lines, name: name.to_string() })
+    }
+
+    /// Waits for a line starting with `prefix`; returns the rest of it.
+    pub fn wait_for(&mut self, prefix: &str, limit_s: u64) -> Result<String> {
+        let start = Instant::now();
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.starts_with(prefix)) {
+                return Ok(l[prefix.len()..].trim().to_string());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("{} exited ({status}) before printing '{prefix}':\n{}", self.name, self.text()));
+            }
+            if start.elapsed() > Duration::from_secs(limit_s) {
+                return Err(format!("{} did not print '{prefix}' within {limit_s} s", self.name));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.lines.lock().unwrap().join("\n")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the process; returns everything it printed.
+    pub fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(50));
+        self.text()
+    }
 }

@@ -1,0 +1,63 @@
+extends Node
+## Echo server for external test drivers (Autobahn|Testsuite fuzzingclient, the hostile-input
+## and soak drivers, third-party clients): a WebSocketServer that sends every message back with
+## the same text/binary type, polled as fast as the engine allows.
+##
+## Arguments after `--`: `--port=N` (0 = any; the chosen port is printed as `LISTENING <port>`),
+## `--tls` (wss with a throwaway self-signed certificate for CN=localhost, written to
+## user://echo_cert.crt), `--protocols=a,b`, `--quit-after=S` (seconds; 0 = run until killed).
+
+var server := WebSocketServer.new()
+var quit_at := 0
+var messages := 0
+
+
+func _ready() -> void:
+	OS.low_processor_usage_mode_sleep_usec = 0
+	Engine.max_fps = 0
+	var args := {}
+	for a in OS.get_cmdline_user_args():
+		var kv: PackedStringArray = a.trim_prefix("--").split("=", true, 1)
+		args[kv[0]] = kv[1] if kv.size() > 1 else "1"
+	# Autobahn sends messages of up to 16 MiB and thousands of fragments.
+	server.inbound_buffer_size = 64 * 1024 * 1024
+	server.outbound_buffer_size = 0
+	server.max_queued_packets = 1 << 20
+	server.max_peers = 100000
+	if args.has("protocols"):
+		server.supported_protocols = PackedStringArray(args["protocols"].split(","))
+	server.data_received.connect(_on_data)
+	var tls: TLSOptions = null
+	if args.has("tls"):
+		var crypto := Crypto.new()
+		var key := crypto.generate_rsa(2048)
+		var cert := crypto.generate_self_signed_certificate(key, "CN=localhost")
+		cert.save("user://echo_cert.crt")
+		print("CERT ", ProjectSettings.globalize_path("user://echo_cert.crt"))
+		tls = TLSOptions.server(key, cert)
+	var err := server.listen(int(args.get("port", "0")), "127.0.0.1", tls)
+	if err != OK:
+		printerr("echo_server: listen failed: ", error_string(err))
+		get_tree().quit(1)
+		return
+	print("LISTENING ", server.get_local_port())
+	print("PID ", OS.get_process_id())
+	var q := float(args.get("quit-after", "0"))
+	if q > 0:
+		quit_at = Time.get_ticks_msec() + int(q * 1000.0)
+
+
+func _on_data(id: int) -> void:
+	var peer: RustWebSocketPeer = server.get_peer(id)
+	while peer.get_available_packet_count() > 0:
+		var pkt := peer.get_packet()
+		var mode := RustWebSocketPeer.WRITE_MODE_TEXT if peer.was_string_packet() else RustWebSocketPeer.WRITE_MODE_BINARY
+		peer.send(pkt, mode)
+		messages += 1
+
+
+func _process(_delta: float) -> void:
+	server.poll()
+	if quit_at > 0 and Time.get_ticks_msec() > quit_at:
+		server.stop()
+		get_tree().quit(0)

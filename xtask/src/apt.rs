@@ -1,0 +1,122 @@
+//! Debian packages without a system-wide install: a private apt configuration (own sources
+//! list, lists and cache under `target/`), `apt-get download`, and `dpkg -x` into a folder.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Result;
+
+pub struct Apt {
+    dir: PathBuf,
+    opts: Vec<String>,
+}
+
+impl Apt {
+    /// Prepares `dir` for the Debian `suite` (e.g. "sid", "bullseye") and fetches its lists.
+    pub fn new(dir: &Path, suite: &str) -> Result<Apt> {
+        for d in ["etc", "lists/partial", "cache/archives/partial", "debs"] {
+            std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
+        }
+        let mirror = debian_mirror();
+        std::fs::write(dir.join("etc/sources.list"), format!("deb {mirror} {suite} main\n"))
+            .map_err(|e| e.to_string())?;
+        let d = dir.display();
+        let opts = vec![
+            format!("-oDir::Etc::SourceList={d}/etc/sources.list"),
+            "-oDir::Etc::SourceParts=/dev/null".into(),
+            format!("-oDir::State::Lists={d}/lists"),
+            format!("-oDir::Cache={d}/cache"),
+            "-oDir::State::status=/dev/null".into(),
+            "-oDebug::NoLocking=1".into(),
+            "-oAPT::Sandbox::User=root".into(),
+        ];
+        let apt = Apt { dir: dir.to_path_buf(), opts };
+        println!("xtask: apt-get update ({mirror} {suite})");
+        apt.run("apt-get", &["-q", "update"], dir)?;
+        Ok(apt)
+    }
+
+    fn run(&self, tool: &str, args: &[&str], cwd: &Path) -> Result<String> {
+        let out = Command::new(tool)
+            .args(&self.opts)
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .map_err(|e| format!("cannot run {tool}: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("{tool} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `package` and everything it depends on (no recommends), as if nothing were installed.
+    pub fn closure(&self, package: &str) -> Result<Vec<String>> {
+        let out = self.run(
+            "apt-cache",
+            &[
+                "depends",
+                "--recurse",
+                "--no-recommends",
+                "--no-suggests",
+                "--no-conflicts",
+                "--no-breaks",
+                "--no-replaces",
+                "--no-enhances",
+                package,
+            ],
+            &self.dir,
+        )?;
+        let mut pkgs: Vec<String> = out
+            .lines()
+            .filter(|l| !l.starts_with(' ') && !l.starts_with('<') && !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        pkgs.sort_unstable();
+        pkgs.dedup();
+        Ok(pkgs)
+    }
+
+    /// Downloads `packages` and unpacks each into `root`.
+    pub fn unpack(&self, packages: &[&str], root: &Path) -> Result<()> {
+        std::fs::create_dir_all(root).map_err(|e| e.to_string())?;
+        let debs = self.dir.join("debs");
+        let mut args = vec!["-q", "download"];
+        args.extend(packages.iter().copied());
+        self.run("apt-get", &args, &debs)?;
+        for deb in std::fs::read_dir(&debs).map_err(|e| e.to_string())?.flatten() {
+            let status =
+                Command::new("dpkg").arg("-x").arg(deb.path()).arg(root).status().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("dpkg -x {} failed", deb.path().display()));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&debs);
+        let _ = std::fs::remove_dir_all(self.dir.join("cache"));
+        Ok(())
+    }
+}
+
+/// The Debian mirror apt already uses here (first `.../debian` URI), else deb.debian.org.
+fn debian_mirror() -> String {
+    let mut files = vec![PathBuf::from("/etc/apt/sources.list")];
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        files.extend(dir.flatten().map(|e| e.path()));
+    }
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else { continue };
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            for word in line.split_whitespace() {
+                if (word.starts_with("http://") || word.starts_with("https://"))
+                    && word.trim_end_matches('/').ends_with("/debian")
+                {
+                    return word.trim_end_matches('/').to_string();
+                }
+            }
+        }
+    }
+    "http://deb.debian.org/debian".into()
+}
