@@ -16,6 +16,7 @@
 
 mod apt;
 mod autobahn;
+mod external;
 mod godot;
 mod run;
 
@@ -210,6 +211,12 @@ fn test(filters: &[String]) -> Result<()> {
                 }
             }
             Err(e) => tally.add("autobahn", 0, 1, Some(e)),
+        }
+    }
+    if stage("hostile") {
+        match external::hostile_and_soak(&godot) {
+            Ok((p, f, problem)) => tally.add("hostile+soak", p, f, problem),
+            Err(e) => tally.add("hostile+soak", 0, 1, Some(e)),
         }
     }
     tally.finish()

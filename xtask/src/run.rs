@@ -167,10 +167,6 @@ impl Background {
         self.lines.lock().unwrap().join("\n")
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

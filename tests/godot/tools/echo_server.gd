@@ -5,7 +5,9 @@ extends Node
 ##
 ## Arguments after `--`: `--port=N` (0 = any; the chosen port is printed as `LISTENING <port>`),
 ## `--tls` (wss with a throwaway self-signed certificate for CN=localhost, written to
-## user://echo_cert.crt), `--protocols=a,b`, `--quit-after=S` (seconds; 0 = run until killed).
+## user://echo_cert.crt), `--protocols=a,b`, `--inbound=BYTES`, `--outbound=BYTES`,
+## `--quit-after=S` (seconds; 0 = run until killed). A text message `__quit__` stops the server
+## and quits, so that drivers can end it cleanly (and the log shows any leak at exit).
 
 var server := WebSocketServer.new()
 var quit_at := 0
@@ -20,8 +22,8 @@ func _ready() -> void:
 		var kv: PackedStringArray = a.trim_prefix("--").split("=", true, 1)
 		args[kv[0]] = kv[1] if kv.size() > 1 else "1"
 	# Autobahn sends messages of up to 16 MiB and thousands of fragments.
-	server.inbound_buffer_size = 64 * 1024 * 1024
-	server.outbound_buffer_size = 0
+	server.inbound_buffer_size = int(args.get("inbound", str(64 * 1024 * 1024)))
+	server.outbound_buffer_size = int(args.get("outbound", "0"))
 	server.max_queued_packets = 1 << 20
 	server.max_peers = 100000
 	if args.has("protocols"):
@@ -51,6 +53,11 @@ func _on_data(id: int) -> void:
 	var peer: RustWebSocketPeer = server.get_peer(id)
 	while peer.get_available_packet_count() > 0:
 		var pkt := peer.get_packet()
+		if peer.was_string_packet() and pkt.size() == 8 and pkt.get_string_from_utf8() == "__quit__":
+			print("QUIT after %d messages" % messages)
+			server.stop()
+			get_tree().quit(0)
+			return
 		var mode := RustWebSocketPeer.WRITE_MODE_TEXT if peer.was_string_packet() else RustWebSocketPeer.WRITE_MODE_BINARY
 		peer.send(pkt, mode)
 		messages += 1

@@ -1,0 +1,150 @@
+"""A minimal, strict WebSocket client over raw sockets (standard library only), for the
+hostile-input and soak drivers: it can send anything, including what no library would."""
+
+import base64
+import hashlib
+import os
+import socket
+import ssl
+import struct
+import time
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class Closed(Exception):
+    pass
+
+
+def connect(port, tls=False, timeout=5.0):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls:
+        # These drivers test the server's behaviour, not certificate checks (other suites do).
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        s = ctx.wrap_socket(s, server_hostname="localhost")
+    return s
+
+
+def request(key=None, extra=b"", path=b"/"):
+    key = key or base64.b64encode(os.urandom(16))
+    return (
+        b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n" + extra + b"\r\n"
+    ), key
+
+
+def read_http(s, limit=65536):
+    """Reads an HTTP response head (and what follows in the same reads); b'' if closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data and len(data) < limit:
+        try:
+            chunk = s.recv(4096)
+        except (ConnectionResetError, BrokenPipeError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def frame(opcode, payload=b"", fin=True, rsv=0, mask=True, length=None):
+    head = bytes([(0x80 if fin else 0) | (rsv << 4) | opcode])
+    n = len(payload) if length is None else length
+    m = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([m | n])
+    elif n < 65536:
+        head += bytes([m | 126]) + struct.pack(">H", n)
+    else:
+        head += bytes([m | 127]) + struct.pack(">Q", n)
+    if mask:
+        key = os.urandom(4)
+        head += key
+        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload)) if len(payload) < 4096 else _mask_fast(payload, key)
+    return head + payload
+
+
+def _mask_fast(payload, key):
+    k = (key * (len(payload) // 4 + 1))[: len(payload)]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(len(payload), "big")
+
+
+def recv_exact(s, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise Closed("connection closed")
+        buf += chunk
+    return buf
+
+
+def recv_frame(s):
+    """(opcode, payload, fin) of the next frame from the server."""
+    b0, b1 = recv_exact(s, 2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack(">H", recv_exact(s, 2))[0]
+    elif n == 127:
+        n = struct.unpack(">Q", recv_exact(s, 8))[0]
+    return b0 & 0x0F, recv_exact(s, n), bool(b0 & 0x80)
+
+
+def close_code(payload):
+    return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
+
+
+class Client:
+    """A well-behaved client: upgrade, echo round trips, clean close."""
+
+    def __init__(self, port, tls=False, timeout=5.0):
+        self.s = connect(port, tls, timeout)
+        req, key = request()
+        self.s.sendall(req)
+        head = read_http(self.s)
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise Closed("no 101: %r" % head[:80])
+        expected = base64.b64encode(hashlib.sha1(key + GUID).digest())
+        if b"Sec-WebSocket-Accept: " + expected not in head:
+            raise Closed("bad accept key")
+        self.pending = head.split(b"\r\n\r\n", 1)[1]
+        if self.pending:
+            raise Closed("unexpected bytes after the 101")
+
+    def send(self, opcode, payload):
+        self.s.sendall(frame(opcode, payload))
+
+    def echo(self, text="ping"):
+        self.send(1, text.encode())
+        op, payload, _ = recv_frame(self.s)
+        if op != 1 or payload != text.encode():
+            raise Closed("bad echo %r %r" % (op, payload[:40]))
+
+    def close(self, code=1000):
+        self.send(8, struct.pack(">H", code))
+        op, payload, _ = recv_frame(self.s)
+        if op != 8:
+            raise Closed("expected a close frame, got opcode %d" % op)
+        self.s.close()
+        return close_code(payload)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def stop_server(port, tls=False):
+    """Asks the echo server to quit cleanly."""
+    try:
+        c = Client(port, tls)
+        c.send(1, b"__quit__")
+        time.sleep(0.2)
+    except (OSError, Closed):
+        pass
