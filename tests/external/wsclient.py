@@ -28,7 +28,9 @@ def connect(port, tls=False, timeout=5.0):
     return s
 
 
-def request(key=None, extra=b"", path=b"/"):
+def request(key=None, extra=b"", path=b"/", protocol=None):
+    if protocol:
+        extra = b"Sec-WebSocket-Protocol: " + protocol.encode() + b"\r\n" + extra
     key = key or base64.b64encode(os.urandom(16))
     return (
         b"GET " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -100,9 +102,9 @@ def close_code(payload):
 class Client:
     """A well-behaved client: upgrade, echo round trips, clean close."""
 
-    def __init__(self, port, tls=False, timeout=5.0):
+    def __init__(self, port, tls=False, timeout=5.0, protocol=None):
         self.s = connect(port, tls, timeout)
-        req, key = request()
+        req, key = request(protocol=protocol)
         self.s.sendall(req)
         head = read_http(self.s)
         if not head.startswith(b"HTTP/1.1 101"):
@@ -140,10 +142,10 @@ def rss_kib(pid):
     return 0
 
 
-def stop_server(port, tls=False):
+def stop_server(port, tls=False, protocol=None):
     """Asks the echo server to quit cleanly."""
     try:
-        c = Client(port, tls)
+        c = Client(port, tls, protocol=protocol)
         c.send(1, b"__quit__")
         time.sleep(0.2)
     except (OSError, Closed):

@@ -213,6 +213,12 @@ fn test(filters: &[String]) -> Result<()> {
             Err(e) => tally.add("autobahn", 0, 1, Some(e)),
         }
     }
+    if stage("interop") {
+        match external::interop(&godot) {
+            Ok((p, f, problem)) => tally.add("interop", p, f, problem),
+            Err(e) => tally.add("interop", 0, 1, Some(e)),
+        }
+    }
     if stage("hostile") {
         match external::hostile_and_soak(&godot) {
             Ok((p, f, problem)) => tally.add("hostile+soak", p, f, problem),

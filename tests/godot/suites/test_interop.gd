@@ -191,3 +191,75 @@ func test_handshake_timeout_closes_a_silent_server() -> void:
 		check_eq(peer.get_close_code(), -1, "unclean")
 	check_eq(held.size(), 1, "the TCP connection had been accepted")
 	tcp.stop()
+
+
+## The interop matrix rows that live in Godot: the engine's WebSocketPeer client against our
+## server, and our peer against a server on the engine's accept_stream; 1 MiB messages of both
+## types with a subprotocol, then a close with a code and reason.
+func test_one_mib_messages_with_subprotocol_both_ways_with_the_engine() -> void:
+	var big := PackedByteArray()
+	big.resize(1 << 20)
+	for i in big.size():
+		big[i] = (i * 13) % 256
+	var big_text := "é✓".repeat(1 << 18)
+	# Engine client -> our server.
+	var server := echo_server()
+	server.inbound_buffer_size = 4 << 20
+	server.outbound_buffer_size = 0
+	server.supported_protocols = PackedStringArray(["chat.v1"])
+	var log := []
+	record(server, log)
+	var client := WebSocketPeer.new()
+	client.inbound_buffer_size = 4 << 20
+	client.outbound_buffer_size = 4 << 20
+	client.supported_protocols = PackedStringArray(["chat.v1"])
+	check_eq(client.connect_to_url("ws://127.0.0.1:%d/" % server.get_local_port()), OK, "connect")
+	pollables.append(client)
+	if await wait_until(func(): return client.get_ready_state() == 1, "engine client open"):
+		check_eq(client.get_selected_protocol(), "chat.v1", "engine client protocol")
+		client.send(big, WebSocketPeer.WRITE_MODE_BINARY)
+		client.send_text(big_text)
+		if await wait_until(func(): return client.get_available_packet_count() == 2, "1 MiB echoes", 10.0):
+			check_eq(client.get_packet(), big, "1 MiB binary echo")
+			check(not client.was_string_packet(), "binary type kept")
+			check_eq(client.get_packet().get_string_from_utf8(), big_text, "1 MiB text echo")
+			check(client.was_string_packet(), "text type kept")
+		client.close(4010, "engine bye")
+		if await wait_until(func(): return count(log, "disconnected") == 1, "closed"):
+			check_eq(find(log, "close_request").slice(2), [4010, "engine bye"], "server saw the close")
+	# Our peer -> a server on the engine's accept_stream.
+	var tcp := TCPServer.new()
+	tcp.listen(0, "127.0.0.1")
+	var srv := WebSocketPeer.new()
+	srv.inbound_buffer_size = 4 << 20
+	srv.outbound_buffer_size = 4 << 20
+	srv.supported_protocols = PackedStringArray(["chat.v1"])
+	var ours := RustWebSocketPeer.new()
+	ours.inbound_buffer_size = 4 << 20
+	ours.outbound_buffer_size = 0
+	ours.supported_protocols = PackedStringArray(["chat.v1"])
+	ours.connect_to_url("ws://127.0.0.1:%d/" % tcp.get_local_port())
+	var accepted := [false]
+	var pump := func() -> void:
+		if not accepted[0] and tcp.is_connection_available():
+			srv.accept_stream(tcp.take_connection())
+			accepted[0] = true
+		if accepted[0]:
+			srv.poll()
+			while srv.get_ready_state() == 1 and srv.get_available_packet_count() > 0:
+				var p := srv.get_packet()
+				srv.send(p, WebSocketPeer.WRITE_MODE_TEXT if srv.was_string_packet() else WebSocketPeer.WRITE_MODE_BINARY)
+		ours.poll()
+	if await wait_until(func(): pump.call(); return ours.get_ready_state() == 1, "our peer open"):
+		check_eq(ours.get_selected_protocol(), "chat.v1", "our protocol")
+		ours.send(big, RustWebSocketPeer.WRITE_MODE_BINARY)
+		ours.send_text(big_text)
+		if await wait_until(func(): pump.call(); return ours.get_available_packet_count() == 2, "1 MiB echoes from the engine", 10.0):
+			check_eq(ours.get_packet(), big, "1 MiB binary echo")
+			check_eq(ours.get_packet().get_string_from_utf8(), big_text, "1 MiB text echo")
+			check(ours.was_string_packet(), "text type kept")
+		ours.close(4011, "rust bye")
+		if await wait_until(func(): pump.call(); return srv.get_ready_state() == 3, "engine server closed"):
+			check_eq([srv.get_close_code(), srv.get_close_reason()], [4011, "rust bye"], "engine saw our close")
+	ours.close(-1)
+	tcp.stop()

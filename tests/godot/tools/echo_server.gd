@@ -6,7 +6,7 @@ extends Node
 ## Arguments after `--`: `--port=N` (0 = any; the chosen port is printed as `LISTENING <port>`),
 ## `--tls` (wss with a throwaway self-signed certificate for CN=localhost, written to
 ## user://echo_cert.crt), `--protocols=a,b`, `--inbound=BYTES`, `--outbound=BYTES`,
-## `--quit-after=S` (seconds; 0 = run until killed). A text message `__quit__` stops the server
+## `--verbose` (print each connect and close), `--quit-after=S` (seconds; 0 = run until killed). A text message `__quit__` stops the server
 ## and quits, so that drivers can end it cleanly (and the log shows any leak at exit).
 
 var server := WebSocketServer.new()
@@ -29,6 +29,10 @@ func _ready() -> void:
 	if args.has("protocols"):
 		server.supported_protocols = PackedStringArray(args["protocols"].split(","))
 	server.data_received.connect(_on_data)
+	if args.has("verbose"):
+		server.client_connected.connect(func(id, proto): print("CONNECTED %d '%s'" % [id, proto]))
+		server.client_close_request.connect(func(_id, code, reason): print("CLOSE_REQUEST %d %s" % [code, reason]))
+		server.client_disconnected.connect(func(_id, clean): print("DISCONNECTED clean=%s" % clean))
 	var tls: TLSOptions = null
 	if args.has("tls"):
 		var crypto := Crypto.new()
