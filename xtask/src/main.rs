@@ -7,6 +7,8 @@
 //! * `build` – build the extension and install the addon into the sample and test projects;
 //!   `--export` also builds the library used by release exports (without the class reference).
 //! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`).
+//! * `fuzz [seconds]` – libFuzzer (cargo-fuzz) on the core's handshake and frame paths for a
+//!   bounded time (default 300 s); not part of `test`.
 //! * `bench` – print speed and memory figures of the core (idle scale, echo throughput).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
@@ -50,11 +52,12 @@ fn main() -> ExitCode {
             }
             Ok(())
         }),
+        Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300)),
         Some("bench") => {
             run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])
         }
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn|bench|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn|fuzz [seconds]|bench|godot>");
             return ExitCode::from(2);
         }
     };
@@ -64,6 +67,32 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs the core's fuzz target for `seconds`. cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP
+/// lets the machine's stable toolchain accept them.
+fn fuzz(seconds: u64) -> Result<()> {
+    if std::process::Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| !o.status.success())
+        .unwrap_or(true)
+    {
+        run::step("installing cargo-fuzz");
+        run::cargo(&["install", "cargo-fuzz", "--locked"])?;
+    }
+    run::step(&format!("fuzzing the core's handshake and frame paths for {seconds} s"));
+    let status = std::process::Command::new("cargo")
+        .args(["fuzz", "run", "handshake_frames", "--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=1024"])
+        .env("RUSTC_BOOTSTRAP", "1")
+        .current_dir(root().join("rust/core"))
+        .status()
+        .map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the fuzzer found a crash (see rust/core/fuzz/artifacts/)".into())
     }
 }
 

@@ -222,6 +222,29 @@ impl Connection {
         Ok(())
     }
 
+    /// The client side over an already-connected stream supplied by the embedder (a tunnel, an
+    /// in-memory pipe): the upgrade request for `url` (`ws://` only) is written at the next poll.
+    pub fn connect_over(&mut self, url: &str, stream: Box<dyn ByteStream>, now: Instant) -> Result<(), ConnectError> {
+        if !matches!(self.ready_state(), ReadyState::Closed | ReadyState::Closing) {
+            return Err(ConnectError::InUse);
+        }
+        let parsed = WsUrl::parse(url).map_err(ConnectError::Url)?;
+        if parsed.tls {
+            return Err(ConnectError::Tls("wss:// needs a TCP connection (use connect)".into()));
+        }
+        self.reset();
+        self.requested_url = url.to_string();
+        self.deadline = self.config.handshake_timeout.map(|t| now + t);
+        self.remote = stream.peer_addr();
+        let key = handshake::generate_key();
+        let request =
+            handshake::client_request(&parsed, &key, &self.config.supported_protocols, &self.config.handshake_headers);
+        self.url = Some(parsed);
+        self.phase =
+            Phase::Handshake(Box::new(Handshake::new(Transport::Custom(stream), request, key, AfterWrite::Read)));
+        Ok(())
+    }
+
     /// Back to a fresh CLOSED connection, keeping the settings and the waker.
     fn reset(&mut self) {
         let config = std::mem::take(&mut self.config);

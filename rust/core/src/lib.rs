@@ -13,6 +13,7 @@
 pub mod config;
 pub mod connection;
 pub mod handshake;
+pub mod memory;
 pub mod resolve;
 pub mod server;
 pub mod tls;

@@ -1,0 +1,50 @@
+//! Arbitrary bytes into the handshake and frame paths of both sides of a connection: nothing
+//! may panic, and memory stays bounded by the configured caps.
+#![no_main]
+
+use std::io::Write;
+use std::time::Instant;
+
+use libfuzzer_sys::fuzz_target;
+use rust_websocket_core::memory::MemoryStream;
+use rust_websocket_core::{Config, Connection};
+
+const REQUEST: &[u8] = b"GET /f HTTP/1.1\r\nHost: f\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+fn config() -> Config {
+    Config { inbound_buffer_size: 4096, max_queued_packets: 8, ..Config::default() }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&mode, rest)) = data.split_first() else { return };
+    let now = Instant::now();
+    let (mut ours, mut theirs) = MemoryStream::pair();
+    ours.chunk = 1 + (mode as usize >> 2) % 64;
+    let mut conn = Connection::new(config());
+    match mode & 3 {
+        // The server side reading a raw request (or garbage).
+        0 => conn.accept_stream(Box::new(ours), now).unwrap(),
+        // The server side after a valid upgrade: the bytes are frames from the client.
+        1 => {
+            conn.accept_stream(Box::new(ours), now).unwrap();
+            theirs.write_all(REQUEST).unwrap();
+        }
+        // The client side reading a raw response (or garbage).
+        _ => conn.connect_over("ws://f/", Box::new(ours), now).unwrap(),
+    }
+    theirs.write_all(rest).unwrap();
+    if mode & 0x80 != 0 {
+        theirs.close();
+    }
+    for round in 0..16 {
+        conn.poll(now);
+        if round % 2 == 0 {
+            while conn.pop().is_some() {}
+        }
+        let _ = conn.send(b"probe", true);
+        let _ = theirs.take_all();
+    }
+    conn.close(1000, "end");
+    conn.poll(now);
+    let _ = conn.take_events();
+});

@@ -1,0 +1,96 @@
+//! An in-memory duplex byte stream that behaves like a non-blocking socket (`WouldBlock` when
+//! empty, `Ok(0)` once closed, optionally at most N bytes per read/write). For tests, fuzzing,
+//! and embedders tunnelling WebSocket over something else.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+use crate::transport::ByteStream;
+
+#[derive(Default)]
+struct Pipe {
+    bytes: VecDeque<u8>,
+    closed: bool,
+}
+
+/// One end of an in-memory connection.
+pub struct MemoryStream {
+    rx: Rc<RefCell<Pipe>>,
+    tx: Rc<RefCell<Pipe>>,
+    /// Most bytes moved by one read or write (1 exercises every partial-I/O path).
+    pub chunk: usize,
+}
+
+impl MemoryStream {
+    /// Two connected ends.
+    pub fn pair() -> (MemoryStream, MemoryStream) {
+        let a = Rc::new(RefCell::new(Pipe::default()));
+        let b = Rc::new(RefCell::new(Pipe::default()));
+        (
+            MemoryStream { rx: a.clone(), tx: b.clone(), chunk: usize::MAX },
+            MemoryStream { rx: b, tx: a, chunk: usize::MAX },
+        )
+    }
+
+    /// Bytes written by the other end and not yet read.
+    pub fn pending(&self) -> usize {
+        self.rx.borrow().bytes.len()
+    }
+
+    /// Takes everything the other end wrote.
+    pub fn take_all(&mut self) -> Vec<u8> {
+        self.rx.borrow_mut().bytes.drain(..).collect()
+    }
+
+    /// Ends this side: the other end reads `Ok(0)` after the bytes already sent.
+    pub fn close(&mut self) {
+        self.tx.borrow_mut().closed = true;
+    }
+}
+
+impl Read for MemoryStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut p = self.rx.borrow_mut();
+        if p.bytes.is_empty() {
+            return if p.closed { Ok(0) } else { Err(io::ErrorKind::WouldBlock.into()) };
+        }
+        let n = buf.len().min(p.bytes.len()).min(self.chunk.max(1));
+        for (slot, b) in buf.iter_mut().zip(p.bytes.drain(..n)) {
+            *slot = b;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for MemoryStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if Rc::strong_count(&self.tx) == 1 {
+            return Err(io::ErrorKind::BrokenPipe.into()); // the other end is gone
+        }
+        let n = buf.len().min(self.chunk.max(1));
+        self.tx.borrow_mut().bytes.extend(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ByteStream for MemoryStream {
+    fn peer_addr(&self) -> Option<SocketAddr> {
+        None
+    }
+    fn set_nodelay(&mut self, _: bool) -> bool {
+        true
+    }
+    fn is_tls(&self) -> bool {
+        false
+    }
+    fn shutdown(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,121 @@
+//! The connection state machine over an in-memory stream that returns `WouldBlock` whenever it
+//! is empty and moves one byte per call: every partial read and write path, with time as an
+//! input (no sleeping).
+
+use std::time::{Duration, Instant};
+
+use rust_websocket_core::memory::MemoryStream;
+use rust_websocket_core::{Config, Connection, Event, ReadyState};
+
+fn pair(chunk: usize) -> (Connection, Connection, Instant) {
+    let (mut a, mut b) = MemoryStream::pair();
+    a.chunk = chunk;
+    b.chunk = chunk;
+    let now = Instant::now();
+    let mut server = Connection::new(Config { supported_protocols: vec!["p1".into()], ..Config::default() });
+    server.accept_stream(Box::new(a), now).unwrap();
+    let mut client = Connection::new(Config { supported_protocols: vec!["p1".into()], ..Config::default() });
+    client.connect_over("ws://game.example/lobby?x=1", Box::new(b), now).unwrap();
+    (server, client, now)
+}
+
+fn pump(
+    server: &mut Connection,
+    client: &mut Connection,
+    now: Instant,
+    done: impl Fn(&Connection, &Connection) -> bool,
+) {
+    for _ in 0..200_000 {
+        if done(server, client) {
+            return;
+        }
+        server.poll(now);
+        client.poll(now);
+    }
+    panic!("no progress: server {:?}, client {:?}", server.ready_state(), client.ready_state());
+}
+
+#[test]
+fn one_byte_at_a_time_handshake_messages_and_close() {
+    let (mut server, mut client, now) = pair(1);
+    // Each poll reads and writes until the stream would block, one byte per call.
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    assert_eq!(server.requested_url(), "ws://game.example/lobby?x=1");
+    assert_eq!((server.selected_protocol(), client.selected_protocol()), ("p1", "p1"));
+    assert!(server.take_events().contains(&Event::Open { protocol: "p1".into() }));
+
+    client.send("héllo".as_bytes(), true).unwrap();
+    client.send(&vec![9u8; 70_000][..65_000], false).unwrap();
+    server.send(b"", false).unwrap();
+    pump(&mut server, &mut client, now, |s, c| s.available() == 2 && c.available() == 1);
+    let p = server.pop().unwrap();
+    assert_eq!((&p.data[..], p.text), ("héllo".as_bytes(), true));
+    assert_eq!(server.pop().unwrap().data.len(), 65_000);
+    assert_eq!(client.pop().unwrap().data.len(), 0);
+
+    server.close(4321, "memory bye");
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Closed && c.ready_state() == ReadyState::Closed
+    });
+    assert_eq!((client.close_code(), client.close_reason()), (4321, "memory bye"));
+    assert_eq!(server.close_code(), 4321);
+    assert!(client.take_events().contains(&Event::CloseRequest { code: 4321, reason: "memory bye".into() }));
+}
+
+#[test]
+fn handshake_timeout_is_driven_by_the_clock_given() {
+    let (a, _b) = MemoryStream::pair();
+    let now = Instant::now();
+    let mut server = Connection::new(Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() });
+    server.accept_stream(Box::new(a), now).unwrap();
+    server.poll(now + Duration::from_millis(2999));
+    assert_eq!(server.ready_state(), ReadyState::Connecting);
+    assert_eq!(server.next_deadline(), Some(now + Duration::from_secs(3)));
+    server.poll(now + Duration::from_secs(3));
+    assert_eq!((server.ready_state(), server.close_code()), (ReadyState::Closed, -1));
+    assert!(server.take_events().iter().any(|e| matches!(e, Event::Warning(w) if w.contains("timed out"))));
+}
+
+#[test]
+fn garbage_gets_a_400_and_a_closed_connection() {
+    let (a, mut b) = MemoryStream::pair();
+    let now = Instant::now();
+    let mut server = Connection::default();
+    server.accept_stream(Box::new(a), now).unwrap();
+    use std::io::Write;
+    b.write_all(b"\x16\x03\x01\x02\x00garbage\r\n\r\n").unwrap();
+    for _ in 0..10 {
+        server.poll(now);
+    }
+    let reply = String::from_utf8(b.take_all()).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
+    assert_eq!(server.ready_state(), ReadyState::Closed);
+    assert!(server.take_events().contains(&Event::Closed { was_open: false, clean: false }));
+}
+
+#[test]
+fn full_inbound_queue_stops_reading_and_resumes_when_drained() {
+    let (mut server, mut client, now) = pair(usize::MAX);
+    server.config_mut().max_queued_packets = 2;
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    for i in 0..6u8 {
+        client.send(&[i], false).unwrap();
+    }
+    pump(&mut server, &mut client, now, |s, _| s.available() == 2);
+    for _ in 0..50 {
+        server.poll(now);
+    }
+    assert_eq!(server.available(), 2, "reading stopped at the cap; nothing dropped");
+    let mut got = Vec::new();
+    while got.len() < 6 {
+        server.poll(now);
+        if let Some(p) = server.pop() {
+            got.push(p.data[0]);
+        }
+    }
+    assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
+}
