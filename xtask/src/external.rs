@@ -145,21 +145,7 @@ fn interop_deps() -> Result<std::path::PathBuf> {
             return Err("apt-get install chromium failed (run as root, or install it)".into());
         }
     }
-    let certs = dir.join("certs");
-    std::fs::create_dir_all(&certs).map_err(|e| e.to_string())?;
-    let ca_key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| e.to_string())?;
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::CommonName, "godot-rust-websocket interop CA");
-    let ca = ca_params.self_signed(&ca_key).map_err(|e| e.to_string())?;
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
-    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
-        .and_then(|p| p.signed_by(&key, &issuer))
-        .map_err(|e| e.to_string())?;
-    std::fs::write(certs.join("ca.pem"), ca.pem()).map_err(|e| e.to_string())?;
-    std::fs::write(certs.join("server.pem"), format!("{}{}", leaf.pem(), ca.pem())).map_err(|e| e.to_string())?;
-    std::fs::write(certs.join("server.key"), key.serialize_pem()).map_err(|e| e.to_string())?;
+    crate::certs::write(&dir.join("certs"))?;
     Ok(dir)
 }
 
@@ -233,10 +219,10 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
                 "server".into(),
                 "chat.v1".into(),
                 "1".into(),
-                certs.join("server.pem").display().to_string(),
+                certs.join("chain.crt").display().to_string(),
                 certs.join("server.key").display().to_string(),
             ],
-            "node-ws over TLS (test CA)",
+            "node-ws over TLS (test CA, intermediate)",
             true,
         ),
     ];
@@ -260,7 +246,7 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
             format!("--label={label}"),
         ]);
         if tls {
-            cmd.arg(format!("--ca={}", certs.join("ca.pem").display()));
+            cmd.arg(format!("--ca={}", certs.join("ca.crt").display()));
         }
         let out = run::capture(cmd, 120)?;
         if let Err(e) = crate::godot::check_log(&out.text) {

@@ -18,6 +18,7 @@
 
 mod apt;
 mod autobahn;
+mod certs;
 mod external;
 mod godot;
 mod run;
@@ -216,6 +217,7 @@ fn test(filters: &[String]) -> Result<()> {
     }
     build()?;
     let project = root().join("tests/godot");
+    certs::write(&project.join("certs"))?;
     godot::import(&godot, &project)?;
     run::step("GDScript suites in headless Godot");
     let mut args = vec!["--".to_string()];

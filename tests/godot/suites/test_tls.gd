@@ -140,3 +140,25 @@ func test_certificate_bundle_override_is_honoured() -> void:
 	check_eq(state, 1, "trusted through the bundle override")
 	check_eq(await _attempt(RustWebSocketPeer.new(), url, null), 3, "not trusted without it")
 	DirAccess.remove_absolute(path)
+
+
+## A server certificate chain (server certificate + intermediate CA) loaded from a .crt file:
+## the whole chain must reach the client, which trusts only the root. The engine's
+## X509Certificate.save_to_string() would repeat the first certificate; we read the file.
+## `cargo xtask test` writes res://certs/ (a fresh root, intermediate and localhost certificate).
+func test_certificate_chain_from_a_file() -> void:
+	if not FileAccess.file_exists("res://certs/chain.crt"):
+		check(false, "res://certs/ missing: run through cargo xtask test")
+		return
+	var chain: X509Certificate = load("res://certs/chain.crt")
+	var root := X509Certificate.new()
+	check_eq(root.load("res://certs/ca.crt"), OK, "load the root")
+	var chain_key := CryptoKey.new()
+	check_eq(chain_key.load("res://certs/server.key"), OK, "load the key")
+	var server := WebSocketServer.new()
+	check_eq(server.listen(0, "127.0.0.1", TLSOptions.server(chain_key, chain)), OK, "listen with the chain")
+	pollables.append(server)
+	var url := "wss://localhost:%d/chain" % server.get_local_port()
+	check_eq(await _attempt(RustWebSocketPeer.new(), url, TLSOptions.client(root)), 1, "our client verifies the chain up to the root")
+	check_eq(await _attempt(WebSocketPeer.new(), url, TLSOptions.client(root)), 1, "the engine's client verifies it too")
+	check_eq(await _attempt(RustWebSocketPeer.new(), url, TLSOptions.client(cert)), 3, "an unrelated certificate is not trusted")
