@@ -104,12 +104,15 @@ pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfi
                 inner,
                 pinned: chain.clone(),
                 check_name: !matches!(trust, ClientTrust::ChainNoName(_)),
+                accept_any: false,
                 provider,
             };
             builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
         }
         ClientTrust::Unsafe => {
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(AcceptAny(provider))).with_no_client_auth()
+            let verifier =
+                ChainVerifier { inner: None, pinned: Vec::new(), check_name: false, accept_any: true, provider };
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
         }
     };
     Ok(Arc::new(config))
@@ -133,11 +136,14 @@ pub fn server_config(key_pem: &str, chain_pem: &str, tls13: bool) -> Result<Arc<
 /// certificate that is one of them is accepted as it is (pinned), checking only its validity
 /// period and, unless `client_unsafe(chain)`, its name (subjectAltName, or the CN when it has
 /// none); any other must chain up to them (webpki), the name checked the same way.
+/// With `accept_any` (`client_unsafe()`), every certificate is accepted. Handshake signatures
+/// are always verified.
 #[derive(Debug)]
 struct ChainVerifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     pinned: Vec<CertificateDer<'static>>,
     check_name: bool,
+    accept_any: bool,
     provider: Arc<CryptoProvider>,
 }
 
@@ -150,6 +156,9 @@ impl ServerCertVerifier for ChainVerifier {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        if self.accept_any {
+            return Ok(ServerCertVerified::assertion());
+        }
         let name_ok = |der: &CertificateDer<'_>| !self.check_name || cert_matches_name(der, server_name);
         if self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
             check_validity(end_entity, now)?;
@@ -237,41 +246,5 @@ fn dns_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         Some(rest) => host.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
         None => pattern == host,
-    }
-}
-
-/// Accepts any certificate; handshake signatures are still verified.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

@@ -59,49 +59,31 @@ func test_engine_websocketpeer_client_with_our_server() -> void:
 
 
 func test_our_peer_with_engine_accept_stream_server() -> void:
-	var tcp := TCPServer.new()
-	check_eq(tcp.listen(0, "127.0.0.1"), OK, "TCPServer.listen")
-	var port := tcp.get_local_port()
-	var engine_peer := WebSocketPeer.new()
+	var srv := EngineEchoServer.new()
+	srv.listen()
+	srv.peer.supported_protocols = PackedStringArray(["chat"])
 	var client := RustWebSocketPeer.new()
 	client.supported_protocols = PackedStringArray(["chat"])
-	engine_peer.supported_protocols = PackedStringArray(["chat"])
-	pollables.append(client)
-	check_eq(client.connect_to_url("ws://127.0.0.1:%d/room" % port), OK, "connect_to_url")
-	var accepted := [false]
-	var pump := func() -> bool:
-		if not accepted[0] and tcp.is_connection_available():
-			check_eq(engine_peer.accept_stream(tcp.take_connection()), OK, "accept_stream")
-			accepted[0] = true
-		if accepted[0]:
-			engine_peer.poll()
-			# Echo, keeping the frame type.
-			while engine_peer.get_ready_state() == WebSocketPeer.STATE_OPEN and engine_peer.get_available_packet_count() > 0:
-				var pkt := engine_peer.get_packet()
-				engine_peer.send(pkt, WebSocketPeer.WRITE_MODE_TEXT if engine_peer.was_string_packet() else WebSocketPeer.WRITE_MODE_BINARY)
-		return true
-	if not await wait_until(func(): pump.call(); return client.get_ready_state() == 1 and engine_peer.get_ready_state() == 1, "open"):
-		tcp.stop()
+	pollables.append_array([srv, client])
+	check_eq(client.connect_to_url(srv.url("/room")), OK, "connect_to_url")
+	if not await wait_until(func(): return client.get_ready_state() == 1 and srv.peer.get_ready_state() == 1, "open"):
 		return
 	check_eq(client.get_selected_protocol(), "chat", "client selected protocol")
-	check_eq(engine_peer.get_selected_protocol(), "chat", "engine selected protocol")
-	check_eq(engine_peer.get_requested_url(), "ws://127.0.0.1:%d/room" % port, "engine sees our request")
+	check_eq(srv.peer.get_selected_protocol(), "chat", "engine selected protocol")
+	check_eq(srv.peer.get_requested_url(), srv.url("/room"), "engine sees our request")
 	client.send_text("ping text")
 	client.send(PackedByteArray([9, 8, 7]), RustWebSocketPeer.WRITE_MODE_BINARY)
-	if await wait_until(func(): pump.call(); return client.get_available_packet_count() == 2, "2 echoes from the engine server"):
+	if await wait_until(func(): return client.get_available_packet_count() == 2, "2 echoes from the engine server"):
 		check_eq(client.get_packet().get_string_from_utf8(), "ping text", "text echo")
 		check(client.was_string_packet(), "text frame")
 		check_eq(client.get_packet(), PackedByteArray([9, 8, 7]), "binary echo")
 		check(not client.was_string_packet(), "binary frame")
 	# The engine server closes with a code and reason.
-	engine_peer.close(4001, "server says bye")
-	if await wait_until(func(): pump.call(); return client.get_ready_state() == 3 and engine_peer.get_ready_state() == 3, "closed"):
+	srv.peer.close(4001, "server says bye")
+	if await wait_until(func(): return client.get_ready_state() == 3 and srv.peer.get_ready_state() == 3, "closed"):
 		check_eq(client.get_close_code(), 4001, "our close code")
 		check_eq(client.get_close_reason(), "server says bye", "our close reason")
-		check_eq(engine_peer.get_close_code(), 4001, "engine close code (echoed)")
-	pollables.clear()
-	client.close(-1)
-	tcp.stop()
+		check_eq(srv.peer.get_close_code(), 4001, "engine close code (echoed)")
 
 
 func test_put_var_and_get_var() -> void:
@@ -228,38 +210,25 @@ func test_one_mib_messages_with_subprotocol_both_ways_with_the_engine() -> void:
 		if await wait_until(func(): return count(log, "disconnected") == 1, "closed"):
 			check_eq(find(log, "close_request").slice(2), [4010, "engine bye"], "server saw the close")
 	# Our peer -> a server on the engine's accept_stream.
-	var tcp := TCPServer.new()
-	tcp.listen(0, "127.0.0.1")
-	var srv := WebSocketPeer.new()
-	srv.inbound_buffer_size = 4 << 20
-	srv.outbound_buffer_size = 4 << 20
-	srv.supported_protocols = PackedStringArray(["chat.v1"])
+	var srv := EngineEchoServer.new()
+	srv.listen()
+	srv.peer.inbound_buffer_size = 4 << 20
+	srv.peer.outbound_buffer_size = 4 << 20
+	srv.peer.supported_protocols = PackedStringArray(["chat.v1"])
 	var ours := RustWebSocketPeer.new()
 	ours.inbound_buffer_size = 4 << 20
 	ours.outbound_buffer_size = 0
 	ours.supported_protocols = PackedStringArray(["chat.v1"])
-	ours.connect_to_url("ws://127.0.0.1:%d/" % tcp.get_local_port())
-	var accepted := [false]
-	var pump := func() -> void:
-		if not accepted[0] and tcp.is_connection_available():
-			srv.accept_stream(tcp.take_connection())
-			accepted[0] = true
-		if accepted[0]:
-			srv.poll()
-			while srv.get_ready_state() == 1 and srv.get_available_packet_count() > 0:
-				var p := srv.get_packet()
-				srv.send(p, WebSocketPeer.WRITE_MODE_TEXT if srv.was_string_packet() else WebSocketPeer.WRITE_MODE_BINARY)
-		ours.poll()
-	if await wait_until(func(): pump.call(); return ours.get_ready_state() == 1, "our peer open"):
+	ours.connect_to_url(srv.url())
+	pollables.append_array([srv, ours])
+	if await wait_until(func(): return ours.get_ready_state() == 1, "our peer open"):
 		check_eq(ours.get_selected_protocol(), "chat.v1", "our protocol")
 		ours.send(big, RustWebSocketPeer.WRITE_MODE_BINARY)
 		ours.send_text(big_text)
-		if await wait_until(func(): pump.call(); return ours.get_available_packet_count() == 2, "1 MiB echoes from the engine", 10.0):
+		if await wait_until(func(): return ours.get_available_packet_count() == 2, "1 MiB echoes from the engine", 10.0):
 			check_eq(ours.get_packet(), big, "1 MiB binary echo")
 			check_eq(ours.get_packet().get_string_from_utf8(), big_text, "1 MiB text echo")
 			check(ours.was_string_packet(), "text type kept")
 		ours.close(4011, "rust bye")
-		if await wait_until(func(): pump.call(); return srv.get_ready_state() == 3, "engine server closed"):
-			check_eq([srv.get_close_code(), srv.get_close_reason()], [4011, "rust bye"], "engine saw our close")
-	ours.close(-1)
-	tcp.stop()
+		if await wait_until(func(): return srv.peer.get_ready_state() == 3, "engine server closed"):
+			check_eq([srv.peer.get_close_code(), srv.peer.get_close_reason()], [4011, "rust bye"], "engine saw our close")

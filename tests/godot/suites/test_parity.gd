@@ -571,31 +571,18 @@ func test_heartbeat_keeps_a_live_link_open() -> void:
 
 
 func _sc_engine_server(kind: String, trace: Array) -> void:
-	var tcp := TCPServer.new()
-	tcp.listen(0, "127.0.0.1")
-	var srv := WebSocketPeer.new()
-	srv.supported_protocols = PackedStringArray(["p2"])
+	var srv := EngineEchoServer.new()
+	srv.listen()
+	srv.peer.supported_protocols = PackedStringArray(["p2"])
+	pollables.append(srv)
 	var peer = _make(kind)
 	peer.supported_protocols = PackedStringArray(["p1", "p2"])
-	trace.append("connect -> %d" % peer.connect_to_url("ws://127.0.0.1:%d/e" % tcp.get_local_port()))
-	var accepted := [false]
-	var pump := func() -> bool:
-		if not accepted[0] and tcp.is_connection_available():
-			srv.accept_stream(tcp.take_connection())
-			accepted[0] = true
-		if accepted[0]:
-			srv.poll()
-			while srv.get_ready_state() == 1 and srv.get_available_packet_count() > 0:
-				var p := srv.get_packet()
-				srv.send(p, 0 if srv.was_string_packet() else 1)
-		return false
-	await _run(peer, trace, func(): pump.call(); return peer.get_ready_state() == 1)
-	trace.append("selected '%s' server selected '%s'" % [peer.get_selected_protocol(), srv.get_selected_protocol()])
+	await _connect(peer, srv.url("/e"), trace)
+	trace.append("selected '%s' server selected '%s'" % [peer.get_selected_protocol(), srv.peer.get_selected_protocol()])
 	peer.send_text("to engine")
-	await _run(peer, trace, func(): pump.call(); return trace.any(func(e): return e.begins_with("pkt")))
-	srv.close(4002, "engine bye")
-	await _run(peer, trace, func(): pump.call(); return false)
-	tcp.stop()
+	await _run(peer, trace, _pkts(trace, 1))
+	srv.peer.close(4002, "engine bye")
+	await _run(peer, trace)
 
 
 func test_against_the_engine_accept_stream_server() -> void:

@@ -4,17 +4,15 @@ extends Node
 ## Fetches /getCaseCount, runs every /runCase?case=N echoing each message with its type, then
 ## /updateReports, and quits. Prints one line per case.
 
+const Args := preload("res://tools/args.gd")
+
 var base := ""
 var agent := ""
 
 
 func _ready() -> void:
-	OS.low_processor_usage_mode_sleep_usec = 0
-	Engine.max_fps = 0
-	var args := {}
-	for a in OS.get_cmdline_user_args():
-		var kv: PackedStringArray = a.trim_prefix("--").split("=", true, 1)
-		args[kv[0]] = kv[1] if kv.size() > 1 else "1"
+	Args.full_speed()
+	var args := Args.parse()
 	base = args.get("url", "ws://127.0.0.1:9001")
 	agent = args.get("agent", "rust_websocket")
 	var count_text := await _fetch_text("/getCaseCount")

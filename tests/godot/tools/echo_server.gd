@@ -6,8 +6,11 @@ extends Node
 ## Arguments after `--`: `--port=N` (0 = any; the chosen port is printed as `LISTENING <port>`),
 ## `--tls` (wss with a throwaway self-signed certificate for CN=localhost, written to
 ## user://echo_cert.crt), `--protocols=a,b`, `--inbound=BYTES`, `--outbound=BYTES`,
-## `--verbose` (print each connect and close), `--quit-after=S` (seconds; 0 = run until killed). A text message `__quit__` stops the server
-## and quits, so that drivers can end it cleanly (and the log shows any leak at exit).
+## `--verbose` (print each connect and close), `--quit-after=S` (seconds; 0 = run until
+## killed). A text message `__quit__` stops the server and quits, so that drivers can end it
+## cleanly (and the log shows any leak at exit).
+
+const Args := preload("res://tools/args.gd")
 
 var server := WebSocketServer.new()
 var quit_at := 0
@@ -15,12 +18,8 @@ var messages := 0
 
 
 func _ready() -> void:
-	OS.low_processor_usage_mode_sleep_usec = 0
-	Engine.max_fps = 0
-	var args := {}
-	for a in OS.get_cmdline_user_args():
-		var kv: PackedStringArray = a.trim_prefix("--").split("=", true, 1)
-		args[kv[0]] = kv[1] if kv.size() > 1 else "1"
+	Args.full_speed()
+	var args := Args.parse()
 	# Autobahn sends messages of up to 16 MiB and thousands of fragments.
 	server.inbound_buffer_size = int(args.get("inbound", str(64 * 1024 * 1024)))
 	server.outbound_buffer_size = int(args.get("outbound", "0"))

@@ -4,16 +4,14 @@ extends Node
 ## `INTEROP FAIL <label>: why` and quits with 0 or 1.
 ## Arguments after `--`: `--url=ws://…`, `--protocol=P`, `--label=NAME`, `--ca=PEM` (trusted CA).
 
+const Args := preload("res://tools/args.gd")
+
 var label := ""
 
 
 func _ready() -> void:
-	OS.low_processor_usage_mode_sleep_usec = 0
-	Engine.max_fps = 0
-	var args := {}
-	for a in OS.get_cmdline_user_args():
-		var kv: PackedStringArray = a.trim_prefix("--").split("=", true, 1)
-		args[kv[0]] = kv[1] if kv.size() > 1 else "1"
+	Args.full_speed()
+	var args := Args.parse()
 	label = args.get("label", "server")
 	var peer := RustWebSocketPeer.new()
 	peer.supported_protocols = PackedStringArray([args.get("protocol", "chat.v1")])
