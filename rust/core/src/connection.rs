@@ -536,7 +536,9 @@ impl Connection {
             Ok(io) => io,
             Err(e) => return self.fail_early(e),
         };
-        let url = self.url.as_ref().expect("client connection has a URL");
+        let Some(url) = self.url.as_ref() else {
+            return self.fail_early("internal error: a client connection without a URL".into());
+        };
         let key = handshake::generate_key();
         let request =
             handshake::client_request(url, &key, &self.config.supported_protocols, &self.config.handshake_headers);
