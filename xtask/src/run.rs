@@ -37,7 +37,7 @@ pub fn cargo_test() -> Result<(u32, u32)> {
         if let Some(rest) = line.strip_prefix("test result: ") {
             let num = |key: &str| {
                 rest.split(';').find_map(|p| {
-                    p.trim().strip_suffix(key).and_then(|n| n.trim().split(' ').last()?.parse::<u32>().ok())
+                    p.trim().strip_suffix(key).and_then(|n| n.trim().split(' ').next_back()?.parse::<u32>().ok())
                 })
             };
             passed += num(" passed").unwrap_or(0);

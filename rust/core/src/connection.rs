@@ -151,6 +151,9 @@ pub struct Connection {
 
 /// How long a failed connection keeps draining its socket before it is dropped.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a closing handshake may take before the connection is dropped (close code -1):
+/// a remote that never answers our close frame, or never reads our reply, holds nothing longer.
+pub const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const READ_CHUNK: usize = 4096;
 
@@ -408,10 +411,9 @@ impl Connection {
     /// The earliest time `poll` has work to do without socket activity (timeouts, heartbeat).
     pub fn next_deadline(&self) -> Option<Instant> {
         match self.ready_state() {
-            ReadyState::Connecting => self.deadline,
+            ReadyState::Connecting | ReadyState::Closing => self.deadline,
             ReadyState::Open => self.next_ping,
             ReadyState::Closed => self.linger.as_ref().map(|(_, d)| *d),
-            _ => None,
         }
     }
 
@@ -452,9 +454,22 @@ impl Connection {
     /// Drives the connection as far as the socket allows now.
     pub fn poll(&mut self, now: Instant) {
         self.drain_linger(now);
-        if self.ready_state() == ReadyState::Connecting && self.deadline.is_some_and(|d| now >= d) {
-            self.fail_early("the connection timed out before the WebSocket handshake completed".into());
-            return;
+        if self.deadline.is_some_and(|d| now >= d) {
+            match self.ready_state() {
+                ReadyState::Connecting => {
+                    return self.fail_early("the connection timed out before the WebSocket handshake completed".into());
+                }
+                ReadyState::Closing => {
+                    self.events.push(Event::Warning(format!(
+                        "the closing handshake with {} did not complete within {} s; dropping the connection",
+                        fmt_addr(self.remote),
+                        CLOSE_TIMEOUT.as_secs()
+                    )));
+                    self.close_received = false;
+                    return self.finish(-1, String::new());
+                }
+                _ => {}
+            }
         }
         loop {
             let before = std::mem::discriminant(&self.phase);
@@ -706,6 +721,7 @@ impl Connection {
                     if !self.close_sent {
                         // tungstenite queued the echo; the remote asked to close.
                         self.close_sent = true;
+                        self.deadline = Some(now + CLOSE_TIMEOUT);
                         self.events.push(Event::CloseRequest { code, reason });
                     }
                     break;
@@ -884,6 +900,7 @@ impl Connection {
                     reason: truncate_utf8(reason, 123).into(),
                 };
                 self.close_sent = true;
+                self.deadline = Some(Instant::now() + CLOSE_TIMEOUT);
                 match ignore_would_block(ctx.close(io, Some(frame))) {
                     Ok(()) => {}
                     Err(e) => return self.on_ws_error(e),

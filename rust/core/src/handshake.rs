@@ -132,7 +132,7 @@ pub fn verify_response(head: &ResponseHead, key: &str, offered: &[String]) -> Re
         (false, true) => {
             Err(ClientHandshakeError::Protocol(format!("the server selected none of {}", offered.join(","))))
         }
-        (false, false) if offered.iter().any(|p| *p == selected) => Ok(selected),
+        (false, false) if offered.contains(&selected) => Ok(selected),
         (false, false) => {
             Err(ClientHandshakeError::Protocol(format!("the server selected '{selected}', which was not offered")))
         }

@@ -119,3 +119,25 @@ fn full_inbound_queue_stops_reading_and_resumes_when_drained() {
     }
     assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
 }
+
+#[test]
+fn a_remote_that_never_answers_our_close_is_dropped_after_the_close_timeout() {
+    let (mut server, mut client, now) = pair(usize::MAX);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    // From now on the client is never polled again: it neither reads nor answers.
+    server.close(1000, "bye");
+    assert_eq!(server.ready_state(), ReadyState::Closing);
+    let started = Instant::now();
+    server.poll(started + Duration::from_secs(4));
+    assert_eq!(server.ready_state(), ReadyState::Closing);
+    assert!(server
+        .next_deadline()
+        .is_some_and(|d| d <= started + rust_websocket_core::connection::CLOSE_TIMEOUT + Duration::from_millis(50)));
+    server.poll(started + Duration::from_secs(6));
+    assert_eq!((server.ready_state(), server.close_code()), (ReadyState::Closed, -1));
+    let events = server.take_events();
+    assert!(events.contains(&Event::Closed { was_open: true, clean: false }), "{events:?}");
+    assert!(events.iter().any(|e| matches!(e, Event::Warning(w) if w.contains("closing handshake"))), "{events:?}");
+}

@@ -33,7 +33,8 @@ use crate::tls_bridge;
 ///   [method PacketPeer.get_available_packet_count] and [method PacketPeer.get_packet] work in
 ///   every state.
 /// - [member handshake_timeout] (default 30 s) closes a connection that does not open in time;
-///   the engine waits forever.
+///   the engine waits forever. A closing handshake that does not complete within 5 s (a remote
+///   that never answers or never reads) is dropped with close code -1.
 /// - A close frame without a status code reads as 1005 (RFC 6455), not 0.
 /// - Protocol violations the engine drops silently are failed with a close frame as RFC 6455
 ///   asks: 1002 for an oversized or fragmented control frame, 1007 for invalid UTF-8 in a text
