@@ -600,34 +600,26 @@ impl Connection {
                 Ok(true) => {}
             }
             if server_side {
-                match handshake::parse_request(&hs.inbuf) {
+                let decision = match handshake::parse_request(&hs.inbuf) {
                     Ok(None) => continue,
                     Ok(Some((n, req))) => {
                         let tail = hs.inbuf.split_off(n);
-                        match handshake::accept_request(&req, &self.config.supported_protocols) {
-                            Ok(acc) => {
-                                hs.out = handshake::response_101(&acc, &self.config.handshake_headers);
-                                hs.after_write = AfterWrite::Open { tail, protocol: acc.protocol };
-                            }
-                            Err(rej) => {
-                                self.events.push(Event::Warning(format!(
-                                    "refused a WebSocket upgrade from {}: {rej}",
-                                    fmt_addr(self.remote)
-                                )));
-                                hs.out = handshake::error_response(&rej);
-                                hs.after_write = AfterWrite::Close;
-                            }
-                        }
-                        hs.sent = 0;
+                        let decision = handshake::accept_request(&req, &self.config.supported_protocols);
                         self.request = Some(req);
+                        decision.map(|acc| (acc, tail))
+                    }
+                    Err(rej) => Err(rej),
+                };
+                hs.sent = 0;
+                match decision {
+                    Ok((acc, tail)) => {
+                        hs.out = handshake::response_101(&acc, &self.config.handshake_headers);
+                        hs.after_write = AfterWrite::Open { tail, protocol: acc.protocol };
                     }
                     Err(rej) => {
-                        self.events.push(Event::Warning(format!(
-                            "refused a WebSocket upgrade from {}: {rej}",
-                            fmt_addr(self.remote)
-                        )));
+                        let from = fmt_addr(self.remote);
+                        self.events.push(Event::Warning(format!("refused a WebSocket upgrade from {from}: {rej}")));
                         hs.out = handshake::error_response(&rej);
-                        hs.sent = 0;
                         hs.after_write = AfterWrite::Close;
                     }
                 }
