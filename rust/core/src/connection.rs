@@ -36,6 +36,8 @@ pub enum ReadyState {
 /// Something the owner of a connection should know about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
+    /// Server side with `hold_requests`: an acceptable upgrade request waits for `approve`.
+    Request,
     /// The upgrade completed; `protocol` is the selected subprotocol ("" for none).
     Open { protocol: String },
     /// One complete message was queued for reading.
@@ -111,7 +113,15 @@ struct Handshake {
 #[derive(PartialEq, Eq)]
 enum AfterWrite {
     Read,
-    Open { tail: Vec<u8>, protocol: String },
+    /// Server: the request is acceptable; the embedder decides (see `Connection::approve`).
+    Pending {
+        accepted: handshake::Accepted,
+        tail: Vec<u8>,
+    },
+    Open {
+        tail: Vec<u8>,
+        protocol: String,
+    },
     Close,
 }
 
@@ -125,6 +135,8 @@ pub struct Connection {
     server_tls: Option<Arc<ServerConfig>>,
     /// Server side over an embedder's stream that is already TLS.
     secure_stream: bool,
+    /// Server side: wait for `approve` before answering an acceptable request.
+    hold_requests: bool,
     requested_url: String,
     request: Option<RequestHead>,
     selected_protocol: String,
@@ -168,6 +180,7 @@ impl Connection {
             client_tls: None,
             server_tls: None,
             secure_stream: false,
+            hold_requests: false,
             requested_url: String::new(),
             request: None,
             selected_protocol: String::new(),
@@ -252,10 +265,11 @@ impl Connection {
     fn reset(&mut self) {
         let config = std::mem::take(&mut self.config);
         let waker = self.waker.take();
-        let no_delay = self.no_delay;
+        let (no_delay, hold) = (self.no_delay, self.hold_requests);
         *self = Connection::new(config);
         self.waker = waker;
         self.no_delay = no_delay;
+        self.hold_requests = hold;
     }
 
     /// Starts a client connection to `url`. Resolution, connect, TLS and the upgrade happen in
@@ -317,6 +331,41 @@ impl Connection {
 
     pub fn is_server_side(&self) -> bool {
         self.server_side
+    }
+
+    /// Server side: hold every acceptable upgrade request until [`Connection::approve`] is
+    /// called (an [`Event::Request`] announces it), so the embedder can read the request and
+    /// answer with an HTTP error instead of the 101.
+    pub fn hold_requests(&mut self, hold: bool) {
+        self.hold_requests = hold;
+    }
+
+    /// Whether a request waits for [`Connection::approve`].
+    pub fn is_awaiting_approval(&self) -> bool {
+        matches!(&self.phase, Phase::Handshake(h) if matches!(h.after_write, AfterWrite::Pending { .. }))
+    }
+
+    /// Answers a held request: `Ok` sends the 101 and opens the connection at the next poll;
+    /// `Err` sends that HTTP error and closes. Does nothing when no request is held.
+    pub fn approve(&mut self, decision: Result<(), handshake::Rejection>) {
+        let Phase::Handshake(hs) = &mut self.phase else { return };
+        let AfterWrite::Pending { accepted, tail } = std::mem::replace(&mut hs.after_write, AfterWrite::Read) else {
+            return;
+        };
+        hs.sent = 0;
+        match decision {
+            Ok(()) => {
+                hs.out = handshake::response_101(&accepted, &self.config.handshake_headers);
+                hs.after_write = AfterWrite::Open { tail, protocol: accepted.protocol };
+            }
+            Err(rej) => {
+                let from = fmt_addr(self.remote);
+                self.events.push(Event::Warning(format!("refused a WebSocket upgrade from {from}: {rej}")));
+                hs.out = handshake::error_response(&rej);
+                hs.after_write = AfterWrite::Close;
+            }
+        }
+        self.wake();
     }
 
     /// Close code: the remote's, the one we failed with, or -1 when the close was not clean.
@@ -591,6 +640,10 @@ impl Connection {
             match std::mem::replace(&mut hs.after_write, AfterWrite::Read) {
                 AfterWrite::Close => break Err(String::new()),
                 AfterWrite::Open { tail, protocol } => break Ok((tail, protocol)),
+                pending @ AfterWrite::Pending { .. } => {
+                    hs.after_write = pending;
+                    return;
+                }
                 AfterWrite::Read => {}
             }
             let limit = if server_side { handshake::MAX_REQUEST_HEAD } else { handshake::MAX_RESPONSE_HEAD };
@@ -612,6 +665,12 @@ impl Connection {
                 };
                 hs.sent = 0;
                 match decision {
+                    Ok((accepted, tail)) if self.hold_requests => {
+                        hs.out = Vec::new();
+                        hs.after_write = AfterWrite::Pending { accepted, tail };
+                        self.events.push(Event::Request);
+                        return;
+                    }
                     Ok((acc, tail)) => {
                         hs.out = handshake::response_101(&acc, &self.config.handshake_headers);
                         hs.after_write = AfterWrite::Open { tail, protocol: acc.protocol };

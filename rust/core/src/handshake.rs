@@ -155,7 +155,7 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(status: u16, reason: impl Into<String>) -> Self {
+    pub fn new(status: u16, reason: impl Into<String>) -> Self {
         Rejection { status, reason: reason.into() }
     }
 }
@@ -169,10 +169,12 @@ impl fmt::Display for Rejection {
 fn status_text(status: u16) -> &'static str {
     match status {
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         426 => "Upgrade Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",

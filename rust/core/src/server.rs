@@ -30,10 +30,26 @@ const LISTENER: Token = Token(0);
 /// What a server poll reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
-    Connected { id: u32, protocol: String },
-    Data { id: u32 },
-    CloseRequest { id: u32, code: i32, reason: String },
-    Disconnected { id: u32, clean: bool },
+    /// With `hold_requests`: an acceptable upgrade request from `id` waits for `approve`.
+    Request {
+        id: u32,
+    },
+    Connected {
+        id: u32,
+        protocol: String,
+    },
+    Data {
+        id: u32,
+    },
+    CloseRequest {
+        id: u32,
+        code: i32,
+        reason: String,
+    },
+    Disconnected {
+        id: u32,
+        clean: bool,
+    },
     Warning(String),
 }
 
@@ -47,6 +63,8 @@ pub struct Server {
     tls: Option<Arc<ServerConfig>>,
     /// Most simultaneous connections (in handshake or open); extra ones get HTTP 503.
     pub max_peers: usize,
+    /// Hold each acceptable request for [`Server::approve`] (see `Connection::hold_requests`).
+    pub hold_requests: bool,
     conns: HashMap<u32, SharedConnection>,
     wake: WakeList,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
@@ -69,6 +87,7 @@ impl Server {
             config,
             tls,
             max_peers: 4096,
+            hold_requests: false,
             conns: HashMap::new(),
             wake: Rc::new(RefCell::new(Vec::new())),
             timers: BinaryHeap::new(),
@@ -162,6 +181,7 @@ impl Server {
                     let id = self.new_id();
                     let mut conn = Connection::accept(stream, self.config.clone(), self.tls.clone(), now);
                     conn.set_waker(self.wake.clone(), id);
+                    conn.hold_requests(self.hold_requests);
                     if let Some(s) = conn.socket_mut() {
                         if let Err(e) = self.poll.registry().register(
                             s,
@@ -205,6 +225,7 @@ impl Server {
         conn.poll(now);
         for e in conn.take_events() {
             self.out.push(match e {
+                Event::Request => ServerEvent::Request { id },
                 Event::Open { protocol } => ServerEvent::Connected { id, protocol },
                 Event::Message => ServerEvent::Data { id },
                 Event::CloseRequest { code, reason } => ServerEvent::CloseRequest { id, code, reason },
@@ -224,6 +245,18 @@ impl Server {
                 self.scheduled.insert(id, d);
                 self.timers.push(Reverse((d, id)));
             }
+        }
+    }
+
+    /// A connection whose request waits for [`Server::approve`].
+    pub fn pending(&self, id: u32) -> Option<SharedConnection> {
+        self.conns.get(&id).filter(|c| c.borrow().is_awaiting_approval()).cloned()
+    }
+
+    /// Answers the held request of `id` (see `Connection::approve`).
+    pub fn approve(&mut self, id: u32, decision: Result<(), crate::handshake::Rejection>) {
+        if let Some(c) = self.conns.get(&id) {
+            c.borrow_mut().approve(decision);
         }
     }
 

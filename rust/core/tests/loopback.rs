@@ -238,3 +238,41 @@ fn heartbeat_pings_at_once_then_closes_when_unanswered() {
     c.poll(opened + Duration::from_millis(101));
     assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, -1));
 }
+
+#[test]
+fn held_requests_are_answered_by_the_embedder() {
+    let mut s = server(Config::default());
+    s.hold_requests = true;
+    let mut log = Vec::new();
+    for (token, accept) in [("good", true), ("bad", false)] {
+        let mut c =
+            Connection::new(Config { handshake_headers: vec![format!("Authorization: {token}")], ..Config::default() });
+        c.connect(&url(&s, "/held"), None, Instant::now()).unwrap();
+        pump(&mut s, &mut c, &mut log, |_, _, log| log.iter().any(|e| matches!(e, ServerEvent::Request { .. })));
+        let id = log.iter().find_map(|e| if let ServerEvent::Request { id } = e { Some(*id) } else { None }).unwrap();
+        log.clear();
+        let pending = s.pending(id).expect("held");
+        let auth =
+            rust_websocket_core::handshake::header(&pending.borrow().request().unwrap().headers, "authorization");
+        assert_eq!(auth.as_deref(), Some(token));
+        // Nothing is answered until the decision.
+        for _ in 0..20 {
+            log.extend(s.poll(Instant::now()));
+            c.poll(Instant::now());
+        }
+        assert_eq!(c.ready_state(), ReadyState::Connecting);
+        let decision =
+            if accept { Ok(()) } else { Err(rust_websocket_core::handshake::Rejection::new(403, "no token")) };
+        s.approve(id, decision);
+        pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() != ReadyState::Connecting);
+        if accept {
+            assert_eq!(c.ready_state(), ReadyState::Open);
+            pump(&mut s, &mut c, &mut log, |_, _, log| log.iter().any(|e| matches!(e, ServerEvent::Connected { .. })));
+        } else {
+            assert_eq!(c.ready_state(), ReadyState::Closed);
+            let events = c.take_events();
+            assert!(events.iter().any(|e| matches!(e, Event::Warning(w) if w.contains("403"))), "{events:?}");
+            assert!(!log.iter().any(|e| matches!(e, ServerEvent::Connected { .. })));
+        }
+    }
+}

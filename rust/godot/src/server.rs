@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use godot::global::Error;
 use godot::prelude::*;
+use rust_websocket_core::handshake::Rejection;
 use rust_websocket_core::{Config, Server, ServerEvent};
 
 use crate::convert::{self, OptionalTls};
@@ -57,6 +58,15 @@ pub struct WebSocketServer {
     /// Most simultaneous clients (handshaking or connected); more are answered HTTP 503.
     #[var(get = get_max_peers, set = set_max_peers)]
     max_peers: PhantomVar<i64>,
+    /// Optional `func(id: int, peer: RustWebSocketPeer) -> Variant`, called for every valid
+    /// upgrade request before it is answered. `peer` shows the request
+    /// ([method RustWebSocketPeer.get_requested_url], [method RustWebSocketPeer.get_request_headers],
+    /// [method RustWebSocketPeer.get_connected_host]). Return `true` to accept the client,
+    /// `false` to refuse it with HTTP 403, or an HTTP status (400–599) to refuse it with that
+    /// status. A refused client never emits [signal client_connected].
+    #[var(get = get_request_validator, set = set_request_validator)]
+    request_validator: PhantomVar<Callable>,
+    validator: Option<Callable>,
 
     base: Base<RefCounted>,
 }
@@ -78,6 +88,8 @@ impl IRefCounted for WebSocketServer {
             max_queued_packets: PhantomVar::default(),
             heartbeat_interval: PhantomVar::default(),
             max_peers: PhantomVar::default(),
+            request_validator: PhantomVar::default(),
+            validator: None,
             base,
         }
     }
@@ -143,6 +155,7 @@ impl WebSocketServer {
             match Server::listen(SocketAddr::new(ip, port), self.config.clone(), tls.clone()) {
                 Ok(mut s) => {
                     s.max_peers = self.max_peer_count;
+                    s.hold_requests = self.validator.is_some();
                     self.core = Some(s);
                     return Error::OK;
                 }
@@ -314,6 +327,19 @@ impl WebSocketServer {
         self.config.heartbeat_interval = convert::seconds(seconds);
         self.sync_config();
     }
+    /// Getter of [member request_validator].
+    #[func]
+    fn get_request_validator(&self) -> Callable {
+        self.validator.clone().unwrap_or_else(Callable::invalid)
+    }
+    /// Setter of [member request_validator].
+    #[func]
+    fn set_request_validator(&mut self, validator: Callable) {
+        self.validator = validator.is_valid().then_some(validator);
+        if let Some(core) = self.core.as_mut() {
+            core.hold_requests = self.validator.is_some();
+        }
+    }
     /// Getter of [member max_peers].
     #[func]
     fn get_max_peers(&self) -> i64 {
@@ -337,6 +363,26 @@ impl WebSocketServer {
         }
     }
 
+    /// Asks the game's `request_validator` about a held request and answers it.
+    fn validate(&mut self, id: u32) {
+        let Some(conn) = self.core.as_ref().and_then(|c| c.pending(id)) else { return };
+        let decision = match self.validator.clone() {
+            None => Ok(()),
+            Some(validator) => {
+                let peer = RustWebSocketPeer::for_server(conn);
+                // The validator may call back into this server: let it (see emit_all).
+                let verdict = {
+                    let _reentrant = self.base_mut();
+                    validator.call(&[(id as i64).to_variant(), peer.to_variant()])
+                };
+                verdict_to_decision(&verdict)
+            }
+        };
+        if let Some(core) = self.core.as_mut() {
+            core.approve(id, decision);
+        }
+    }
+
     fn peer_addr(&self, id: i64) -> Option<SocketAddr> {
         let id = u32::try_from(id).ok()?;
         self.peers.get(&id)?;
@@ -349,6 +395,7 @@ impl WebSocketServer {
     fn emit_all(&mut self, events: Vec<ServerEvent>) {
         for e in events {
             match e {
+                ServerEvent::Request { id } => self.validate(id),
                 ServerEvent::Connected { id, protocol } => {
                     let Some(conn) = self.core.as_ref().and_then(|c| c.peer(id)) else { continue };
                     self.peers.insert(id, RustWebSocketPeer::for_server(conn));
@@ -367,6 +414,22 @@ impl WebSocketServer {
                 ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
                 _ => {}
             }
+        }
+    }
+}
+
+/// `true` accepts; `false` refuses with 403; an integer 400–599 refuses with that status.
+fn verdict_to_decision(verdict: &Variant) -> Result<(), Rejection> {
+    if let Ok(accept) = verdict.try_to::<bool>() {
+        return if accept { Ok(()) } else { Err(Rejection::new(403, "refused by the game")) };
+    }
+    match verdict.try_to::<i64>() {
+        Ok(status @ 400..=599) => Err(Rejection::new(status as u16, "refused by the game")),
+        _ => {
+            godot_warn!(
+                "WebSocketServer: request_validator must return a bool or an HTTP status (400-599), not {verdict}"
+            );
+            Err(Rejection::new(403, "refused by the game"))
         }
     }
 }

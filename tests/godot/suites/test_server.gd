@@ -309,3 +309,31 @@ func test_peer_settings_come_from_the_server() -> void:
 	if await wait_until(func(): return c.get_ready_state() == 3, "closed for size"):
 		check_eq(c.get_close_code(), 1009, "1009 from the server's inbound_buffer_size")
 		check_eq(peer.get_close_code(), 1009, "server-side close code")
+
+
+func test_request_validator_answers_before_the_upgrade() -> void:
+	var server := _server()
+	var log := []
+	record(server, log)
+	var seen := []
+	var weak: WeakRef = weakref(server)
+	server.request_validator = func(id: int, peer: RustWebSocketPeer):
+		# The validator may call back into the server.
+		seen.append([id > 1, peer.get_requested_url().ends_with("/v?room=1"), weak.get_ref().get_peer_ids().size()])
+		var auth := peer.get_request_header("authorization")
+		if auth == "Bearer ok":
+			return true
+		return 401 if auth.is_empty() else false
+	check(server.request_validator.is_valid(), "request_validator set")
+	var good := _client(server, "/v?room=1", func(c): c.handshake_headers = PackedStringArray(["Authorization: Bearer ok"]))
+	var bad := _client(server, "/v?room=1", func(c): c.handshake_headers = PackedStringArray(["Authorization: Bearer nope"]))
+	await wait_until(func(): return good.get_ready_state() == 1 and bad.get_ready_state() == 3, "good in, bad out")
+	check_eq(count(log, "connected"), 1, "only the accepted client connected")
+	check_eq(seen, [[true, true, 0], [true, true, 0]], "validator saw both requests, before either connected")
+	var no_auth := await _raw_exchange(server, _upgrade_request().to_ascii_buffer())
+	check(no_auth.begins_with("HTTP/1.1 401 Unauthorized"), "401 from the validator: " + no_auth.substr(0, 40))
+	var refused := await _raw_exchange(server, _upgrade_request("Authorization: x\r\n").to_ascii_buffer())
+	check(refused.begins_with("HTTP/1.1 403 Forbidden"), "403 for false: " + refused.substr(0, 40))
+	server.request_validator = Callable()
+	var open := _client(server)
+	check(await wait_until(func(): return open.get_ready_state() == 1, "no validator: accepted"), "validator removed")
