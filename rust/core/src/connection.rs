@@ -352,18 +352,9 @@ impl Connection {
         let AfterWrite::Pending { accepted, tail } = std::mem::replace(&mut hs.after_write, AfterWrite::Read) else {
             return;
         };
-        hs.sent = 0;
-        match decision {
-            Ok(()) => {
-                hs.out = handshake::response_101(&accepted, &self.config.handshake_headers);
-                hs.after_write = AfterWrite::Open { tail, protocol: accepted.protocol };
-            }
-            Err(rej) => {
-                let from = fmt_addr(self.remote);
-                self.events.push(Event::Warning(format!("refused a WebSocket upgrade from {from}: {rej}")));
-                hs.out = handshake::error_response(&rej);
-                hs.after_write = AfterWrite::Close;
-            }
+        if let Some(refused) = hs.answer(decision.map(|()| (accepted, tail)), &self.config.handshake_headers) {
+            self.events
+                .push(Event::Warning(format!("refused a WebSocket upgrade from {}: {refused}", fmt_addr(self.remote))));
         }
         self.wake();
     }
@@ -663,23 +654,19 @@ impl Connection {
                     }
                     Err(rej) => Err(rej),
                 };
-                hs.sent = 0;
                 match decision {
                     Ok((accepted, tail)) if self.hold_requests => {
-                        hs.out = Vec::new();
+                        (hs.out, hs.sent) = (Vec::new(), 0);
                         hs.after_write = AfterWrite::Pending { accepted, tail };
                         self.events.push(Event::Request);
                         return;
                     }
-                    Ok((acc, tail)) => {
-                        hs.out = handshake::response_101(&acc, &self.config.handshake_headers);
-                        hs.after_write = AfterWrite::Open { tail, protocol: acc.protocol };
-                    }
-                    Err(rej) => {
-                        let from = fmt_addr(self.remote);
-                        self.events.push(Event::Warning(format!("refused a WebSocket upgrade from {from}: {rej}")));
-                        hs.out = handshake::error_response(&rej);
-                        hs.after_write = AfterWrite::Close;
+                    decision => {
+                        if let Some(refused) = hs.answer(decision, &self.config.handshake_headers) {
+                            let from = fmt_addr(self.remote);
+                            self.events
+                                .push(Event::Warning(format!("refused a WebSocket upgrade from {from}: {refused}")));
+                        }
                     }
                 }
             } else {
@@ -971,6 +958,27 @@ impl Default for Connection {
 impl Handshake {
     fn new(io: Transport, out: Vec<u8>, key: String, after_write: AfterWrite) -> Handshake {
         Handshake { io, out, sent: 0, inbuf: Vec::new(), key, after_write }
+    }
+
+    /// Server: queues the answer to a request, the 101 or an HTTP error; returns the refusal.
+    fn answer(
+        &mut self,
+        decision: Result<(handshake::Accepted, Vec<u8>), handshake::Rejection>,
+        extra_headers: &[String],
+    ) -> Option<handshake::Rejection> {
+        self.sent = 0;
+        match decision {
+            Ok((accepted, tail)) => {
+                self.out = handshake::response_101(&accepted, extra_headers);
+                self.after_write = AfterWrite::Open { tail, protocol: accepted.protocol };
+                None
+            }
+            Err(rej) => {
+                self.out = handshake::error_response(&rej);
+                self.after_write = AfterWrite::Close;
+                Some(rej)
+            }
+        }
     }
 
     /// Writes `out`; Ok(true) once all of it is written and flushed, Ok(false) if it would block.
