@@ -129,9 +129,9 @@ fn interop_deps() -> Result<std::path::PathBuf> {
             return Err("npm install ws failed".into());
         }
     }
-    if crate::godot::which("chromium").is_none() {
+    if run::which("chromium").is_none() {
         run::step("installing Debian's chromium for the browser interop test");
-        if crate::godot::which("apt-get").is_none() {
+        if run::which("apt-get").is_none() {
             return Err("chromium is needed for the browser interop test (apt-get install chromium)".into());
         }
         let _ = Command::new("apt-get").args(["-q", "update"]).status();

@@ -19,7 +19,7 @@ pub fn find() -> Result<PathBuf> {
         return Ok(bin);
     }
     for name in ["godot4", "godot"] {
-        if let Some(bin) = which(name) {
+        if let Some(bin) = run::which(name) {
             match version(&bin) {
                 Some(v) if check_version(&v).is_ok() => {
                     println!("xtask: using {} (Godot {v})", bin.display());
@@ -31,10 +31,6 @@ pub fn find() -> Result<PathBuf> {
         }
     }
     provision()
-}
-
-pub fn which(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
 fn version(bin: &Path) -> Option<String> {
@@ -65,7 +61,7 @@ fn provision() -> Result<PathBuf> {
             return Ok(wrapper);
         }
     }
-    if which("apt-get").is_none() || which("dpkg").is_none() {
+    if run::which("apt-get").is_none() || run::which("dpkg").is_none() {
         return Err(format!(
             "no Godot {}.{}+ found: set GODOT4_BIN to a Godot 4 binary, or put `godot4` on PATH \
              (automatic download needs apt-get and dpkg, i.e. Debian or Ubuntu)",

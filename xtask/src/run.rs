@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 
+/// The first `name` on PATH.
+pub fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
 pub fn step(what: &str) {
     println!("\n==> {what}");
 }

@@ -329,10 +329,6 @@ impl Connection {
         }
     }
 
-    pub fn is_server_side(&self) -> bool {
-        self.server_side
-    }
-
     /// Server side: hold every acceptable upgrade request until [`Connection::approve`] is
     /// called (an [`Event::Request`] announces it), so the embedder can read the request and
     /// answer with an HTTP error instead of the 101.

@@ -9,6 +9,7 @@ use godot::global::Error;
 use godot::meta::conv::RawPtr;
 use godot::prelude::*;
 use rust_websocket_core::connection::{ConnectError, Packet};
+use rust_websocket_core::url::WsUrl;
 use rust_websocket_core::{Config, Connection, Event, ReadyState};
 
 use crate::convert::{self, OptionalTls};
@@ -176,7 +177,7 @@ impl RustWebSocketPeer {
             return Error::ERR_UNAVAILABLE;
         }
         let url = url.to_string();
-        let wants_tls = url.trim_start().to_ascii_lowercase().starts_with("wss://");
+        let wants_tls = WsUrl::parse(&url).is_ok_and(|u| u.tls);
         let tls = if wants_tls || tls_client_options.0.is_some() {
             match tls_bridge::client_tls(tls_client_options.0) {
                 Ok(t) => Some(t),
@@ -349,9 +350,12 @@ impl RustWebSocketPeer {
         let mut dict = Dictionary::<GString, GString>::new();
         if let Some(req) = self.conn.borrow().request() {
             for (name, _) in &req.headers {
-                let key = name.to_ascii_lowercase();
-                if let Some(value) = rust_websocket_core::handshake::header(&req.headers, &key) {
-                    dict.set(&GString::from(&key), &GString::from(&value));
+                let key = GString::from(&name.to_ascii_lowercase());
+                if dict.contains_key(&key) {
+                    continue; // repeated header: already joined
+                }
+                if let Some(value) = rust_websocket_core::handshake::header(&req.headers, name) {
+                    dict.set(&key, &GString::from(&value));
                 }
             }
         }
