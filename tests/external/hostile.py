@@ -2,29 +2,38 @@
 
 After every case a well-behaved client connected before the suite started must still exchange
 messages, and a new client must still get in: nobody else is disturbed. Each case expects the
-right HTTP error or close code. Prints one line per case, the server's resident memory, the log
-lines the server must have printed (`EXPECT-LOG`), and `N passed, N failed`.
+right HTTP error or close code. Each case is bracketed by `MARK begin hostile.NAME` and
+`MARK end hostile.NAME` lines in both servers' logs (the `__mark__` control message), and for each
+line a passed case expects in a server's log the driver prints
+`EXPECT-LOG hostile.NAME SERVER COUNT TEXT`: the harness (xtask/src/external.rs) fails the case
+by name unless that server logged TEXT at least COUNT times between the case's own marks.
+Prints one line per case, the server's resident memory, and `N passed, N failed`.
 
 usage: hostile.py --port P --pid PID --tls-port T   (servers run with --inbound=1048576 --outbound=65535)
 """
 
 import argparse
 import os
+import selectors
 import socket
 import struct
 import sys
 import time
 import traceback
 
-from wsclient import Client, Closed, close_code, connect, frame, read_http, recv_frame, request, rss_kib
+from wsclient import Client, Closed, close_code, connect, frame, mark, read_http, recv_frame, request, rss_kib
 
 ARGS = None
 CASES = []
 
 
-def case(expect_log=None):
+def case(*expect_log):
+    """Registers a case. Each `expect_log` item is TEXT (the plain server must log it once
+    during the case) or (SERVER, TEXT, COUNT), SERVER being "plain" or "tls"."""
+    expects = [("plain", e, 1) if isinstance(e, str) else e for e in expect_log]
+
     def wrap(f):
-        CASES.append((f, expect_log))
+        CASES.append((f, expects))
         return f
     return wrap
 
@@ -63,7 +72,7 @@ def http_status(raw, what, limit=65536):
     return status, head
 
 
-@case(expect_log="refused a WebSocket upgrade")
+@case("refused a WebSocket upgrade from 127.0.0.1")
 def random_bytes_instead_of_a_handshake():
     status, _ = http_status(os.urandom(2000) + b"\r\n\r\n", "random")
     assert status.startswith("HTTP/1.1 400"), status
@@ -75,7 +84,7 @@ def handshake_in_one_byte_writes():
     req, _ = request()
     for b in req:
         s.send(bytes([b]))
-        time.sleep(0.0005)
+        time.sleep(0.0005)  # the pause between 1-byte writes is the test: each arrives alone
     head = read_http(s)
     assert head.startswith(b"HTTP/1.1 101"), head[:60]
     s.sendall(frame(1, b"slow but fine"))
@@ -84,14 +93,14 @@ def handshake_in_one_byte_writes():
     s.close()
 
 
-@case(expect_log="HTTP 431")
+@case("HTTP 431")
 def oversized_request_headers():
     req, _ = request(extra=b"X-Big: " + b"a" * 65536 + b"\r\n")
     status, _ = http_status(req, "big")
     assert status.startswith("HTTP/1.1 431"), status
 
 
-@case(expect_log="Sec-WebSocket-Key")
+@case(("plain", "Sec-WebSocket-Key", 2), "HTTP 426")
 def missing_and_invalid_key_or_version():
     req = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n"
     status, _ = http_status(req, "no key")
@@ -104,9 +113,10 @@ def missing_and_invalid_key_or_version():
     assert status.startswith("HTTP/1.1 426") and b"Sec-WebSocket-Version: 13" in head, status
 
 
-@case(expect_log="timed out before the WebSocket handshake completed")
+@case("timed out before the WebSocket handshake completed")
 def slowloris_is_cut_after_the_handshake_timeout():
     s = connect(ARGS.port, timeout=10)
+    # Half a request, then nothing: the server must cut it at handshake_timeout (3 s).
     s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
     t0 = time.time()
     while True:
@@ -124,14 +134,23 @@ def slowloris_is_cut_after_the_handshake_timeout():
 def thousand_connections_opened_and_dropped_at_once():
     socks = []
     for i in range(1000):
-        try:
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", ARGS.port))
-            socks.append(s)
-        except OSError:
-            pass
-    time.sleep(0.2)
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", ARGS.port))
+        socks.append(s)
+    # Wait (bounded) until every connection is established: writable, with no socket error.
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_WRITE)
+    established = 0
+    deadline = time.time() + 10
+    while established < len(socks) and time.time() < deadline:
+        for key, _ in sel.select(timeout=max(0.0, deadline - time.time())):
+            sel.unregister(key.fileobj)
+            if key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                established += 1
+    sel.close()
+    assert established == len(socks), "only %d of %d connections were established" % (established, len(socks))
     for i, s in enumerate(socks):
         if i % 3 == 0:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # reset
@@ -144,7 +163,7 @@ def thousand_connections_opened_and_dropped_at_once():
     print("      opened and dropped %d connections" % len(socks))
 
 
-@case(expect_log="code 1002")
+@case("with code 1002: Received an unmasked frame")
 def unmasked_client_frame():
     expect_close_after(frame(1, b"not masked", mask=False), 1002, "unmasked")
 
@@ -155,7 +174,7 @@ def expect_close_after(data, code, what):
     expect_close(s, code, what)
 
 
-@case(expect_log="code 1002")
+@case(("plain", "with code 1002", 4))
 def reserved_bits_and_opcodes():
     expect_close_after(frame(1, b"rsv1", rsv=4), 1002, "RSV1")
     expect_close_after(frame(1, b"rsv3", rsv=1), 1002, "RSV3")
@@ -163,31 +182,35 @@ def reserved_bits_and_opcodes():
     expect_close_after(frame(11, b"control opcode 11"), 1002, "opcode 11")
 
 
-@case(expect_log="code 1002")
+@case(("plain", "with code 1002", 2))
 def control_frames_too_big_or_fragmented():
     expect_close_after(frame(9, b"x" * 126), 1002, "126-byte ping")
     expect_close_after(frame(9, b"half", fin=False), 1002, "fragmented ping")
 
 
-@case(expect_log="code 1007")
+@case(("plain", "with code 1007", 2))
 def invalid_utf8_in_text_and_close_reason():
     expect_close_after(frame(1, b"ok \xff\xfe"), 1007, "text")
     expect_close_after(frame(8, struct.pack(">H", 1000) + b"\xff"), 1007, "close reason")
 
 
-@case(expect_log="code 1002")
+@case(("plain", "with code 1002", 8))
 def invalid_close_codes():
     for code in (0, 999, 1004, 1005, 1006, 1015, 2999, 5000):
         expect_close_after(frame(8, struct.pack(">H", code)), 1002, "close code %d" % code)
+
+
+@case("with code 1002: Invalid close sequence")
+def one_byte_close_payload():
     expect_close_after(frame(8, b"\x03"), 1002, "one-byte close payload")
 
 
-@case(expect_log="code 1009")
+@case("with code 1009")
 def frame_length_of_two_to_the_63():
     expect_close_after(frame(2, b"tiny", length=(1 << 63) - 1), 1009, "2^63 length")
 
 
-@case(expect_log="code 1009")
+@case("with code 1009")
 def message_over_inbound_buffer_size():
     # 3 fragments of 512 KiB: over the server's 1 MiB inbound_buffer_size.
     part = b"a" * (512 * 1024)
@@ -209,7 +232,11 @@ def client_that_stops_reading_while_the_server_sends():
             sent += len(payload)
     except (socket.timeout, BrokenPipeError, ConnectionResetError):
         pass
-    time.sleep(0.3)
+    # Instead of a pause: another client's round trip shows the server has polled since the
+    # last write, so what it could take of the pushed data is in its memory now.
+    barrier = Client(ARGS.port)
+    barrier.echo("barrier")
+    barrier.close()
     after = rss_kib(ARGS.pid)
     s.close()
     grown = (after - before) / 1024
@@ -225,7 +252,7 @@ def tcp_reset_mid_frame():
     s.close()
 
 
-@case(expect_log="TLS error")
+@case(("tls", "TLS error", 1), "refused a WebSocket upgrade")
 def plain_http_to_the_tls_server_and_tls_to_the_plain_server():
     s = socket.create_connection(("127.0.0.1", ARGS.tls_port), timeout=5)
     req, _ = request()
@@ -250,6 +277,11 @@ def plain_http_to_the_tls_server_and_tls_to_the_plain_server():
     c.close()
 
 
+def mark_both(label):
+    mark(ARGS.port, label)
+    mark(ARGS.tls_port, label, tls=True)
+
+
 def main():
     global ARGS
     p = argparse.ArgumentParser()
@@ -260,28 +292,39 @@ def main():
     sentinel = Client(ARGS.port)
     sentinel.echo("before")
     passed = failed = 0
-    for f, log in CASES:
+    for f, expects in CASES:
+        name = "hostile." + f.__name__
         t0 = time.time()
         try:
+            mark_both("begin " + name)
             f()
             sentinel.echo("after " + f.__name__)
             fresh = Client(ARGS.port)
             fresh.echo("fresh")
             fresh.close()
+            mark_both("end " + name)
             passed += 1
-            print("  ok    hostile.%s (%d ms)" % (f.__name__, (time.time() - t0) * 1000), flush=True)
-            if log:
-                print("EXPECT-LOG %s" % log)
+            print("  ok    %s (%d ms)" % (name, (time.time() - t0) * 1000), flush=True)
+            for server, text, count in expects:
+                print("EXPECT-LOG %s %s %d %s" % (name, server, count, text), flush=True)
         except Exception as e:
             failed += 1
-            print("  FAIL  hostile.%s: %s" % (f.__name__, e), flush=True)
+            print("  FAIL  %s: %s" % (name, e), flush=True)
             traceback.print_exc(limit=2)
             try:
                 sentinel = Client(ARGS.port)
             except Exception:
                 pass
-    code = sentinel.close(1000)
-    print("sentinel closed cleanly with %d after all cases" % code)
+    # The sentinel, connected through all the cases, still closes with a clean 1000.
+    name = "hostile.sentinel_closes_cleanly_after_all_cases"
+    try:
+        code = sentinel.close(1000)
+        assert code == 1000, "the server answered the close with %d" % code
+        passed += 1
+        print("  ok    %s" % name, flush=True)
+    except Exception as e:
+        failed += 1
+        print("  FAIL  %s: %s" % (name, e), flush=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 

@@ -135,18 +135,56 @@ class Client:
 
 
 def rss_kib(pid):
+    """The resident memory of a live process. A process that has died (a zombie has no VmRSS)
+    raises instead of reading as 0 KiB, which would make any growth check pass."""
     with open("/proc/%d/status" % pid) as f:
         for line in f:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
-    return 0
+    raise RuntimeError("process %d has no resident memory (it has exited)" % pid)
+
+
+def mark(port, label, tls=False, protocol=None):
+    """Has the echo server print `MARK label`; returns once it has answered, so everything it
+    logged before is ahead of the mark in its output."""
+    c = Client(port, tls, protocol=protocol)
+    c.echo("__mark__ " + label)
+    c.close()
+
+
+def peers(port, tls=False, protocol=None):
+    """The number of clients connected to the echo server, not counting the one asking."""
+    c = Client(port, tls, protocol=protocol)
+    c.send(1, b"__peers__")
+    op, payload, _ = recv_frame(c.s)
+    c.close()
+    if op != 1 or not payload.startswith(b"PEERS "):
+        raise Closed("bad answer to __peers__: %r" % payload[:40])
+    return int(payload[6:]) - 1
+
+
+def wait_for_peers(port, count, limit_s=10.0):
+    """Waits until the echo server has `count` connected clients (besides the asker); returns
+    the last count seen."""
+    deadline = time.time() + limit_s
+    while True:
+        n = peers(port)
+        if n == count or time.time() > deadline:
+            return n
+        time.sleep(0.02)  # polling interval between two questions, not a wait for an event
 
 
 def stop_server(port, tls=False, protocol=None):
-    """Asks the echo server to quit cleanly."""
+    """Asks the echo server to quit cleanly, and waits (bounded) until it has closed this
+    connection, which it does while stopping: closing first could reset the connection before
+    the server has read the request."""
     try:
         c = Client(port, tls, protocol=protocol)
         c.send(1, b"__quit__")
-        time.sleep(0.2)
+        c.s.settimeout(5)
+        while True:
+            op, _, _ = recv_frame(c.s)
+            if op == 8:
+                break
     except (OSError, Closed):
         pass

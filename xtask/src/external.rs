@@ -33,29 +33,87 @@ impl EchoServer {
         Ok(EchoServer { proc, port, pid, tls: args.contains(&"--tls"), protocol })
     }
 
-    /// Asks the server to quit (a `__quit__` message), waits for it, and returns its log after
-    /// checking it for script errors and leaks at exit.
-    pub fn stop(mut self) -> Result<String> {
+    /// Runs a `wsclient` function against this server (`wsclient.NAME(port, EXTRA, tls, protocol)`).
+    fn wsclient(&self, call: &str, extra: &str) -> Result<()> {
         let script = format!(
-            "import sys; sys.path.insert(0, {:?}); import wsclient; wsclient.stop_server({}, {}, {})",
+            "import sys; sys.path.insert(0, {:?}); import wsclient; wsclient.{call}({}, {extra}tls={}, protocol={})",
             crate::root().join("tests/external").display().to_string(),
             self.port,
             if self.tls { "True" } else { "False" },
             self.protocol.as_ref().map(|p| format!("{p:?}")).unwrap_or_else(|| "None".into())
         );
-        let _ = Command::new("python3").args(["-c", &script]).status();
+        let out = Command::new("python3").args(["-c", &script]).output().map_err(|e| format!("python3: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("wsclient.{call} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        }
+    }
+
+    /// Has the server print `MARK label` (the `__mark__` control message) and waits until the
+    /// line is in its log: what the server logged before is ahead of it.
+    pub fn mark(&mut self, label: &str) -> Result<()> {
+        self.wsclient("mark", &format!("{label:?}, "))?;
+        self.proc.wait_for_line(&format!("MARK {label}"), 10)
+    }
+
+    /// Asks the server to quit (a `__quit__` message) and waits for it. Returns its log, and a
+    /// problem if it did not quit when asked or its log shows script errors or leaks at exit.
+    pub fn stop(mut self) -> (String, Option<String>) {
+        let _ = self.wsclient("stop_server", "");
         let start = std::time::Instant::now();
         while self.proc.is_running() && start.elapsed().as_secs() < 20 {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         let clean_exit = !self.proc.is_running();
         let log = self.proc.stop();
-        if !clean_exit {
-            return Err("the echo server did not quit when asked".into());
-        }
-        crate::godot::check_log(&log)?;
-        Ok(log)
+        let problem = if !clean_exit {
+            Some("the echo server did not quit when asked".to_string())
+        } else {
+            crate::godot::check_log(&log).err()
+        };
+        (log, problem)
     }
+}
+
+/// The lines a server logged between `MARK begin CASE` and `MARK end CASE`, if both are there.
+fn case_lines<'a>(log: &'a str, case: &str) -> Option<Vec<&'a str>> {
+    let (begin, end) = (format!("MARK begin {case}"), format!("MARK end {case}"));
+    let mut lines = log.lines().skip_while(|l| l.trim() != begin).skip(1);
+    let mut inside = Vec::new();
+    for l in lines.by_ref() {
+        if l.trim() == end {
+            return Some(inside);
+        }
+        inside.push(l);
+    }
+    None
+}
+
+/// Checks that `server` (named `who`) logged a line containing `text` at least `count` times
+/// during `case`; returns why not.
+fn expect_in_case(log: &str, who: &str, case: &str, text: &str, count: usize) -> Option<String> {
+    let Some(lines) = case_lines(log, case) else {
+        return Some(format!("the {who} log has no 'MARK begin/end {case}' pair"));
+    };
+    let seen = lines.iter().filter(|l| l.contains(text)).count();
+    if seen >= count {
+        return None;
+    }
+    // What the server did log then (its first lines, without the backtraces), to tell why.
+    let logged: Vec<String> = lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("at:") && !l.starts_with("GDScript backtrace") && !l.starts_with('[')
+        })
+        .take(6)
+        .map(|l| l.chars().take(160).collect())
+        .collect();
+    Some(format!(
+        "the {who} logged '{text}' {seen} times between the case's marks, expected at least {count} (it logged: {})",
+        if logged.is_empty() { "nothing".to_string() } else { logged.join(" | ") }
+    ))
 }
 
 fn python(script: &str, args: &[String], limit_s: u64) -> Result<run::Output> {
@@ -65,7 +123,9 @@ fn python(script: &str, args: &[String], limit_s: u64) -> Result<run::Output> {
     run::capture(cmd, limit_s)
 }
 
-/// Hostile input, then the soak, against Godot-hosted servers. Returns (passed, failed, problem).
+/// Hostile input, then the soak, against Godot-hosted servers. Returns (passed, failed,
+/// problem): the hostile cases, each failed by name when the server did not log what the case
+/// expects between the case's own marks, plus the soak as one test.
 pub fn hostile_and_soak(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     run::step("hostile input against a WebSocketServer in headless Godot");
     let limits = ["--inbound=1048576", "--outbound=65535"];
@@ -81,23 +141,68 @@ pub fn hostile_and_soak(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     run::step("leak and soak: 20,000 connect/exchange/close cycles against one server");
     let soak = python("soak.py", &[format!("--port={}", plain.port), format!("--pid={}", plain.pid)], 900)?;
     let mut problems = Vec::new();
-    let mut logs = String::new();
-    for server in [plain, tls] {
-        match server.stop() {
-            Ok(log) => logs.push_str(&log),
-            Err(e) => problems.push(e),
+    let mut logs = std::collections::HashMap::new();
+    for (who, server) in [("plain", plain), ("tls", tls)] {
+        let (log, problem) = server.stop();
+        problems.extend(problem.map(|p| format!("{who} echo server: {p}")));
+        logs.insert(who, log);
+    }
+
+    // The driver's verdict per case, then each passed case's expected log lines.
+    let mut cases: Vec<(String, Option<String>)> = Vec::new();
+    for line in hostile.text.lines() {
+        if let Some(rest) = line.strip_prefix("  ok    ") {
+            cases.push((rest.split_whitespace().next().unwrap_or(rest).to_string(), None));
+        } else if let Some(rest) = line.strip_prefix("  FAIL  ") {
+            let (name, why) = rest.split_once(": ").unwrap_or((rest, "failed"));
+            cases.push((name.to_string(), Some(why.to_string())));
         }
     }
-    // Each case names a line the server must have logged about it.
-    for expected in hostile.text.lines().filter_map(|l| l.strip_prefix("EXPECT-LOG ")) {
-        if !logs.contains(expected) {
-            problems.push(format!("the server log lacks '{expected}'"));
+    for line in hostile.text.lines() {
+        let Some(rest) = line.strip_prefix("EXPECT-LOG ") else { continue };
+        let mut parts = rest.splitn(4, ' ');
+        let (Some(case), Some(who), Some(count), Some(text)) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            problems.push(format!("malformed line from hostile.py: '{line}'"));
+            continue;
+        };
+        let count: usize = count.parse().unwrap_or(1);
+        let why = match logs.get(who) {
+            Some(log) => expect_in_case(log, &format!("{who} server"), case, text, count),
+            None => Some(format!("no server named '{who}'")),
+        };
+        match (why, cases.iter_mut().find(|(name, _)| name == case)) {
+            (Some(why), Some((_, verdict @ None))) => *verdict = Some(why),
+            (Some(why), Some((_, Some(earlier)))) => earlier.push_str(&format!("; {why}")),
+            (Some(why), None) => cases.push((case.to_string(), Some(why))),
+            (None, _) => {}
         }
     }
-    let (hp, hf) = crate::godot::summary(&hostile.text).unwrap_or((0, 1));
-    let (sp, sf) = crate::godot::summary(&soak.text).unwrap_or((0, 1));
+    println!();
+    for (name, why) in &cases {
+        match why {
+            None => println!("  ok    {name}"),
+            Some(why) => println!("  FAIL  {name}: {why}"),
+        }
+    }
+    let failed = cases.iter().filter(|(_, why)| why.is_some()).count() as u32;
+    let passed = cases.len() as u32 - failed;
+    match crate::godot::summary(&hostile.text) {
+        None => problems.push(format!("hostile.py ended without its summary ({})", hostile.status)),
+        Some((p, f)) if (p + f) as usize != cases.len() => {
+            problems.push(format!("hostile.py reports {} cases but printed {} verdicts", p + f, cases.len()))
+        }
+        Some(_) if !hostile.success && failed == 0 => {
+            problems.push(format!("hostile.py exited with {}", hostile.status))
+        }
+        Some(_) => {}
+    }
+
+    // The soak is one test.
+    let soak_ok = matches!(crate::godot::summary(&soak.text), Some((1, 0))) && soak.success;
+    println!("  {}  soak ({})", if soak_ok { "ok  " } else { "FAIL" }, soak.status);
     let problem = (!problems.is_empty()).then(|| problems.join("; "));
-    Ok((hp + sp, hf + sf, problem))
+    Ok((passed + u32::from(soak_ok), failed + u32::from(!soak_ok), problem))
 }
 
 /// Third-party packages the interop drivers use, installed under `target/interop/`.
@@ -159,42 +264,69 @@ fn driver(program: &str, args: &[String], deps: &Path) -> Command {
 }
 
 /// The interop matrix: third-party clients against our server, our client against third-party
-/// servers. Returns (passed, failed, problem).
+/// servers. Returns (passed, failed, problem). Each peer is one case, named in its
+/// `INTEROP OK|FAIL` line.
 pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let deps = interop_deps()?;
     let ext = crate::root().join("tests/external");
-    let mut lines = Vec::new();
+    let mut results: Vec<(String, Option<String>)> = Vec::new();
     let mut problems = Vec::new();
 
     run::step("interop: Python websockets, Node ws and Chromium clients -> WebSocketServer in Godot");
-    let server = EchoServer::start(godot, "interop echo server", &["--protocols=chat.v1", "--verbose"])?;
+    let mut server = EchoServer::start(godot, "interop echo server", &["--protocols=chat.v1", "--verbose"])?;
     let url = format!("ws://127.0.0.1:{}/interop", server.port);
     let clients = [
-        ("python3", vec![ext.join("interop_py.py").display().to_string(), "client".into(), format!("--url={url}")]),
         (
+            "python-websockets client",
+            "python3",
+            vec![ext.join("interop_py.py").display().to_string(), "client".into(), format!("--url={url}")],
+        ),
+        (
+            "node-ws client",
             "node",
             vec![ext.join("interop_node.js").display().to_string(), "client".into(), url.clone(), "chat.v1".into()],
         ),
-        ("python3", vec![ext.join("interop_browser.py").display().to_string(), format!("--ws-port={}", server.port)]),
+        (
+            "chromium client",
+            "python3",
+            vec![ext.join("interop_browser.py").display().to_string(), format!("--ws-port={}", server.port)],
+        ),
     ];
+    // Each client's run is bracketed by marks in the server's log; the lines the client expects
+    // our server to have logged (`EXPECT-LOG TEXT`) must be between its own marks.
     let mut expected_log = Vec::new();
-    for (program, args) in clients {
-        let out = run::capture(driver(program, &args, &deps), 120)?;
-        lines.extend(out.text.lines().filter(|l| l.starts_with("INTEROP ")).map(str::to_string));
-        expected_log.extend(out.text.lines().filter_map(|l| l.strip_prefix("EXPECT-LOG ")).map(str::to_string));
-        if !out.text.contains("INTEROP ") {
-            lines.push(format!("INTEROP FAIL {program} {}: no result ({})", args[0], out.status));
+    for (name, program, args) in clients {
+        let case = format!("interop.{}", name.replace(' ', "-"));
+        if let Err(e) = server.mark(&format!("begin {case}")) {
+            results.push((name.to_string(), Some(format!("marking the server log: {e}"))));
+            continue;
         }
-    }
-    match server.stop() {
-        Ok(log) => {
-            for e in expected_log {
-                if !log.contains(&e) {
-                    problems.push(format!("our server did not log '{e}'"));
-                }
+        let out = run::capture(driver(program, &args, &deps), 120)?;
+        let result = out.text.lines().find(|l| l.starts_with("INTEROP ")).map(str::to_string);
+        let why = match result {
+            _ if out.text.contains("INTEROP FAIL") => {
+                Some(out.text.lines().find(|l| l.starts_with("INTEROP FAIL")).unwrap_or("").to_string())
+            }
+            Some(_) if !out.success => Some(format!("the client exited with {}", out.status)),
+            Some(_) => None,
+            None => Some(format!("no result ({})", out.status)),
+        };
+        if let Err(e) = server.mark(&format!("end {case}")) {
+            problems.push(format!("marking the server log after {name}: {e}"));
+        }
+        if why.is_none() {
+            for text in out.text.lines().filter_map(|l| l.strip_prefix("EXPECT-LOG ")) {
+                expected_log.push((results.len(), case.clone(), text.to_string()));
             }
         }
-        Err(e) => problems.push(e),
+        results.push((name.to_string(), why));
+    }
+    let (log, problem) = server.stop();
+    problems.extend(problem.map(|p| format!("interop echo server: {p}")));
+    for (i, case, text) in expected_log {
+        if let Some(why) = expect_in_case(&log, "our server", &case, &text, 1) {
+            results[i].1 = Some(why);
+        }
     }
 
     run::step("interop: RustWebSocketPeer in Godot -> Python websockets and Node ws servers (ws and wss)");
@@ -227,11 +359,12 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
         ),
     ];
     for (program, args, label, tls) in servers {
+        let name = format!("RustWebSocketPeer -> {label}");
         let mut srv = Background::spawn(driver(program, &args, &deps), label, false)?;
         let port = match srv.wait_for("LISTENING ", 30) {
             Ok(p) => p,
             Err(e) => {
-                lines.push(format!("INTEROP FAIL {label}: {e}"));
+                results.push((name, Some(e)));
                 continue;
             }
         };
@@ -249,25 +382,52 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
             cmd.arg(format!("--ca={}", certs.join("ca.crt").display()));
         }
         let out = run::capture(cmd, 120)?;
-        if let Err(e) = crate::godot::check_log(&out.text) {
-            problems.push(format!("{label}: {e}"));
-        }
-        let line = out.text.lines().find(|l| l.starts_with("INTEROP ")).unwrap_or("").to_string();
-        let _ = srv.wait_for("CLOSE ", 10);
-        let server_log = srv.stop();
-        if line.starts_with("INTEROP OK") && !server_log.contains("CLOSE 4000 godot bye") {
-            lines.push(format!("INTEROP FAIL {label}: the server did not see close 4000 'godot bye'"));
-        } else if line.is_empty() {
-            lines.push(format!("INTEROP FAIL {label}: the Godot client printed no result ({})", out.status));
+        let line = out.text.lines().find(|l| l.starts_with("INTEROP ")).unwrap_or("");
+        // The third-party server must have seen our close, with its code and reason.
+        let seen_close = srv.wait_for_line("CLOSE 4000 godot bye", 10);
+        srv.stop();
+        let why = if line.is_empty() {
+            Some(format!("the Godot client printed no result ({})", out.status))
+        } else if !line.starts_with("INTEROP OK") {
+            Some(line.to_string())
+        } else if !out.success {
+            Some(format!("the Godot client exited with {}", out.status))
+        } else if let Err(e) = crate::godot::check_log(&out.text) {
+            Some(e)
+        } else if seen_close.is_err() {
+            Some("the server did not see close 4000 'godot bye'".into())
         } else {
-            lines.push(line);
-        }
+            None
+        };
+        results.push((name, why));
     }
     println!();
-    for l in &lines {
-        println!("{l}");
+    for (name, why) in &results {
+        match why {
+            None => println!("INTEROP OK   {name}"),
+            Some(why) => println!("INTEROP FAIL {name}: {why}"),
+        }
     }
-    let passed = lines.iter().filter(|l| l.starts_with("INTEROP OK")).count() as u32;
-    let failed = lines.len() as u32 - passed;
+    let failed = results.iter().filter(|(_, why)| why.is_some()).count() as u32;
+    let passed = results.len() as u32 - failed;
     Ok((passed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expect_in_case;
+
+    const LOG: &str = "LISTENING 1\nMARK begin a\nWARNING: x with code 1002: bad\nMARK end a\nMARK begin b\n\
+                       MARK end b\nWARNING: late with code 1009\nMARK begin c\nWARNING: y with code 1002\n";
+
+    #[test]
+    fn a_line_counts_only_between_its_own_case_marks() {
+        assert_eq!(expect_in_case(LOG, "server", "a", "with code 1002", 1), None);
+        assert!(expect_in_case(LOG, "server", "a", "with code 1002", 2).is_some());
+        // Logged for case a, before b, after b: none of them is b's.
+        assert!(expect_in_case(LOG, "server", "b", "with code 100", 1).is_some());
+        // A case without its end mark cannot pass.
+        assert!(expect_in_case(LOG, "server", "c", "with code 1002", 1).is_some());
+        assert!(expect_in_case(LOG, "server", "d", "with code 1002", 1).is_some());
+    }
 }

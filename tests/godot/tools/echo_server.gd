@@ -9,6 +9,14 @@ extends Node
 ## `--verbose` (print each connect and close), `--quit-after=S` (seconds; 0 = run until
 ## killed). A text message `__quit__` stops the server and quits, so that drivers can end it
 ## cleanly (and the log shows any leak at exit).
+##
+## Control messages for the drivers (text, never echoed as data):
+## - `__mark__ LABEL`: prints `MARK LABEL`, then sends the message back. Once the sender has the
+##   answer, everything the server logged before is in its output, ahead of the mark (stdout is
+##   flushed on every print, `run/flush_stdout_on_print`, and warnings go to unbuffered stderr):
+##   the drivers bracket each case with `begin`/`end` marks so that each case's expected log
+##   lines are looked for between its own marks.
+## - `__peers__`: answers `PEERS N`, the number of connected clients (the asker included).
 
 const Args := preload("res://tools/args.gd")
 
@@ -56,11 +64,20 @@ func _on_data(id: int) -> void:
 	var peer: RustWebSocketPeer = server.get_peer(id)
 	while peer.get_available_packet_count() > 0:
 		var pkt := peer.get_packet()
-		if peer.was_string_packet() and pkt.size() == 8 and pkt.get_string_from_utf8() == "__quit__":
-			print("QUIT after %d messages" % messages)
-			server.stop()
-			get_tree().quit(0)
-			return
+		if peer.was_string_packet() and pkt.size() >= 8 and pkt.slice(0, 2) == PackedByteArray([95, 95]):
+			var text := pkt.get_string_from_utf8()
+			if text == "__quit__":
+				print("QUIT after %d messages" % messages)
+				server.stop()
+				get_tree().quit(0)
+				return
+			if text.begins_with("__mark__ "):
+				print("MARK ", text.trim_prefix("__mark__ "))
+				peer.send_text(text)
+				continue
+			if text == "__peers__":
+				peer.send_text("PEERS %d" % server.get_peer_ids().size())
+				continue
 		var mode := RustWebSocketPeer.WRITE_MODE_TEXT if peer.was_string_packet() else RustWebSocketPeer.WRITE_MODE_BINARY
 		peer.send(pkt, mode)
 		messages += 1
