@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from wsclient import Client, rss_kib
+from wsclient import Client, rss_kib, wait_for_peers
 
 
 def main():
@@ -39,22 +39,35 @@ def main():
                     if len(errors) > 20:
                         return
 
-    def run(total):
+    def run(total, limit_s):
         per = total // a.workers
-        threads = [threading.Thread(target=cycles, args=(per, w)) for w in range(a.workers)]
+        threads = [threading.Thread(target=cycles, args=(per, w), daemon=True) for w in range(a.workers)]
         for t in threads:
             t.start()
+        deadline = time.time() + limit_s
         for t in threads:
-            t.join()
+            t.join(max(0.0, deadline - time.time()))
+        hung = sum(t.is_alive() for t in threads)
+        if hung:
+            with lock:
+                errors.append("%d of %d workers still running after %d s" % (hung, a.workers, limit_s))
         return per * a.workers
 
-    warm = run(1000)  # let allocators and the kernel settle first
-    time.sleep(0.5)
+    def settled():
+        """Waits (bounded) until the server has dropped every client of the cycles: the memory
+        is then measured with no connection of ours alive."""
+        left = wait_for_peers(a.port, 0)
+        if left:
+            with lock:
+                errors.append("%d clients still connected 10 s after their cycles closed" % left)
+
+    warm = run(1000, 300)  # let allocators and the kernel settle first
+    settled()
     start_rss = rss_kib(a.pid)
     t0 = time.time()
-    done = run(a.cycles)
+    done = run(a.cycles, 780)
     secs = time.time() - t0
-    time.sleep(1.0)
+    settled()
     end_rss = rss_kib(a.pid)
     grown = (end_rss - start_rss) / 1024
     print("soak: %d + %d warm-up cycles in %.1f s (%.0f cycles/s)" % (done, warm, secs, done / secs))
