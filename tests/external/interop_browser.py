@@ -17,6 +17,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 result = {}
 done = threading.Event()
+lock = threading.Lock()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -24,9 +25,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlparse(self.path)
         if url.path == "/result":
             q = urllib.parse.parse_qs(url.query)
-            result["ok"] = q.get("ok") == ["1"]
-            result["detail"] = q.get("detail", [""])[0]
-            done.set()
+            with lock:
+                # The first report is the verdict: a later one (the page's close handler after a
+                # failure it already reported) must not overwrite it.
+                if not done.is_set():
+                    result["ok"] = q.get("ok") == ["1"]
+                    result["detail"] = q.get("detail", [""])[0]
+                    done.set()
             body = b"ok"
         else:
             with open(os.path.join(HERE, "interop_page.html"), "rb") as f:
