@@ -20,8 +20,18 @@ var protocol := ""
 var after_handshake := PackedByteArray()
 ## Close the TCP connection right after `after_handshake`.
 var drop_after_send := false
+## Read what the client sends after the upgrade (false: leave it unread in the socket).
+var read_after_upgrade := true
+## Answer the client's pings with pongs and its close frame with a close frame (then hang up).
+var echo_control := false
 var upgraded := false
+## The client closed (or reset) the TCP connection; everything it sent before is in `inbound`.
+var client_gone := false
+## Pongs sent by `echo_control`.
+var pongs_sent := 0
 var _head := PackedByteArray()
+var _hung_up := false
+var _answered := 0
 
 
 func listen() -> int:
@@ -34,8 +44,13 @@ func poll() -> void:
 		conn = tcp.take_connection()
 	if conn == null:
 		return
+	if _hung_up:
+		return
 	conn.poll()
 	if conn.get_status() != StreamPeerTCP.STATUS_CONNECTED:
+		client_gone = true
+		return
+	if upgraded and not read_after_upgrade:
 		return
 	var n := conn.get_available_bytes()
 	if n <= 0:
@@ -43,6 +58,8 @@ func poll() -> void:
 	var data: PackedByteArray = conn.get_partial_data(n)[1]
 	if upgraded:
 		inbound.append_array(data)
+		if echo_control:
+			_answer_control()
 		return
 	_head.append_array(data)
 	var text := _head.get_string_from_ascii()
@@ -62,17 +79,42 @@ func poll() -> void:
 	out.append_array(after_handshake)
 	conn.put_data(out)
 	if drop_after_send:
-		conn.disconnect_from_host()
+		hang_up()
 
 
 func send(bytes: PackedByteArray) -> void:
 	conn.put_data(bytes)
 
 
+## Closes the TCP connection from this side.
+func hang_up() -> void:
+	_hung_up = true
+	conn.disconnect_from_host()
+
+
 func stop() -> void:
 	if conn != null:
-		conn.disconnect_from_host()
+		hang_up()
 	tcp.stop()
+
+
+## Bytes the client sent that are still unread in the socket.
+func unread_bytes() -> int:
+	return conn.get_available_bytes() if conn != null else 0
+
+
+func _answer_control() -> void:
+	var frames := decode_client_frames()
+	while _answered < frames.size():
+		var f: Array = frames[_answered]
+		_answered += 1
+		if f[0] == 9:
+			conn.put_data(frame(10, f[1]))
+			pongs_sent += 1
+		elif f[0] == 8:
+			conn.put_data(frame(8, f[1]))
+			hang_up()
+			return
 
 
 ## Value of a request header (case-insensitive name), or "".
@@ -129,9 +171,9 @@ static func close_frame(code: int, reason := "") -> PackedByteArray:
 	return frame(8, p)
 
 
-## The frames the client sent, decoded: ["opcode payload-as-text", ...] ("close CODE reason").
-func client_frames() -> Array[String]:
-	var out: Array[String] = []
+## The complete frames the client sent: [[opcode, payload (unmasked), masked], ...].
+func decode_client_frames() -> Array:
+	var out := []
 	var i := 0
 	var b := inbound
 	while i + 2 <= b.size():
@@ -162,9 +204,20 @@ func client_frames() -> Array[String]:
 		var payload := b.slice(p, p + n)
 		for k in payload.size():
 			payload[k] = payload[k] ^ key[k % 4]
-		if opcode == 8 and payload.size() >= 2:
-			out.append("close %d %s%s" % [(payload[0] << 8) | payload[1], payload.slice(2).get_string_from_utf8(), "" if masked else " (unmasked)"])
-		else:
-			out.append("%s %s%s" % [["cont", "text", "binary", "3", "4", "5", "6", "7", "close", "ping", "pong"][opcode] if opcode <= 10 else str(opcode), payload.get_string_from_utf8(), "" if masked else " (unmasked)"])
+		out.append([opcode, payload, masked])
 		i = p + n
+	return out
+
+
+## The frames the client sent, as text: ["opcode payload-as-text", ...] ("close CODE reason").
+func client_frames() -> Array[String]:
+	var out: Array[String] = []
+	for f in decode_client_frames():
+		var opcode: int = f[0]
+		var payload: PackedByteArray = f[1]
+		var suffix := "" if f[2] else " (unmasked)"
+		if opcode == 8 and payload.size() >= 2:
+			out.append("close %d %s%s" % [(payload[0] << 8) | payload[1], payload.slice(2).get_string_from_utf8(), suffix])
+		else:
+			out.append("%s %s%s" % [["cont", "text", "binary", "3", "4", "5", "6", "7", "close", "ping", "pong"][opcode] if opcode <= 10 else str(opcode), payload.get_string_from_utf8(), suffix])
 	return out
