@@ -35,15 +35,6 @@ func wait_until(cond: Callable, what: String, timeout_s := 5.0) -> bool:
 	return false
 
 
-## Polls `pollables` for `seconds`.
-func settle(seconds: float) -> void:
-	var deadline := Time.get_ticks_msec() + int(seconds * 1000.0)
-	while Time.get_ticks_msec() < deadline:
-		for p in pollables:
-			p.poll()
-		await get_tree().process_frame
-
-
 ## Called by the runner after each test: closes what the test left open.
 func cleanup() -> void:
 	for p in pollables:
