@@ -79,7 +79,7 @@ fn count_connected(events: Vec<ServerEvent>) -> usize {
 
 fn throughput() {
     for size in [16usize, 1024, 64 * 1024, 1024 * 1024] {
-        let config = Config { inbound_buffer_size: 2 << 20, outbound_buffer_size: 0, ..Config::default() };
+        let config = Config { inbound_buffer_size: 2 << 20, outbound_buffer_size: None, ..Config::default() };
         let mut server = Server::listen("127.0.0.1:0".parse().unwrap(), config.clone(), None).unwrap();
         let mut c = Connection::new(config);
         c.connect(&format!("ws://{}/", server.local_addr()), None, Instant::now()).unwrap();
@@ -101,13 +101,13 @@ fn throughput() {
         let mut in_flight = 0;
         while done < rounds {
             while in_flight < 16 && done + in_flight < rounds {
-                c.send(&payload, false).unwrap();
+                c.send(&payload, false, Instant::now()).unwrap();
                 in_flight += 1;
             }
             server.poll(Instant::now());
             let mut p = peer.borrow_mut();
             while let Some(m) = p.pop() {
-                p.send(&m.data, m.text).unwrap();
+                p.send(&m.data, m.text, Instant::now()).unwrap();
             }
             drop(p);
             c.poll(Instant::now());

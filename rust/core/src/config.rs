@@ -7,8 +7,8 @@ use std::time::Duration;
 pub struct Config {
     /// Largest message accepted, and about the most bytes of received messages kept queued.
     pub inbound_buffer_size: usize,
-    /// Most bytes queued for sending; `<= 0` removes the byte cap (as in the engine).
-    pub outbound_buffer_size: i64,
+    /// Most bytes queued for sending; `None` removes the byte cap.
+    pub outbound_buffer_size: Option<usize>,
     /// Most messages queued in each direction.
     pub max_queued_packets: usize,
     /// Ping period; `None` turns the heartbeat off.
@@ -25,7 +25,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             inbound_buffer_size: 65535,
-            outbound_buffer_size: 65535,
+            outbound_buffer_size: Some(65535),
             max_queued_packets: 4096,
             heartbeat_interval: None,
             supported_protocols: Vec::new(),

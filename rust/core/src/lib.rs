@@ -5,11 +5,13 @@
 //! translates between these types and Godot's. Time is an input (`poll(now)`), so timeouts are
 //! testable, and nothing here ever blocks the calling thread.
 //!
-//! * [`connection::Connection`]: one WebSocket, client or server side, driven by `poll`.
+//! * [`connection::Connection`]: one WebSocket, client or server side, driven by `poll`, one
+//!   module per phase (dialing, upgrading, open).
 //! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness.
 //! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes.
 //! * [`tls`]: rustls configurations for the engine's `TLSOptions` meanings.
 
+pub mod clock;
 pub mod config;
 pub mod connection;
 pub mod handshake;

@@ -179,9 +179,9 @@ impl Server {
                         continue;
                     }
                     let id = self.new_id();
-                    let mut conn = Connection::accept(stream, self.config.clone(), self.tls.clone(), now);
+                    let mut conn =
+                        Connection::accept(stream, self.config.clone(), self.tls.clone(), self.hold_requests, now);
                     conn.set_waker(self.wake.clone(), id);
-                    conn.hold_requests(self.hold_requests);
                     if let Some(s) = conn.socket_mut() {
                         if let Err(e) = self.poll.registry().register(
                             s,
@@ -260,29 +260,27 @@ impl Server {
         }
     }
 
-    /// Starts closing one peer; its `Disconnected` comes from a later poll.
-    pub fn disconnect_peer(&mut self, id: u32, code: i32, reason: &str) -> bool {
-        match self.conns.get(&id) {
-            Some(c) => {
-                c.borrow_mut().close(code, reason);
-                true
-            }
-            None => false,
-        }
+    /// Starts closing one peer with a close frame; its `Disconnected` comes from a later poll.
+    pub fn disconnect_peer(&mut self, id: u32, code: u16, reason: &str, now: Instant) -> bool {
+        self.conns.get(&id).map(|c| c.borrow_mut().close(code, reason, now)).is_some()
+    }
+
+    /// Drops one peer at once, without a close frame; its `Disconnected` comes from a later poll.
+    pub fn abort_peer(&mut self, id: u32, now: Instant) -> bool {
+        self.conns.get(&id).map(|c| c.borrow_mut().abort(now)).is_some()
     }
 
     /// Closes every connection: open ones get a close frame with 1001 (going away), then all
     /// sockets are closed. Returns the `Disconnected` events of the peers that were open.
-    pub fn stop(&mut self) -> Vec<ServerEvent> {
-        let now = Instant::now();
+    pub fn stop(&mut self, now: Instant) -> Vec<ServerEvent> {
         let mut ids: Vec<u32> = self.conns.keys().copied().collect();
         ids.sort_unstable();
         for id in &ids {
             if let Some(c) = self.conns.get(id) {
                 let mut c = c.borrow_mut();
-                c.close(1001, "");
+                c.close(1001, "", now);
                 c.poll(now);
-                c.close(-1, "");
+                c.abort(now);
             }
             self.drive(*id, now);
         }

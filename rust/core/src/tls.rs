@@ -9,7 +9,8 @@
 //! | `server(key, cert)`           | [`server_config`]                                          |
 
 use std::fmt;
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, OnceLock};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -71,8 +72,32 @@ pub enum ClientTrust {
     Unsafe,
 }
 
+/// Client TLS: the rustls configuration and an optional name to verify instead of the host.
+#[derive(Clone)]
+pub struct ClientTls {
+    pub config: Arc<ClientConfig>,
+    pub name_override: Option<String>,
+}
+
+impl ClientTls {
+    /// The engine's `TLSOptions.client()`: webpki-roots, the host name checked, TLS 1.3 allowed.
+    /// Built once and shared by every connection that uses it.
+    pub fn default_client() -> Result<ClientTls, TlsError> {
+        static DEFAULT: OnceLock<Result<Arc<ClientConfig>, TlsError>> = OnceLock::new();
+        let config = DEFAULT.get_or_init(|| build_client_config(&ClientTrust::Default(Vec::new()), true)).clone()?;
+        Ok(ClientTls { config, name_override: None })
+    }
+}
+
 /// A client configuration for `trust`; `tls13 == false` limits it to TLS 1.2.
 pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
+    match trust {
+        ClientTrust::Default(extra) if extra.is_empty() && tls13 => Ok(ClientTls::default_client()?.config),
+        _ => build_client_config(trust, tls13),
+    }
+}
+
+fn build_client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions(tls13))
@@ -246,5 +271,34 @@ fn dns_matches(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
         Some(rest) => host.split_once('.').is_some_and(|(first, tail)| !first.is_empty() && tail == rest),
         None => pattern == host,
+    }
+}
+
+/// An I/O error in words for the game developer; for a rejected certificate, why it was
+/// rejected and what to do about it.
+pub fn explain_io(when: &str, e: &io::Error) -> String {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(rustls::Error::InvalidCertificate(cert)) => {
+            format!("TLS error {when}: the server's certificate was rejected: {} ({cert})", certificate_advice(cert))
+        }
+        Some(tls) => format!("TLS error {when}: {tls}"),
+        None => format!("I/O error {when}: {e}"),
+    }
+}
+
+fn certificate_advice(cert: &CertificateError) -> &'static str {
+    use CertificateError as C;
+    match cert {
+        C::NotValidForName | C::NotValidForNameContext { .. } => "it is not valid for this host name",
+        C::Expired | C::ExpiredContext { .. } => "it has expired",
+        C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet",
+        C::UnknownIssuer => "it is not signed by a trusted authority (unknown issuer)",
+        C::BadSignature => "its signature is invalid",
+        C::Revoked => "it was revoked",
+        // rustls passes webpki's finer reasons on as `Other`.
+        C::Other(other) if matches!(other.0.downcast_ref(), Some(webpki::Error::CaUsedAsEndEntity)) => {
+            "it is a CA (self-signed?) certificate; trust it explicitly with TLSOptions.client(certificate)"
+        }
+        _ => "it failed verification",
     }
 }

@@ -3,9 +3,13 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::{ClientConnection, ServerConnection, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConnection, ServerConfig, ServerConnection, StreamOwned};
+
+use crate::tls::ClientTls;
 
 /// A non-blocking byte stream provided by the embedder (for example a Godot `StreamPeerTCP`
 /// handed to `accept_stream`). `read`/`write` must return `WouldBlock` instead of waiting, and
@@ -27,6 +31,24 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// The server side of an accepted TCP stream, in TLS when `tls` is given.
+    pub fn accepted(stream: TcpStream, tls: Option<Arc<ServerConfig>>) -> Result<Transport, String> {
+        let Some(config) = tls else { return Ok(Transport::Plain(stream)) };
+        let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
+        Ok(Transport::TlsServer(Box::new(StreamOwned::new(conn, stream))))
+    }
+
+    /// The client side of a connected TCP stream, in TLS when `tls` is given; the server's
+    /// certificate must be valid for `host`, or for the name override.
+    pub fn dialed(stream: TcpStream, tls: Option<&ClientTls>, host: &str) -> Result<Transport, String> {
+        let Some(tls) = tls else { return Ok(Transport::Plain(stream)) };
+        let host = tls.name_override.as_deref().filter(|n| !n.is_empty()).unwrap_or(host);
+        let name =
+            ServerName::try_from(host.to_string()).map_err(|e| format!("invalid TLS server name '{host}': {e}"))?;
+        let conn = ClientConnection::new(tls.config.clone(), name).map_err(|e| e.to_string())?;
+        Ok(Transport::TlsClient(Box::new(StreamOwned::new(conn, stream))))
+    }
+
     /// The mio TCP socket underneath, if this transport has one (for registration).
     pub fn tcp_mut(&mut self) -> Option<&mut TcpStream> {
         match self {

@@ -48,22 +48,22 @@ fn echo_text_binary_and_clean_close_seen_on_both_sides() {
     let peer = s.peer(id).unwrap();
     assert_eq!(peer.borrow().requested_url(), format!("ws://127.0.0.1:{}/game?room=1", s.local_addr().port()));
 
-    c.send("héllo".as_bytes(), true).unwrap();
-    c.send(&[0, 1, 2, 255], false).unwrap();
-    c.send(&[], false).unwrap();
+    c.send("héllo".as_bytes(), true, Instant::now()).unwrap();
+    c.send(&[0, 1, 2, 255], false, Instant::now()).unwrap();
+    c.send(&[], false, Instant::now()).unwrap();
     pump(&mut s, &mut c, &mut log, |_, _, log| {
         log.iter().filter(|e| matches!(e, ServerEvent::Data { .. })).count() == 3
     });
     // Echo each back with its type.
     while let Some(p) = pop(&peer) {
-        peer.borrow_mut().send(&p.data, p.text).unwrap();
+        peer.borrow_mut().send(&p.data, p.text, Instant::now()).unwrap();
     }
     pump(&mut s, &mut c, &mut log, |_, c, _| c.available() == 3);
     assert_eq!(c.pop().unwrap(), Packet { data: "héllo".as_bytes().to_vec().into(), text: true });
     assert_eq!(c.pop().unwrap(), Packet { data: vec![0, 1, 2, 255].into(), text: false });
     assert_eq!(c.pop().unwrap(), Packet { data: Vec::new().into(), text: false });
 
-    c.close(4000, "bye now");
+    c.close(4000, "bye now", Instant::now());
     assert_eq!(c.ready_state(), ReadyState::Closing);
     pump(&mut s, &mut c, &mut log, |_, c, log| {
         c.ready_state() == ReadyState::Closed && log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. }))
@@ -80,9 +80,9 @@ fn server_initiated_close_and_messages_before_it_stay_readable() {
     let mut s = server(Config::default());
     let (mut c, id, mut log) = connected(&mut s, Config::default());
     let peer = s.peer(id).unwrap();
-    peer.borrow_mut().send(b"bye1", true).unwrap();
-    peer.borrow_mut().send(b"bye2", true).unwrap();
-    s.disconnect_peer(id, 4001, "done");
+    peer.borrow_mut().send(b"bye1", true, Instant::now()).unwrap();
+    peer.borrow_mut().send(b"bye2", true, Instant::now()).unwrap();
+    s.disconnect_peer(id, 4001, "done", Instant::now());
     pump(&mut s, &mut c, &mut log, |_, c, log| {
         c.ready_state() == ReadyState::Closed && log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. }))
     });
@@ -99,11 +99,11 @@ fn server_initiated_close_and_messages_before_it_stay_readable() {
 fn immediate_close_and_remote_drop_are_unclean() {
     let mut s = server(Config::default());
     let (mut c, id, mut log) = connected(&mut s, Config::default());
-    c.close(-1, "");
+    c.abort(Instant::now());
     assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, -1));
     pump(&mut s, &mut c, &mut log, |_, _, log| log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. })));
     assert!(log.contains(&ServerEvent::Disconnected { id, clean: false }), "{log:?}");
-    assert_eq!(c.send(b"x", true), Err(SendError::NotOpen));
+    assert_eq!(c.send(b"x", true, Instant::now()), Err(SendError::NotOpen));
 }
 
 #[test]
@@ -111,7 +111,7 @@ fn too_big_message_closes_with_1009_on_both_sides() {
     let mut s = server(Config { inbound_buffer_size: 1024, ..Config::default() });
     let (mut c, id, mut log) = connected(&mut s, Config::default());
     let peer = s.peer(id).unwrap();
-    c.send(&vec![7u8; 5000], false).unwrap();
+    c.send(&vec![7u8; 5000], false, Instant::now()).unwrap();
     pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Closed);
     assert_eq!(
         (peer.borrow().close_code(), peer.borrow().close_reason().to_string()),
@@ -124,9 +124,9 @@ fn too_big_message_closes_with_1009_on_both_sides() {
 fn outbound_caps_return_queue_full() {
     let mut s = server(Config::default());
     let (mut c, _, _) = connected(&mut s, Config::default());
-    assert_eq!(c.send(&vec![0u8; 70_000], false), Err(SendError::QueueFull));
-    c.config_mut().outbound_buffer_size = 0;
-    assert_eq!(c.send(&vec![0u8; 70_000], false), Ok(()));
+    assert_eq!(c.send(&vec![0u8; 70_000], false, Instant::now()), Err(SendError::QueueFull));
+    c.config_mut().outbound_buffer_size = None;
+    assert_eq!(c.send(&vec![0u8; 70_000], false, Instant::now()), Ok(()));
 }
 
 #[test]

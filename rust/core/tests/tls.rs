@@ -81,11 +81,11 @@ fn trusted_chain_opens_and_exchanges_messages() {
     let id = log.iter().find_map(|e| if let ServerEvent::Connected { id, .. } = e { Some(*id) } else { None }).unwrap();
     let peer = s.peer(id).unwrap();
     assert_eq!(peer.borrow().requested_url(), format!("wss://localhost:{}/secure", s.local_addr().port()));
-    assert_eq!(c.send(&vec![42u8; 100_000], false), Err(rust_websocket_core::SendError::QueueFull));
-    c.send(&vec![42u8; 60_000], false).unwrap();
+    assert_eq!(c.send(&vec![42u8; 100_000], false, Instant::now()), Err(rust_websocket_core::SendError::QueueFull));
+    c.send(&vec![42u8; 60_000], false, Instant::now()).unwrap();
     pump(&mut s, &mut c, &mut log, |_, _, _| peer.borrow().available() == 1);
     assert_eq!(peer.borrow_mut().pop().unwrap().data.len(), 60_000);
-    c.close(1000, "tls bye");
+    c.close(1000, "tls bye", Instant::now());
     pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Closed);
     assert_eq!(c.close_code(), 1000);
 }

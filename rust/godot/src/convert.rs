@@ -35,18 +35,72 @@ pub fn packed(v: &[String]) -> PackedStringArray {
     v.iter().map(GString::from).collect()
 }
 
-/// Seconds as a duration; zero, negative or NaN mean "off".
-pub fn seconds(s: f64) -> Option<Duration> {
-    (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s))
+/// The longest duration a property holds, in seconds (about 31.7 years); longer ones count as this.
+pub const MAX_SECONDS: f64 = 1e9;
+
+/// Godot's packets have `int32` sizes: the largest message that can be handed to GDScript.
+pub const MAX_PACKET: usize = i32::MAX as usize;
+
+/// A duration property in seconds, as the engine takes it: `0` (or anything under a
+/// nanosecond) turns it off. NaN, infinite and negative values are refused with an error
+/// (`None`: the property keeps its value); values above [`MAX_SECONDS`] count as that.
+pub fn seconds(what: &str, s: f64) -> Option<Option<Duration>> {
+    if !s.is_finite() || s < 0.0 {
+        godot_error!("{what} must be a finite number of seconds, 0 or more (0 turns it off), not {s}");
+        return None;
+    }
+    let d = Duration::from_secs_f64(s.min(MAX_SECONDS));
+    Some((!d.is_zero()).then_some(d))
 }
 
 pub fn secs_f64(d: Option<Duration>) -> f64 {
     d.map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// A size property: negative values clamp to zero.
-pub fn size(v: i64) -> usize {
-    v.max(0) as usize
+/// A size or count property: negative values are refused with an error (`None`: the property
+/// keeps its value); values above `max` count as `max`, with a warning.
+pub fn size(what: &str, v: i64, max: usize) -> Option<usize> {
+    let Ok(v) = usize::try_from(v) else {
+        godot_error!("{what} cannot be negative ({v})");
+        return None;
+    };
+    if v > max {
+        godot_warn!("{what} is capped at {max}; {v} was given");
+        return Some(max);
+    }
+    Some(v)
+}
+
+/// `outbound_buffer_size`: `0` or less removes the byte cap, as in the engine.
+pub fn byte_cap(v: i64) -> Option<usize> {
+    (v > 0).then(|| usize::try_from(v).unwrap_or(usize::MAX))
+}
+
+pub fn byte_cap_to_godot(cap: Option<usize>) -> i64 {
+    cap.map_or(0, |c| i64::try_from(c).unwrap_or(i64::MAX))
+}
+
+/// What `close(code)` / `disconnect_peer(id, code)` ask for.
+pub enum CloseWith {
+    /// A negative code: close at once without a close frame (close code -1).
+    Abort,
+    Frame(u16),
+}
+
+/// A close code from GDScript: negative aborts; otherwise it must be one a close frame may carry
+/// (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999), or it is refused with an error (`None`).
+pub fn close_with(what: &str, code: i64) -> Option<CloseWith> {
+    match code {
+        ..0 => Some(CloseWith::Abort),
+        1000..=1003 | 1007..=1014 | 3000..=4999 => Some(CloseWith::Frame(code as u16)),
+        _ => {
+            godot_error!(
+                "{what}: close code {code} cannot be sent in a close frame; use 1000-1003, 1007-1014 or 3000-4999, \
+                 or -1 to close at once without one"
+            );
+            None
+        }
+    }
 }
 
 /// An optional `TLSOptions` argument whose default is `null` (gdext only takes immutable values

@@ -4,6 +4,7 @@
 use godot::prelude::*;
 
 mod convert;
+mod enums;
 mod peer;
 mod server;
 mod stream_bridge;
@@ -48,6 +49,17 @@ mod tests {
                     };
                     if text.trim().is_empty() {
                         missing.push(format!("{tag} {name}"));
+                    }
+                }
+            }
+            if class == "RustWebSocketPeer" {
+                for (enum_name, constant) in crate::enums::constants() {
+                    seen += 1;
+                    let open = format!("<constant name=\"{constant}\" value=\"");
+                    let body = xml.find(&open).map(|at| &xml[at..]).unwrap_or("");
+                    let body = &body[..body.find("</constant>").unwrap_or(0)];
+                    if !body.contains(&format!("enum=\"{enum_name}\"")) || body.ends_with('>') {
+                        missing.push(format!("constant {constant} of enum {enum_name}"));
                     }
                 }
             }

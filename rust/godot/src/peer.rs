@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use godot::classes::{IPacketPeerExtension, PacketPeerExtension, StreamPeer};
 use godot::global::Error;
@@ -12,7 +12,8 @@ use rust_websocket_core::connection::{ConnectError, Packet};
 use rust_websocket_core::url::WsUrl;
 use rust_websocket_core::{Config, Connection, Event, ReadyState};
 
-use crate::convert::{self, OptionalTls};
+use crate::convert::{self, CloseWith, OptionalTls};
+use crate::enums::{State, WriteMode};
 use crate::stream_bridge::GodotStream;
 use crate::tls_bridge;
 
@@ -86,12 +87,12 @@ pub struct RustWebSocketPeer {
     base: Base<PacketPeerExtension>,
 }
 
-const DEFAULT_HANDSHAKE_TIMEOUT: f64 = 30.0;
+const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[godot_api]
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
-        let config = Config { handshake_timeout: convert::seconds(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
+        let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
         Self::with_connection(Rc::new(RefCell::new(Connection::new(config))), false, base)
     }
 
@@ -101,11 +102,7 @@ impl IPacketPeerExtension for RustWebSocketPeer {
 
     fn get_max_packet_size(&self) -> i32 {
         let cap = self.conn.borrow().config().outbound_buffer_size;
-        if cap > 0 {
-            cap.min(i32::MAX as i64) as i32
-        } else {
-            i32::MAX
-        }
+        cap.map_or(i32::MAX, |c| i32::try_from(c).unwrap_or(i32::MAX))
     }
 
     unsafe fn get_packet_rawptr(
@@ -118,18 +115,26 @@ impl IPacketPeerExtension for RustWebSocketPeer {
             // As the engine: FAILED unless open, ERR_UNAVAILABLE for an empty queue.
             return if self.state() == ReadyState::Open { Error::ERR_UNAVAILABLE } else { Error::FAILED };
         };
-        let (ptr, len) = (packet.data.as_ptr(), packet.data.len());
+        let ptr = packet.data.as_ptr();
+        // Never more than `inbound_buffer_size`, which is capped at `MAX_PACKET`.
+        let Ok(len) = i32::try_from(packet.data.len()) else {
+            godot_error!("RustWebSocketPeer: a message of {} bytes is too big for a Godot packet", packet.data.len());
+            return Error::ERR_OUT_OF_MEMORY;
+        };
         self.last = Some(packet);
         // SAFETY: Godot passes valid out-pointers; the buffer lives in `self.last` until the next call.
         unsafe {
             *(r_buffer.ptr() as *mut *const u8) = ptr;
-            *r_buffer_size.ptr() = len as i32;
+            *r_buffer_size.ptr() = len;
         }
         Error::OK
     }
 
     unsafe fn put_packet_rawptr(&mut self, p_buffer: RawPtr<*const u8>, p_buffer_size: i32) -> Error {
-        let len = p_buffer_size.max(0) as usize;
+        let Ok(len) = usize::try_from(p_buffer_size) else {
+            godot_error!("RustWebSocketPeer: put_packet() with a negative size ({p_buffer_size})");
+            return Error::ERR_INVALID_PARAMETER;
+        };
         let data: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
             &[]
         } else {
@@ -142,25 +147,6 @@ impl IPacketPeerExtension for RustWebSocketPeer {
 
 #[godot_api]
 impl RustWebSocketPeer {
-    /// The connection is being established (name lookup, TCP, TLS, HTTP upgrade).
-    #[constant]
-    pub const STATE_CONNECTING: i64 = 0;
-    /// The connection is open: messages can be sent and received.
-    #[constant]
-    pub const STATE_OPEN: i64 = 1;
-    /// A close frame was sent or received; keep polling until [constant STATE_CLOSED].
-    #[constant]
-    pub const STATE_CLOSING: i64 = 2;
-    /// Closed, or never connected. The initial state.
-    #[constant]
-    pub const STATE_CLOSED: i64 = 3;
-    /// Messages are sent as text frames (UTF-8).
-    #[constant]
-    pub const WRITE_MODE_TEXT: i64 = 0;
-    /// Messages are sent as binary frames.
-    #[constant]
-    pub const WRITE_MODE_BINARY: i64 = 1;
-
     /// Connects to `url` (`ws://` or `wss://`; no scheme means `ws://`). Returns `OK` at once:
     /// the name lookup, TCP connect, TLS and the upgrade happen in later [method poll] calls,
     /// never blocking. `tls_client_options` default to [method TLSOptions.client].
@@ -238,8 +224,8 @@ impl RustWebSocketPeer {
     /// open, `ERR_OUT_OF_MEMORY` when [member outbound_buffer_size] or [member max_queued_packets]
     /// would be exceeded. Unlike [method PacketPeer.put_packet], it sends empty messages too.
     #[func]
-    fn send(&mut self, message: PackedByteArray, #[opt(default = 1)] write_mode: i64) -> Error {
-        self.send_bytes(message.as_slice(), write_mode == Self::WRITE_MODE_TEXT)
+    fn send(&mut self, message: PackedByteArray, #[opt(default = WriteMode::BINARY)] write_mode: WriteMode) -> Error {
+        self.send_bytes(message.as_slice(), write_mode == WriteMode::TEXT)
     }
 
     /// Sends `message` as a UTF-8 text frame. Same return codes as [method send].
@@ -276,11 +262,16 @@ impl RustWebSocketPeer {
     /// Starts closing: in [constant STATE_OPEN] sends a close frame with `code` and `reason`
     /// (at most 123 bytes) and moves to [constant STATE_CLOSING]; keep polling until
     /// [constant STATE_CLOSED]. A negative `code`, or a connection not yet open, closes at once
-    /// without notifying the remote (close code -1).
+    /// without notifying the remote (close code -1). A code that a close frame cannot carry
+    /// (RFC 6455: only 1000–1003, 1007–1014 and 3000–4999) is refused with an error.
     #[func]
     fn close(&mut self, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
-        let code = code.clamp(i32::MIN as i64, i32::MAX as i64) as i32;
-        self.conn.borrow_mut().close(code, &reason.to_string());
+        let now = Instant::now();
+        match convert::close_with("RustWebSocketPeer.close()", code) {
+            Some(CloseWith::Abort) => self.conn.borrow_mut().abort(now),
+            Some(CloseWith::Frame(code)) => self.conn.borrow_mut().close(code, &reason.to_string(), now),
+            None => {}
+        }
     }
 
     /// The close code: the one in the remote's close frame, the one this peer failed the
@@ -329,8 +320,8 @@ impl RustWebSocketPeer {
 
     /// One of the `STATE_*` constants.
     #[func]
-    fn get_ready_state(&self) -> i64 {
-        self.state() as i64
+    fn get_ready_state(&self) -> State {
+        self.state().into()
     }
 
     /// Client: the URL given to [method connect_to_url]. Server side: `ws://` or `wss://`, the
@@ -412,17 +403,19 @@ impl RustWebSocketPeer {
     /// Setter of [member inbound_buffer_size].
     #[func]
     fn set_inbound_buffer_size(&mut self, buffer_size: i64) {
-        self.conn.borrow_mut().config_mut().inbound_buffer_size = convert::size(buffer_size);
+        if let Some(size) = convert::size("RustWebSocketPeer.inbound_buffer_size", buffer_size, convert::MAX_PACKET) {
+            self.conn.borrow_mut().config_mut().inbound_buffer_size = size;
+        }
     }
     /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
-        self.conn.borrow().config().outbound_buffer_size
+        convert::byte_cap_to_godot(self.conn.borrow().config().outbound_buffer_size)
     }
     /// Setter of [member outbound_buffer_size].
     #[func]
     fn set_outbound_buffer_size(&mut self, buffer_size: i64) {
-        self.conn.borrow_mut().config_mut().outbound_buffer_size = buffer_size;
+        self.conn.borrow_mut().config_mut().outbound_buffer_size = convert::byte_cap(buffer_size);
     }
     /// Getter of [member max_queued_packets].
     #[func]
@@ -432,7 +425,9 @@ impl RustWebSocketPeer {
     /// Setter of [member max_queued_packets].
     #[func]
     fn set_max_queued_packets(&mut self, buffer_size: i64) {
-        self.conn.borrow_mut().config_mut().max_queued_packets = convert::size(buffer_size);
+        if let Some(count) = convert::size("RustWebSocketPeer.max_queued_packets", buffer_size, usize::MAX) {
+            self.conn.borrow_mut().config_mut().max_queued_packets = count;
+        }
     }
     /// Getter of [member heartbeat_interval].
     #[func]
@@ -442,7 +437,9 @@ impl RustWebSocketPeer {
     /// Setter of [member heartbeat_interval].
     #[func]
     fn set_heartbeat_interval(&mut self, interval: f64) {
-        self.conn.borrow_mut().config_mut().heartbeat_interval = convert::seconds(interval);
+        if let Some(d) = convert::seconds("RustWebSocketPeer.heartbeat_interval", interval) {
+            self.conn.borrow_mut().config_mut().heartbeat_interval = d;
+        }
     }
     /// Getter of [member handshake_timeout].
     #[func]
@@ -452,7 +449,9 @@ impl RustWebSocketPeer {
     /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
-        self.conn.borrow_mut().config_mut().handshake_timeout = convert::seconds(seconds);
+        if let Some(d) = convert::seconds("RustWebSocketPeer.handshake_timeout", seconds) {
+            self.conn.borrow_mut().config_mut().handshake_timeout = d;
+        }
     }
 }
 
@@ -483,7 +482,7 @@ impl RustWebSocketPeer {
     }
 
     fn send_bytes(&mut self, data: &[u8], text: bool) -> Error {
-        let result = self.conn.borrow_mut().send(data, text);
+        let result = self.conn.borrow_mut().send(data, text, Instant::now());
         match result {
             Ok(()) => Error::OK,
             Err(e) => {

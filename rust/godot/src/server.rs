@@ -2,14 +2,14 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use godot::global::Error;
 use godot::prelude::*;
 use rust_websocket_core::handshake::Rejection;
 use rust_websocket_core::{Config, Server, ServerEvent};
 
-use crate::convert::{self, OptionalTls};
+use crate::convert::{self, CloseWith, OptionalTls};
 use crate::peer::RustWebSocketPeer;
 use crate::tls_bridge;
 
@@ -74,7 +74,7 @@ pub struct WebSocketServer {
 #[godot_api]
 impl IRefCounted for WebSocketServer {
     fn init(base: Base<RefCounted>) -> Self {
-        let config = Config { handshake_timeout: convert::seconds(3.0), ..Config::default() };
+        let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() };
         Self {
             core: None,
             peers: HashMap::new(),
@@ -172,7 +172,7 @@ impl WebSocketServer {
     #[func]
     fn stop(&mut self) {
         let Some(mut core) = self.core.take() else { return };
-        let events = core.stop();
+        let events = core.stop(Instant::now());
         drop(core);
         self.emit_all(events);
         self.peers.clear();
@@ -239,10 +239,13 @@ impl WebSocketServer {
     /// from a later [method poll].
     #[func]
     fn disconnect_peer(&mut self, id: i64, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
+        let Some(close) = convert::close_with("WebSocketServer.disconnect_peer()", code) else { return };
+        let now = Instant::now();
         let found = match (self.core.as_mut(), u32::try_from(id)) {
-            (Some(core), Ok(id)) if self.peers.contains_key(&id) => {
-                core.disconnect_peer(id, code.clamp(-1, 65535) as i32, &reason.to_string())
-            }
+            (Some(core), Ok(id)) if self.peers.contains_key(&id) => match close {
+                CloseWith::Abort => core.abort_peer(id, now),
+                CloseWith::Frame(code) => core.disconnect_peer(id, code, &reason.to_string(), now),
+            },
             _ => false,
         };
         if !found {
@@ -280,8 +283,10 @@ impl WebSocketServer {
     /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
-        self.config.handshake_timeout = convert::seconds(seconds);
-        self.sync_config();
+        if let Some(d) = convert::seconds("WebSocketServer.handshake_timeout", seconds) {
+            self.config.handshake_timeout = d;
+            self.sync_config();
+        }
     }
     /// Getter of [member inbound_buffer_size].
     #[func]
@@ -291,18 +296,20 @@ impl WebSocketServer {
     /// Setter of [member inbound_buffer_size].
     #[func]
     fn set_inbound_buffer_size(&mut self, size: i64) {
-        self.config.inbound_buffer_size = convert::size(size);
-        self.sync_config();
+        if let Some(size) = convert::size("WebSocketServer.inbound_buffer_size", size, convert::MAX_PACKET) {
+            self.config.inbound_buffer_size = size;
+            self.sync_config();
+        }
     }
     /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
-        self.config.outbound_buffer_size
+        convert::byte_cap_to_godot(self.config.outbound_buffer_size)
     }
     /// Setter of [member outbound_buffer_size].
     #[func]
     fn set_outbound_buffer_size(&mut self, size: i64) {
-        self.config.outbound_buffer_size = size;
+        self.config.outbound_buffer_size = convert::byte_cap(size);
         self.sync_config();
     }
     /// Getter of [member max_queued_packets].
@@ -313,8 +320,10 @@ impl WebSocketServer {
     /// Setter of [member max_queued_packets].
     #[func]
     fn set_max_queued_packets(&mut self, count: i64) {
-        self.config.max_queued_packets = convert::size(count);
-        self.sync_config();
+        if let Some(count) = convert::size("WebSocketServer.max_queued_packets", count, usize::MAX) {
+            self.config.max_queued_packets = count;
+            self.sync_config();
+        }
     }
     /// Getter of [member heartbeat_interval].
     #[func]
@@ -324,8 +333,10 @@ impl WebSocketServer {
     /// Setter of [member heartbeat_interval].
     #[func]
     fn set_heartbeat_interval(&mut self, seconds: f64) {
-        self.config.heartbeat_interval = convert::seconds(seconds);
-        self.sync_config();
+        if let Some(d) = convert::seconds("WebSocketServer.heartbeat_interval", seconds) {
+            self.config.heartbeat_interval = d;
+            self.sync_config();
+        }
     }
     /// Getter of [member request_validator].
     #[func]
@@ -348,9 +359,10 @@ impl WebSocketServer {
     /// Setter of [member max_peers].
     #[func]
     fn set_max_peers(&mut self, count: i64) {
-        self.max_peer_count = convert::size(count);
+        let Some(count) = convert::size("WebSocketServer.max_peers", count, usize::MAX) else { return };
+        self.max_peer_count = count;
         if let Some(core) = self.core.as_mut() {
-            core.max_peers = self.max_peer_count;
+            core.max_peers = count;
         }
     }
 }

@@ -41,10 +41,10 @@ fuzz_target!(|data: &[u8]| {
         if round % 2 == 0 {
             while conn.pop().is_some() {}
         }
-        let _ = conn.send(b"probe", true);
+        let _ = conn.send(b"probe", true, now);
         let _ = theirs.take_all();
     }
-    conn.close(1000, "end");
+    conn.close(1000, "end", now);
     conn.poll(now);
     let _ = conn.take_events();
 });

@@ -1,0 +1,109 @@
+//! Dialing, the client's first phase: the host name is looked up on a helper thread (IP
+//! literals need none), then each address is tried with a non-blocking TCP connect until one
+//! answers. A connect is finished when the socket has no error and a peer address (mio's rule).
+//! Then TLS, if the URL asks for it, is set up on the socket, and the upgrade phase begins.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+
+use mio::net::TcpStream;
+
+use super::upgrade::Upgrade;
+use super::ClientRole;
+use crate::config::Config;
+use crate::resolve::Resolve;
+use crate::transport::Transport;
+
+pub(super) struct Dial {
+    client: ClientRole,
+    step: Step,
+}
+
+enum Step {
+    Resolving(Resolve),
+    Connecting { stream: TcpStream, rest: VecDeque<SocketAddr> },
+}
+
+/// What a poll of the dial came to.
+pub(super) enum Dialed {
+    /// Still under way.
+    Pending(Dial),
+    /// Connected to `remote`; the upgrade phase starts.
+    Connected { upgrade: Box<Upgrade>, remote: SocketAddr },
+    /// No address answered, or TLS could not be set up; the reason, for the log.
+    Failed(String),
+}
+
+impl Dial {
+    pub fn start(client: ClientRole) -> Dial {
+        let step = Step::Resolving(Resolve::start(&client.url.host, client.url.port));
+        Dial { client, step }
+    }
+
+    /// The socket being connected, for registration with a mio registry.
+    pub fn socket_mut(&mut self) -> Option<&mut TcpStream> {
+        match &mut self.step {
+            Step::Connecting { stream, .. } => Some(stream),
+            Step::Resolving(_) => None,
+        }
+    }
+
+    /// Advances as far as possible now.
+    pub fn poll(self, config: &Config, no_delay: bool) -> Dialed {
+        let Dial { client, step } = self;
+        let requested = client.requested.as_str();
+        match step {
+            Step::Resolving(mut lookup) => match lookup.poll() {
+                None => Dialed::Pending(Dial { client, step: Step::Resolving(lookup) }),
+                Some(Ok(addrs)) if !addrs.is_empty() => match connect_next(addrs.into(), requested) {
+                    Ok(step) => Dial { client, step }.poll(config, no_delay),
+                    Err(why) => Dialed::Failed(why),
+                },
+                Some(Ok(_)) => Dialed::Failed(format!("no address found for '{}'", client.url.host)),
+                Some(Err(e)) => Dialed::Failed(format!("could not resolve '{}': {e}", client.url.host)),
+            },
+            Step::Connecting { stream, rest } => {
+                let error = match stream.take_error() {
+                    Ok(None) => match stream.peer_addr() {
+                        Ok(remote) => return connected(client, stream, remote, config, no_delay),
+                        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                            return Dialed::Pending(Dial { client, step: Step::Connecting { stream, rest } });
+                        }
+                        Err(e) => e,
+                    },
+                    Ok(Some(e)) | Err(e) => e,
+                };
+                if rest.is_empty() {
+                    return Dialed::Failed(format!("could not connect to '{requested}': {error}"));
+                }
+                match connect_next(rest, requested) {
+                    Ok(step) => Dialed::Pending(Dial { client, step }),
+                    Err(why) => Dialed::Failed(why),
+                }
+            }
+        }
+    }
+}
+
+/// TLS on the connected socket where the URL asks for it, then the upgrade request.
+fn connected(client: ClientRole, stream: TcpStream, remote: SocketAddr, config: &Config, no_delay: bool) -> Dialed {
+    let _ = stream.set_nodelay(no_delay);
+    match Transport::dialed(stream, client.tls.as_ref(), &client.url.host) {
+        Ok(io) => Dialed::Connected { upgrade: Upgrade::client(io, &client, config), remote },
+        Err(why) => Dialed::Failed(why),
+    }
+}
+
+/// Starts a connect to the first address that takes one.
+fn connect_next(mut addrs: VecDeque<SocketAddr>, requested: &str) -> Result<Step, String> {
+    let mut last_err = None;
+    while let Some(addr) = addrs.pop_front() {
+        match TcpStream::connect(addr) {
+            Ok(stream) => return Ok(Step::Connecting { stream, rest: addrs }),
+            Err(e) => last_err = Some(format!("{addr}: {e}")),
+        }
+    }
+    let why = last_err.unwrap_or_else(|| "no address left to try".into());
+    Err(format!("could not connect to '{requested}': {why}"))
+}

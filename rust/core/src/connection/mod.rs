@@ -1,0 +1,448 @@
+//! One WebSocket connection, client or server side, driven by [`Connection::poll`].
+//!
+//! A connection has a [`Role`] (what it is: a client with its URL and TLS, or the server side
+//! with the request it received) and a phase (where it is). Each phase owns only its own data,
+//! in its own module, and is advanced by value, returning what became of it:
+//!
+//! | phase       | module      | what it does                                                   |
+//! |-------------|-------------|----------------------------------------------------------------|
+//! | dialing     | [`dial`]    | client: name lookup, TCP connect, TLS set-up                   |
+//! | upgrading   | [`upgrade`] | the HTTP upgrade, both sides (TLS runs inside the transport)   |
+//! | open        | [`open`]    | frames, the closing handshake, heartbeat, back-pressure        |
+//! | closed      | —           | nothing; a retired socket may still drain in [`linger`]        |
+//!
+//! `poll` holds the one transition match. Every way a connection ends goes through
+//! `Connection::end` ([`end`]) with an `End` that says how: a clean close, a failure with a
+//! close code, or an abort. [`role`] holds what the connection is, [`inbox`] the received
+//! messages (readable in every phase), [`types`] what the owner sees. Time is an input: every method that can start or end a timer takes `now`.
+//! What happened is queued as [`Event`]s for the owner to drain.
+
+mod dial;
+mod end;
+mod inbox;
+mod linger;
+mod open;
+mod role;
+mod types;
+mod upgrade;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::net::TcpStream;
+use rustls::ServerConfig;
+
+pub use self::open::CLOSE_TIMEOUT;
+pub use self::types::{ConnectError, Event, Packet, ReadyState, SendError, WakeList};
+pub use crate::tls::ClientTls;
+
+use self::dial::{Dial, Dialed};
+use self::end::{Dropped, End};
+use self::inbox::Inbox;
+use self::linger::Linger;
+use self::open::{Open, Opened};
+use self::role::{ClientRole, Role, ServerRole};
+use self::upgrade::{Upgrade, Upgraded};
+use crate::clock;
+use crate::config::Config;
+use crate::handshake::{self, RequestHead};
+use crate::transport::{ByteStream, Transport};
+use crate::url::WsUrl;
+
+enum Phase {
+    Closed,
+    Dialing(Dial),
+    Upgrading(Box<Upgrade>),
+    Open(Box<Open>),
+}
+
+/// What one transition of `poll` came to.
+enum Step {
+    /// Nothing more to do now.
+    Wait(Phase),
+    /// Moved on; poll the new phase at once.
+    Next(Phase),
+    End(End, Option<Transport>),
+}
+
+/// One WebSocket connection.
+pub struct Connection {
+    config: Config,
+    role: Role,
+    phase: Phase,
+    /// When a connection that is not open yet gives up (`handshake_timeout`).
+    open_deadline: Option<Instant>,
+    remote: Option<SocketAddr>,
+    no_delay: bool,
+    inbox: Inbox,
+    selected_protocol: String,
+    /// Once closed: the close code (-1 unless clean or failed by us) and reason.
+    close_code: i32,
+    close_reason: String,
+    was_open: bool,
+    events: Vec<Event>,
+    waker: Option<(WakeList, u32)>,
+    linger: Option<Linger>,
+}
+
+impl Connection {
+    /// A new connection in the CLOSED state (close code -1), as the engine's `WebSocketPeer.new()`.
+    pub fn new(config: Config) -> Connection {
+        Connection {
+            config,
+            role: Role::Idle,
+            phase: Phase::Closed,
+            open_deadline: None,
+            remote: None,
+            no_delay: true,
+            inbox: Inbox::default(),
+            selected_protocol: String::new(),
+            close_code: -1,
+            close_reason: String::new(),
+            was_open: false,
+            events: Vec::new(),
+            waker: None,
+            linger: None,
+        }
+    }
+
+    /// The server side of an accepted TCP connection: reads the upgrade request in later polls.
+    /// With `hold`, an acceptable request waits for [`Connection::approve`].
+    pub fn accept(
+        stream: TcpStream,
+        config: Config,
+        tls: Option<Arc<ServerConfig>>,
+        hold: bool,
+        now: Instant,
+    ) -> Connection {
+        let mut c = Connection::new(config);
+        c.role = Role::Server(ServerRole { secure: tls.is_some(), request: None });
+        c.remote = stream.peer_addr().ok();
+        c.open_deadline = c.config.handshake_timeout.and_then(|t| clock::deadline(now, t));
+        let _ = stream.set_nodelay(true);
+        match Transport::accepted(stream, tls) {
+            Ok(io) => c.phase = Phase::Upgrading(Upgrade::server(io, hold)),
+            Err(e) => {
+                let why = Dropped::Failed(format!("TLS setup failed: {e}"));
+                c.end(End::Abort { close_received: false, why }, None, now);
+            }
+        }
+        c
+    }
+
+    /// The server side of an already-connected stream supplied by the embedder (the engine's
+    /// `accept_stream`). A CLOSED or CLOSING connection can be reused.
+    pub fn accept_stream(&mut self, stream: Box<dyn ByteStream>, now: Instant) -> Result<(), ConnectError> {
+        self.check_reusable()?;
+        self.reset(now);
+        self.role = Role::Server(ServerRole { secure: stream.is_tls(), request: None });
+        self.remote = stream.peer_addr();
+        let mut io = Transport::Custom(stream);
+        io.set_nodelay(self.no_delay);
+        self.phase = Phase::Upgrading(Upgrade::server(io, false));
+        Ok(())
+    }
+
+    /// The client side over an already-connected stream supplied by the embedder (a tunnel, an
+    /// in-memory pipe): the upgrade request for `url` (`ws://` only) is written at the next poll.
+    pub fn connect_over(&mut self, url: &str, stream: Box<dyn ByteStream>, now: Instant) -> Result<(), ConnectError> {
+        self.check_reusable()?;
+        let parsed = WsUrl::parse(url).map_err(ConnectError::Url)?;
+        if parsed.tls {
+            return Err(ConnectError::Tls("wss:// needs a TCP connection (use connect)".into()));
+        }
+        self.reset(now);
+        self.remote = stream.peer_addr();
+        let client = ClientRole { url: parsed, requested: url.to_string(), tls: None };
+        self.phase = Phase::Upgrading(Upgrade::client(Transport::Custom(stream), &client, &self.config));
+        self.role = Role::Client(client);
+        Ok(())
+    }
+
+    /// Starts a client connection to `url`; `tls` (for `wss://`) defaults to
+    /// [`ClientTls::default_client`]. Resolution, connect, TLS and the upgrade happen in later
+    /// polls. A CLOSED or CLOSING connection can be reused.
+    pub fn connect(&mut self, url: &str, tls: Option<ClientTls>, now: Instant) -> Result<(), ConnectError> {
+        self.check_reusable()?;
+        let parsed = WsUrl::parse(url).map_err(ConnectError::Url)?;
+        let tls = match (parsed.tls, tls) {
+            (false, _) => None,
+            (true, Some(tls)) => Some(tls),
+            (true, None) => Some(ClientTls::default_client().map_err(|e| ConnectError::Tls(e.0))?),
+        };
+        self.reset(now);
+        let client = ClientRole { url: parsed, requested: url.to_string(), tls };
+        self.phase = Phase::Dialing(Dial::start(client.clone()));
+        self.role = Role::Client(client);
+        Ok(())
+    }
+
+    fn check_reusable(&self) -> Result<(), ConnectError> {
+        match self.ready_state() {
+            ReadyState::Closed | ReadyState::Closing => Ok(()),
+            _ => Err(ConnectError::InUse),
+        }
+    }
+
+    /// Back to a fresh connection that starts now, keeping the settings, TCP_NODELAY and the waker.
+    fn reset(&mut self, now: Instant) {
+        let config = std::mem::take(&mut self.config);
+        let waker = self.waker.take();
+        let no_delay = self.no_delay;
+        *self = Connection::new(config);
+        self.waker = waker;
+        self.no_delay = no_delay;
+        self.open_deadline = self.config.handshake_timeout.and_then(|t| clock::deadline(now, t));
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Settings read when the upgrade completes (buffer sizes) or on each use (caps, heartbeat).
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Lets a server's poll know when this connection needs attention without socket activity.
+    pub fn set_waker(&mut self, list: WakeList, token: u32) {
+        self.waker = Some((list, token));
+    }
+
+    fn wake(&self) {
+        if let Some((list, token)) = &self.waker {
+            list.borrow_mut().push(*token);
+        }
+    }
+
+    pub fn ready_state(&self) -> ReadyState {
+        match &self.phase {
+            Phase::Closed => ReadyState::Closed,
+            Phase::Dialing(_) | Phase::Upgrading(_) => ReadyState::Connecting,
+            Phase::Open(open) if open.is_closing() => ReadyState::Closing,
+            Phase::Open(_) => ReadyState::Open,
+        }
+    }
+
+    /// Whether a request waits for [`Connection::approve`].
+    pub fn is_awaiting_approval(&self) -> bool {
+        matches!(&self.phase, Phase::Upgrading(up) if up.is_held())
+    }
+
+    /// Answers a held request: `Ok` sends the 101 and opens the connection at the next poll;
+    /// `Err` sends that HTTP error and closes. Does nothing when no request is held.
+    pub fn approve(&mut self, decision: Result<(), handshake::Rejection>) {
+        let Phase::Upgrading(up) = &mut self.phase else { return };
+        let Some((accepted, tail)) = up.take_held() else { return };
+        if let Some(refused) = up.answer(decision.map(|()| (accepted, tail)), &self.config.handshake_headers) {
+            self.events.push(upgrade::refused_warning(self.remote, &refused));
+        }
+        self.wake();
+    }
+
+    /// Close code: the remote's (once its close frame arrived), the one we failed with, or -1
+    /// when the close was not clean.
+    pub fn close_code(&self) -> i32 {
+        match &self.phase {
+            Phase::Open(open) => open.received().map_or(self.close_code, |(code, _)| *code),
+            _ => self.close_code,
+        }
+    }
+
+    pub fn close_reason(&self) -> &str {
+        match &self.phase {
+            Phase::Open(open) => open.received().map_or(&self.close_reason, |(_, reason)| reason),
+            _ => &self.close_reason,
+        }
+    }
+
+    pub fn selected_protocol(&self) -> &str {
+        &self.selected_protocol
+    }
+
+    /// Client: the URL as given. Server: scheme + `Host` + request target ("" before a request).
+    pub fn requested_url(&self) -> String {
+        match &self.role {
+            Role::Idle => String::new(),
+            Role::Client(client) => client.requested.clone(),
+            Role::Server(ServerRole { request: None, .. }) => String::new(),
+            Role::Server(ServerRole { request: Some(req), secure }) => {
+                let scheme = if *secure { "wss" } else { "ws" };
+                let host = handshake::header(&req.headers, "host").unwrap_or_default();
+                format!("{scheme}://{host}{}", req.target)
+            }
+        }
+    }
+
+    /// Server side: the client's upgrade request (path, query, headers).
+    pub fn request(&self) -> Option<&RequestHead> {
+        match &self.role {
+            Role::Server(server) => server.request.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The remote address, once TCP is connected.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        match &self.phase {
+            Phase::Closed | Phase::Dialing(_) => None,
+            _ => self.remote,
+        }
+    }
+
+    /// The mio TCP socket, for registration with a mio registry.
+    pub fn socket_mut(&mut self) -> Option<&mut TcpStream> {
+        match &mut self.phase {
+            Phase::Closed => None,
+            Phase::Dialing(dial) => dial.socket_mut(),
+            Phase::Upgrading(up) => up.io_mut().tcp_mut(),
+            Phase::Open(open) => open.io_mut().tcp_mut(),
+        }
+    }
+
+    /// TCP_NODELAY, on by default like the engine. Returns false without a socket.
+    pub fn set_no_delay(&mut self, enabled: bool) -> bool {
+        self.no_delay = enabled;
+        match &mut self.phase {
+            Phase::Closed => false,
+            Phase::Dialing(dial) => dial.socket_mut().is_some_and(|s| s.set_nodelay(enabled).is_ok()),
+            Phase::Upgrading(up) => up.io_mut().set_nodelay(enabled),
+            Phase::Open(open) => open.io_mut().set_nodelay(enabled),
+        }
+    }
+
+    /// Bytes of messages queued for sending and not yet fully written; 0 unless OPEN.
+    pub fn buffered_amount(&self) -> usize {
+        match &self.phase {
+            Phase::Open(open) if !open.is_closing() => open.buffered_amount(),
+            _ => 0,
+        }
+    }
+
+    /// Messages ready to be read. They stay readable in CLOSING and CLOSED.
+    pub fn available(&self) -> usize {
+        self.inbox.len()
+    }
+
+    /// Takes the next received message; a connection that had stopped reading at the inbox
+    /// bound asks to be polled again.
+    pub fn pop(&mut self) -> Option<Packet> {
+        let was_full = self.inbox.is_full(&self.config);
+        let packet = self.inbox.pop()?;
+        if was_full && !self.inbox.is_full(&self.config) {
+            self.wake();
+        }
+        Some(packet)
+    }
+
+    /// The earliest time `poll` has work to do without socket activity (timeouts, heartbeat,
+    /// the end of a linger).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Dialing(_) | Phase::Upgrading(_) => self.open_deadline,
+            Phase::Open(open) => open.next_deadline(&self.config),
+            Phase::Closed => self.linger.as_ref().and_then(Linger::until),
+        }
+    }
+
+    /// Drains the events queued since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// True while a closed connection still drains its socket (see [`linger`]).
+    pub fn is_lingering(&self) -> bool {
+        self.linger.is_some()
+    }
+
+    /// Drives the connection as far as its socket allows now.
+    pub fn poll(&mut self, now: Instant) {
+        if self.linger.as_mut().is_some_and(|l| l.drain(now)) {
+            self.linger = None;
+        }
+        let connecting = matches!(self.phase, Phase::Dialing(_) | Phase::Upgrading(_));
+        if connecting && self.open_deadline.is_some_and(|d| now >= d) {
+            return self.end_now(End::Abort { close_received: false, why: Dropped::HandshakeTimeout }, now);
+        }
+        loop {
+            let step = match std::mem::replace(&mut self.phase, Phase::Closed) {
+                Phase::Closed => return,
+                Phase::Dialing(dial) => match dial.poll(&self.config, self.no_delay) {
+                    Dialed::Pending(dial) => Step::Wait(Phase::Dialing(dial)),
+                    Dialed::Connected { upgrade, remote } => {
+                        self.remote = Some(remote);
+                        Step::Next(Phase::Upgrading(upgrade))
+                    }
+                    Dialed::Failed(why) => {
+                        Step::End(End::Abort { close_received: false, why: Dropped::Failed(why) }, None)
+                    }
+                },
+                Phase::Upgrading(up) => match up.poll(&self.config, &mut self.role, &mut self.events, self.remote) {
+                    Upgraded::Pending(up) => Step::Wait(Phase::Upgrading(up)),
+                    Upgraded::Open { io, tail, protocol } => Step::Next(self.open(io, tail, protocol)),
+                    Upgraded::Failed { io, why } => {
+                        let why = why.map_or(Dropped::ByRemote, Dropped::Failed);
+                        Step::End(End::Abort { close_received: false, why }, Some(io))
+                    }
+                },
+                Phase::Open(open) => match open.poll(now, &self.config, &mut self.inbox, &mut self.events) {
+                    Opened::Stay(open) => Step::Wait(Phase::Open(open)),
+                    Opened::Ended(end, io) => Step::End(end, Some(io)),
+                },
+            };
+            match step {
+                Step::Wait(phase) => return self.phase = phase,
+                Step::Next(phase) => self.phase = phase,
+                Step::End(end, io) => return self.end(end, io, now),
+            }
+        }
+    }
+
+    /// The upgrade completed: the open phase starts.
+    fn open(&mut self, io: Transport, tail: Vec<u8>, protocol: String) -> Phase {
+        self.selected_protocol = protocol.clone();
+        self.was_open = true;
+        self.open_deadline = None;
+        self.events.push(Event::Open { protocol });
+        Phase::Open(Open::new(io, tail, matches!(self.role, Role::Server(_)), &self.config))
+    }
+
+    /// Queues one message (`text` picks the frame type; the bytes are sent as given) and tries
+    /// to write it at once.
+    pub fn send(&mut self, data: &[u8], text: bool, now: Instant) -> Result<(), SendError> {
+        let Phase::Open(open) = &mut self.phase else { return Err(SendError::NotOpen) };
+        if open.is_closing() {
+            return Err(SendError::NotOpen);
+        }
+        match open.send(data, text, &self.config) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(SendError::QueueFull),
+            Err(end) => {
+                self.end_now(end, now);
+                Err(SendError::Failed)
+            }
+        }
+    }
+
+    /// The engine's `close(code, reason)` for a code that can go in a close frame: an open
+    /// connection sends its close frame and goes CLOSING; one not yet open is aborted.
+    pub fn close(&mut self, code: u16, reason: &str, now: Instant) {
+        match &mut self.phase {
+            Phase::Closed => {}
+            Phase::Dialing(_) | Phase::Upgrading(_) => self.abort(now),
+            Phase::Open(open) if open.is_closing() => {}
+            Phase::Open(open) => {
+                if let Err(end) = open.close(code, reason, now) {
+                    self.end_now(end, now);
+                }
+            }
+        }
+    }
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection::new(Config::default())
+    }
+}
