@@ -162,7 +162,10 @@ fn provision() -> Result<Python27> {
     Ok(py)
 }
 
-/// Counts of one role's report: behavior → number of cases, and the cases that did not pass.
+/// The outcomes a report gives a case, in the order the summary lists them.
+const OUTCOMES: [&str; 5] = ["OK", "NON-STRICT", "INFORMATIONAL", "FAILED", "UNIMPLEMENTED"];
+
+/// One role's report: outcome → number of cases, and the cases that did not pass.
 pub struct Verdict {
     pub role: &'static str,
     pub counts: BTreeMap<String, u32>,
@@ -170,17 +173,30 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    pub fn passed(&self) -> u32 {
-        ["OK", "NON-STRICT", "INFORMATIONAL"].iter().map(|b| self.counts.get(*b).copied().unwrap_or(0)).sum()
+    pub fn cases(&self) -> u32 {
+        self.counts.values().sum()
     }
-    pub fn failed(&self) -> u32 {
-        self.counts.values().sum::<u32>() - self.passed()
-            + u32::from(self.counts.values().sum::<u32>() < EXPECTED_CASES)
+
+    /// Why this role fails: a case neither OK, NON-STRICT nor INFORMATIONAL, or a report that
+    /// does not hold every case (wstest writes a short one when a peer dies mid-run).
+    pub fn problem(&self) -> Option<String> {
+        let mut why = Vec::new();
+        if self.cases() != EXPECTED_CASES {
+            why.push(format!("the report holds {} cases, not {EXPECTED_CASES}", self.cases()));
+        }
+        if !self.bad.is_empty() {
+            why.push(format!("not passed: {}", self.bad.join("; ")));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
     }
+
+    /// `autobahn server role: 301 cases: 289 OK, 9 NON-STRICT, 3 INFORMATIONAL, 0 FAILED, 0 UNIMPLEMENTED`
     pub fn line(&self) -> String {
-        let total: u32 = self.counts.values().sum();
-        let parts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        format!("autobahn {} role: {total} cases: {}", self.role, parts.join(", "))
+        let known = OUTCOMES.iter().map(|o| format!("{} {o}", self.counts.get(*o).copied().unwrap_or(0)));
+        let other =
+            self.counts.iter().filter(|(k, _)| !OUTCOMES.contains(&k.as_str())).map(|(k, v)| format!("{v} {k}"));
+        let parts: Vec<String> = known.chain(other).collect();
+        format!("autobahn {} role: {} cases: {}", self.role, self.cases(), parts.join(", "))
     }
 }
 
@@ -234,7 +250,10 @@ pub fn run_both(godot: &Path) -> Result<Vec<Verdict>> {
     let result = run::capture_quiet(wstest, 1200);
     let log = server.stop();
     crate::godot::check_log(&log).map_err(|e| format!("echo server: {e}"))?;
-    result?;
+    let result = result?;
+    if !result.success {
+        return Err(format!("wstest fuzzingclient exited with {}:\n{}", result.status, tail(&result.text, 30)));
+    }
     let server_verdict = read_report(&out.join("server/index.json"), "server")?;
 
     run::step("Autobahn|Testsuite, client role: RustWebSocketPeer in headless Godot -> wstest fuzzingserver");
@@ -278,4 +297,29 @@ pub fn run_both(godot: &Path) -> Result<Vec<Verdict>> {
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Verdict, EXPECTED_CASES};
+    use std::collections::BTreeMap;
+
+    fn verdict(counts: &[(&str, u32)], bad: &[&str]) -> Verdict {
+        let counts: BTreeMap<String, u32> = counts.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        Verdict { role: "server", counts, bad: bad.iter().map(|b| b.to_string()).collect() }
+    }
+
+    #[test]
+    fn a_role_fails_on_a_failed_case_or_a_short_report() {
+        let ok = verdict(&[("OK", EXPECTED_CASES - 12), ("NON-STRICT", 9), ("INFORMATIONAL", 3)], &[]);
+        assert_eq!(ok.problem(), None);
+        assert_eq!(
+            ok.line(),
+            "autobahn server role: 301 cases: 289 OK, 9 NON-STRICT, 3 INFORMATIONAL, 0 FAILED, 0 UNIMPLEMENTED"
+        );
+        let failed = verdict(&[("OK", EXPECTED_CASES - 1), ("FAILED", 1)], &["5.6 FAILED (close: OK)"]);
+        assert!(failed.problem().unwrap().contains("5.6 FAILED"));
+        let short = verdict(&[("OK", 200)], &[]);
+        assert!(short.problem().unwrap().contains("200 cases"));
+    }
 }

@@ -45,10 +45,15 @@ fn main() -> ExitCode {
             build()?;
             godot::import(&g, &root().join("tests/godot"))?;
             let verdicts = autobahn::run_both(&g)?;
+            let mut failed = false;
             for v in &verdicts {
                 println!("{}", v.line());
+                if let Some(problem) = v.problem() {
+                    println!("  FAILED: {problem}");
+                    failed = true;
+                }
             }
-            if verdicts.iter().any(|v| !v.bad.is_empty() || v.failed() > 0) {
+            if failed {
                 return Err("the Autobahn|Testsuite found failures".into());
             }
             Ok(())
@@ -206,42 +211,59 @@ fn demo() -> Result<()> {
 }
 
 fn test(filters: &[String]) -> Result<()> {
-    let godot = godot::find()?;
     // With filters, only the GDScript tests matching them run, plus the external stages named.
     let stage = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
     let mut tally = Tally::default();
     if filters.is_empty() {
         run::step("Rust tests (core over real sockets on 127.0.0.1; documentation check)");
-        let (p, f) = run::cargo_test()?;
-        tally.add("rust", p, f, None);
+        match run::cargo_test() {
+            Ok((0, 0)) => tally.add("rust", 0, 0, Some("cargo test ran no tests".into())),
+            Ok((p, f)) => tally.add("rust", p, f, None),
+            Err(e) => tally.add("rust", 0, 1, Some(e)),
+        }
     }
-    build()?;
+    // Every later stage needs Godot, the extension built and the test project imported.
     let project = root().join("tests/godot");
-    certs::write(&project.join("certs"))?;
-    godot::import(&godot, &project)?;
+    let ready = godot::find().and_then(|godot| {
+        build()?;
+        certs::write(&project.join("certs"))?;
+        godot::import(&godot, &project)?;
+        Ok(godot)
+    });
+    let godot = match ready {
+        Ok(godot) => godot,
+        Err(e) => {
+            tally.add("build", 0, 1, Some(format!("{e} (no Godot stage could run)")));
+            return tally.finish();
+        }
+    };
     run::step("GDScript suites in headless Godot");
     let mut args = vec!["--".to_string()];
     args.extend(filters.iter().cloned());
-    let out = godot::run(&godot, &project, &args, 1500)?;
-    let summary = godot::summary(&out.text);
-    let mut problem = godot::check_log(&out.text).err();
-    if summary.is_none() {
-        problem = Some(format!("the Godot test runner printed no summary (exit {})", out.status));
-    } else if !out.success && problem.is_none() {
-        problem = Some(format!("the Godot test runner exited with {}", out.status));
+    match godot::run(&godot, &project, &args, 1500) {
+        Ok(out) => {
+            let summary = godot::summary(&out.text);
+            let mut problem = godot::check_log(&out.text).err();
+            if summary.is_none() {
+                problem = Some(format!("the Godot test runner printed no summary (exit {})", out.status));
+            } else if filters.is_empty() && summary == Some((0, 0)) {
+                problem = Some("the Godot test runner found no tests".into());
+            } else if !out.success && problem.is_none() {
+                problem = Some(format!("the Godot test runner exited with {}", out.status));
+            }
+            let (p, f) = summary.unwrap_or((0, 0));
+            tally.add("godot", p, f, problem);
+        }
+        Err(e) => tally.add("godot", 0, 1, Some(e)),
     }
-    let (p, f) = summary.unwrap_or((0, 0));
-    tally.add("godot", p, f, problem);
     if stage("autobahn") {
         match autobahn::run_both(&godot) {
             Ok(verdicts) => {
                 for v in verdicts {
-                    let problem = (!v.bad.is_empty()).then(|| format!("not passed: {}", v.bad.join("; ")));
-                    println!("{}", v.line());
-                    tally.add(&format!("autobahn {}", v.role), v.passed(), v.failed(), problem);
+                    tally.autobahn(&v.line(), v.problem());
                 }
             }
-            Err(e) => tally.add("autobahn", 0, 1, Some(e)),
+            Err(e) => tally.autobahn("autobahn: the stage did not complete", Some(e)),
         }
     }
     if stage("interop") {
@@ -259,32 +281,81 @@ fn test(filters: &[String]) -> Result<()> {
     tally.finish()
 }
 
-/// Results of the test stages, and the closing `N passed, N failed` line.
+/// Results of the test stages, and the closing `total: N passed, N failed` line, which counts
+/// tests: Rust tests, GDScript tests, interop peers, hostile cases and the soak. Autobahn cases
+/// are reported per role by outcome and not counted, except that a role that fails (a FAILED or
+/// UNIMPLEMENTED case, a short report) or a stage that errors out counts as one failure, so that
+/// the closing line never reads "0 failed" for a failing run.
 #[derive(Default)]
 struct Tally {
     rows: Vec<(String, u32, u32, Option<String>)>,
+    autobahn: Vec<(String, Option<String>)>,
 }
 
 impl Tally {
+    /// A stage's counts; a problem (the stage errored out, a log shows a leak…) is one more
+    /// failure when the stage counted none.
     fn add(&mut self, stage: &str, passed: u32, failed: u32, problem: Option<String>) {
         self.rows.push((stage.to_string(), passed, failed + u32::from(problem.is_some() && failed == 0), problem));
     }
 
+    /// One Autobahn role's line (cases by outcome), and why it fails if it does.
+    fn autobahn(&mut self, line: &str, problem: Option<String>) {
+        self.autobahn.push((line.to_string(), problem));
+    }
+
+    /// The closing line's counts: the stages' tests, plus one failure per failing Autobahn role.
+    fn totals(&self) -> (u32, u32) {
+        let passed = self.rows.iter().map(|r| r.1).sum();
+        let failed = self.rows.iter().map(|r| r.2).sum::<u32>()
+            + self.autobahn.iter().filter(|(_, problem)| problem.is_some()).count() as u32;
+        (passed, failed)
+    }
+
     fn finish(self) -> Result<()> {
         println!();
-        let (mut passed, mut failed) = (0, 0);
+        for (line, problem) in &self.autobahn {
+            println!("{line}");
+            if let Some(problem) = problem {
+                println!("  FAILED: {problem}");
+            }
+        }
+        if !self.autobahn.is_empty() {
+            println!("(Autobahn cases are not counted below; a failing role counts as one failure)");
+        }
         for (stage, p, f, problem) in &self.rows {
             println!("{stage}: {p} passed, {f} failed");
             if let Some(problem) = problem {
                 println!("  {stage} problem: {problem}");
             }
-            passed += p;
-            failed += f;
         }
+        let (passed, failed) = self.totals();
         println!("total: {passed} passed, {failed} failed");
         if failed > 0 {
             return Err("tests failed".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Tally;
+
+    #[test]
+    fn a_failing_autobahn_role_or_stage_error_fails_the_run() {
+        let mut t = Tally::default();
+        t.add("rust", 10, 0, None);
+        t.autobahn("autobahn server role: 301 cases: …", None);
+        assert_eq!(t.totals(), (10, 0));
+        assert!(t.finish().is_ok());
+        let mut t = Tally::default();
+        t.add("rust", 10, 0, None);
+        t.autobahn("autobahn client role: 301 cases: …", Some("not passed: 5.6 FAILED".into()));
+        assert_eq!(t.totals(), (10, 1));
+        assert!(t.finish().is_err());
+        let mut t = Tally::default();
+        t.add("interop", 0, 0, Some("npm install ws failed".into()));
+        assert!(t.finish().is_err());
     }
 }
