@@ -12,6 +12,8 @@ var conn: StreamPeerTCP
 var request := ""
 ## Bytes the client sent after the upgrade.
 var inbound := PackedByteArray()
+## Every byte the client sent, the request head included.
+var received := PackedByteArray()
 ## Sent instead of a correct 101 when set; "{accept}" is replaced by the correct accept key.
 var response_override := ""
 ## Sec-WebSocket-Protocol answered ("" sends no header).
@@ -56,6 +58,7 @@ func poll() -> void:
 	if n <= 0:
 		return
 	var data: PackedByteArray = conn.get_partial_data(n)[1]
+	received.append_array(data)
 	if upgraded:
 		inbound.append_array(data)
 		if echo_control:
