@@ -81,6 +81,13 @@ pub fn client_request(url: &WsUrl, key: &str, protocols: &[String], extra_header
     s.into_bytes()
 }
 
+/// Whether `text` can go into an HTTP head as it is (a header line, a subprotocol name): no CR,
+/// LF or other control character, which would end the line early and start another (a tab
+/// is allowed). Trailing line ends are tolerated: the request writer strips them.
+pub fn is_safe_in_head(text: &str) -> bool {
+    !text.trim_end_matches(['\r', '\n']).chars().any(|c| c.is_control() && c != '\t')
+}
+
 /// The head of an HTTP response.
 #[derive(Debug, Clone)]
 pub struct ResponseHead {
@@ -295,6 +302,15 @@ pub fn error_response(r: &Rejection) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_text_without_line_breaks_goes_into_a_head() {
+        assert!(is_safe_in_head("Authorization: Bearer x"));
+        assert!(is_safe_in_head("X-Tab:\tok\r\n"), "a trailing line end is stripped by the writer");
+        assert!(!is_safe_in_head("X: a\r\nY: b"));
+        assert!(!is_safe_in_head("X: a\nY: b"));
+        assert!(!is_safe_in_head("proto\u{0}"));
+    }
 
     fn request(extra: &str) -> RequestHead {
         let raw = format!(

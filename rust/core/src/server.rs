@@ -261,7 +261,7 @@ impl Server {
     }
 
     /// Starts closing one peer with a close frame; its `Disconnected` comes from a later poll.
-    pub fn disconnect_peer(&mut self, id: u32, code: u16, reason: &str, now: Instant) -> bool {
+    pub fn disconnect_peer(&mut self, id: u32, code: Option<u16>, reason: &str, now: Instant) -> bool {
         self.conns.get(&id).map(|c| c.borrow_mut().close(code, reason, now)).is_some()
     }
 
@@ -278,7 +278,7 @@ impl Server {
         for id in &ids {
             if let Some(c) = self.conns.get(id) {
                 let mut c = c.borrow_mut();
-                c.close(1001, "", now);
+                c.close(Some(1001), "", now);
                 c.poll(now);
                 c.abort(now);
             }

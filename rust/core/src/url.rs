@@ -22,6 +22,9 @@ pub enum UrlError {
     Scheme(String),
     NoHost,
     Port(String),
+    /// A control character, or white space outside the path: it would end up in the HTTP
+    /// request as it is (the engine sends it, which lets a URL add its own headers).
+    Character(char),
 }
 
 impl fmt::Display for UrlError {
@@ -31,16 +34,21 @@ impl fmt::Display for UrlError {
             UrlError::Scheme(s) => write!(f, "unsupported scheme '{s}' (use ws:// or wss://)"),
             UrlError::NoHost => write!(f, "the URL has no host"),
             UrlError::Port(p) => write!(f, "invalid port '{p}'"),
+            UrlError::Character(c) => write!(f, "the URL contains {c:?}, which cannot be sent in a request"),
         }
     }
 }
 
 impl WsUrl {
-    /// Parses `url`. A URL without a scheme is taken as `ws://`.
+    /// Parses `url`. A URL without a scheme is taken as `ws://`. Spaces in the path or query
+    /// are sent percent-encoded; control characters are refused.
     pub fn parse(url: &str) -> Result<WsUrl, UrlError> {
         let url = url.trim();
         if url.is_empty() {
             return Err(UrlError::Empty);
+        }
+        if let Some(c) = url.chars().find(|c| c.is_control()) {
+            return Err(UrlError::Character(c));
         }
         let (tls, rest) = match url.split_once("://") {
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
@@ -57,7 +65,8 @@ impl WsUrl {
             None => "/".to_string(),
             Some('?') => format!("/{target}"),
             Some(_) => target.to_string(),
-        };
+        }
+        .replace(' ', "%20");
         // Userinfo is not sent by WebSocket clients; drop it like the engine does.
         let authority = authority.rsplit('@').next().unwrap_or_default();
         let (host, port) = if let Some(inner) = authority.strip_prefix('[') {
@@ -71,6 +80,9 @@ impl WsUrl {
         };
         if host.is_empty() {
             return Err(UrlError::NoHost);
+        }
+        if let Some(c) = authority.chars().find(|c| c.is_whitespace()) {
+            return Err(UrlError::Character(c));
         }
         let default_port = if tls { 443 } else { 80 };
         let port = match port {
@@ -121,5 +133,14 @@ mod tests {
         assert_eq!(WsUrl::parse("ws://:80/"), Err(UrlError::NoHost));
         assert_eq!(WsUrl::parse("ws://h:99999/"), Err(UrlError::Port("99999".into())));
         assert_eq!(WsUrl::parse("ws://h:abc"), Err(UrlError::Port("abc".into())));
+        assert_eq!(WsUrl::parse("ws://h/a\r\nX: y"), Err(UrlError::Character('\r')));
+        assert_eq!(WsUrl::parse("ws://h/\nX: y"), Err(UrlError::Character('\n')));
+        assert_eq!(WsUrl::parse("ws://h o/"), Err(UrlError::Character(' ')));
+    }
+
+    #[test]
+    fn spaces_in_the_path_are_percent_encoded() {
+        let u = WsUrl::parse("ws://h/my room?q=a b").unwrap();
+        assert_eq!(u.target, "/my%20room?q=a%20b");
     }
 }

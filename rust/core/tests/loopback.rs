@@ -63,7 +63,7 @@ fn echo_text_binary_and_clean_close_seen_on_both_sides() {
     assert_eq!(c.pop().unwrap(), Packet { data: vec![0, 1, 2, 255].into(), text: false });
     assert_eq!(c.pop().unwrap(), Packet { data: Vec::new().into(), text: false });
 
-    c.close(4000, "bye now", Instant::now());
+    c.close(Some(4000), "bye now", Instant::now());
     assert_eq!(c.ready_state(), ReadyState::Closing);
     pump(&mut s, &mut c, &mut log, |_, c, log| {
         c.ready_state() == ReadyState::Closed && log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. }))
@@ -82,7 +82,7 @@ fn server_initiated_close_and_messages_before_it_stay_readable() {
     let peer = s.peer(id).unwrap();
     peer.borrow_mut().send(b"bye1", true, Instant::now()).unwrap();
     peer.borrow_mut().send(b"bye2", true, Instant::now()).unwrap();
-    s.disconnect_peer(id, 4001, "done", Instant::now());
+    s.disconnect_peer(id, Some(4001), "done", Instant::now());
     pump(&mut s, &mut c, &mut log, |_, c, log| {
         c.ready_state() == ReadyState::Closed && log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. }))
     });

@@ -55,7 +55,7 @@ fn one_byte_at_a_time_handshake_messages_and_close() {
     assert_eq!(server.pop().unwrap().data.len(), 65_000);
     assert_eq!(client.pop().unwrap().data.len(), 0);
 
-    server.close(4321, "memory bye", now);
+    server.close(Some(4321), "memory bye", now);
     pump(&mut server, &mut client, now, |s, c| {
         s.ready_state() == ReadyState::Closed && c.ready_state() == ReadyState::Closed
     });
@@ -127,7 +127,7 @@ fn a_remote_that_never_answers_our_close_is_dropped_after_the_close_timeout() {
         s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
     });
     // From now on the client is never polled again: it neither reads nor answers.
-    server.close(1000, "bye", now);
+    server.close(Some(1000), "bye", now);
     assert_eq!(server.ready_state(), ReadyState::Closing);
     server.poll(now + Duration::from_secs(4));
     assert_eq!(server.ready_state(), ReadyState::Closing);
@@ -137,4 +137,56 @@ fn a_remote_that_never_answers_our_close_is_dropped_after_the_close_timeout() {
     let events = server.take_events();
     assert!(events.contains(&Event::Closed { was_open: true, clean: false }), "{events:?}");
     assert!(events.iter().any(|e| matches!(e, Event::Warning(w) if w.contains("closing handshake"))), "{events:?}");
+}
+
+#[test]
+fn a_close_without_a_status_code_reads_1005_on_both_ends() {
+    let (mut server, mut client, now) = pair(usize::MAX);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    client.close(None, "ignored without a code", now);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Closed && c.ready_state() == ReadyState::Closed
+    });
+    assert_eq!((server.close_code(), server.close_reason()), (1005, ""));
+    assert_eq!(client.close_code(), 1005);
+    assert!(server.take_events().contains(&Event::CloseRequest { code: 1005, reason: String::new() }));
+}
+
+#[test]
+fn durations_past_the_end_of_time_mean_never_and_do_not_panic() {
+    let (a, b) = MemoryStream::pair();
+    let now = Instant::now();
+    let forever =
+        Config { heartbeat_interval: Some(Duration::MAX), handshake_timeout: Some(Duration::MAX), ..Config::default() };
+    let mut server = Connection::new(forever.clone());
+    server.accept_stream(Box::new(a), now).unwrap();
+    let mut client = Connection::new(forever);
+    client.connect_over("ws://h/", Box::new(b), now).unwrap();
+    assert_eq!(server.next_deadline(), None, "no handshake deadline can be represented");
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    // The first ping went out at once; the next one never comes, so a missing pong never closes.
+    let much_later = now + Duration::from_secs(100 * 365 * 24 * 3600);
+    for _ in 0..10 {
+        server.poll(much_later);
+        client.poll(much_later);
+    }
+    assert_eq!((server.ready_state(), client.ready_state()), (ReadyState::Open, ReadyState::Open));
+    assert_eq!(server.next_deadline(), None);
+}
+
+#[test]
+fn abort_closes_at_once_with_code_minus_one_and_no_frame() {
+    let (mut server, mut client, now) = pair(usize::MAX);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    client.abort(now);
+    assert_eq!((client.ready_state(), client.close_code()), (ReadyState::Closed, -1));
+    assert!(client.take_events().contains(&Event::Closed { was_open: true, clean: false }));
+    pump(&mut server, &mut client, now, |s, _| s.ready_state() == ReadyState::Closed);
+    assert_eq!(server.close_code(), -1, "no close frame reached the server");
 }

@@ -85,7 +85,7 @@ fn trusted_chain_opens_and_exchanges_messages() {
     c.send(&vec![42u8; 60_000], false, Instant::now()).unwrap();
     pump(&mut s, &mut c, &mut log, |_, _, _| peer.borrow().available() == 1);
     assert_eq!(peer.borrow_mut().pop().unwrap().data.len(), 60_000);
-    c.close(1000, "tls bye", Instant::now());
+    c.close(Some(1000), "tls bye", Instant::now());
     pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Closed);
     assert_eq!(c.close_code(), 1000);
 }

@@ -7,6 +7,7 @@ use godot::global::Error;
 use godot::meta::GodotImmutable;
 use godot::prelude::*;
 use rust_websocket_core::connection::{ConnectError, SendError};
+use rust_websocket_core::handshake;
 
 pub fn send_error(e: SendError) -> Error {
     match e {
@@ -22,13 +23,32 @@ pub fn connect_error(e: &ConnectError) -> Error {
     }
 }
 
-pub fn strings(a: &PackedStringArray) -> Vec<String> {
-    a.as_slice().iter().map(|s| s.to_string()).collect()
+/// `handshake_headers`: raw `Name: value` lines. A line holding a line break (which would add
+/// headers of its own) or another control character is refused with an error (`None`).
+pub fn header_lines(what: &str, a: &PackedStringArray) -> Option<Vec<String>> {
+    checked_strings(what, a, false)
 }
 
-/// The engine's setter trims white space at both ends of each protocol.
-pub fn trimmed_strings(a: &PackedStringArray) -> Vec<String> {
-    a.as_slice().iter().map(|s| s.to_string().trim().to_string()).collect()
+/// `supported_protocols`: the engine's setter trims white space at both ends of each entry;
+/// entries with control characters are refused as for [`header_lines`].
+pub fn protocols(what: &str, a: &PackedStringArray) -> Option<Vec<String>> {
+    checked_strings(what, a, true)
+}
+
+fn checked_strings(what: &str, a: &PackedStringArray, trim: bool) -> Option<Vec<String>> {
+    let mut out = Vec::with_capacity(a.len());
+    for s in a.as_slice() {
+        let s = s.to_string();
+        let s = if trim { s.trim().to_string() } else { s };
+        if !handshake::is_safe_in_head(&s) {
+            godot_error!(
+                "{what}: {s:?} contains a line break or control character and cannot be sent; nothing changed"
+            );
+            return None;
+        }
+        out.push(s);
+    }
+    Some(out)
 }
 
 pub fn packed(v: &[String]) -> PackedStringArray {
@@ -84,21 +104,25 @@ pub fn byte_cap_to_godot(cap: Option<usize>) -> i64 {
 pub enum CloseWith {
     /// A negative code: close at once without a close frame (close code -1).
     Abort,
-    Frame(u16),
+    /// A close frame with this status code, or with none (`None`; the remote reads 1005).
+    Frame(Option<u16>),
 }
 
-/// A close code from GDScript: negative aborts; otherwise it must be one a close frame may carry
-/// (RFC 6455 §7.4: 1000–1003, 1007–1014, 3000–4999), or it is refused with an error (`None`).
-pub fn close_with(what: &str, code: i64) -> Option<CloseWith> {
+/// A close code from GDScript: negative aborts; `0` sends a close frame without a status code,
+/// as the engine does. Any other code must be one a close frame may carry (RFC 6455 §7.4:
+/// 1000–1003, 1007–1014, 3000–4999); otherwise an error says so and the frame goes out
+/// without a code, so that the connection still closes and nothing invalid is sent.
+pub fn close_with(what: &str, code: i64) -> CloseWith {
     match code {
-        ..0 => Some(CloseWith::Abort),
-        1000..=1003 | 1007..=1014 | 3000..=4999 => Some(CloseWith::Frame(code as u16)),
+        ..0 => CloseWith::Abort,
+        0 => CloseWith::Frame(None),
+        1000..=1003 | 1007..=1014 | 3000..=4999 => CloseWith::Frame(Some(code as u16)),
         _ => {
             godot_error!(
-                "{what}: close code {code} cannot be sent in a close frame; use 1000-1003, 1007-1014 or 3000-4999, \
-                 or -1 to close at once without one"
+                "{what}: close code {code} cannot be sent in a close frame (use 1000-1003, 1007-1014 or 3000-4999, \
+                 or -1 to close at once); closing without a status code"
             );
-            None
+            CloseWith::Frame(None)
         }
     }
 }

@@ -262,15 +262,15 @@ impl RustWebSocketPeer {
     /// Starts closing: in [constant STATE_OPEN] sends a close frame with `code` and `reason`
     /// (at most 123 bytes) and moves to [constant STATE_CLOSING]; keep polling until
     /// [constant STATE_CLOSED]. A negative `code`, or a connection not yet open, closes at once
-    /// without notifying the remote (close code -1). A code that a close frame cannot carry
-    /// (RFC 6455: only 1000–1003, 1007–1014 and 3000–4999) is refused with an error.
+    /// without notifying the remote (close code -1). `0` sends a close frame without a status
+    /// code, as the engine does. A code that a close frame cannot carry (RFC 6455: only
+    /// 1000–1003, 1007–1014 and 3000–4999) gives an error and closes without a status code.
     #[func]
     fn close(&mut self, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
         let now = Instant::now();
         match convert::close_with("RustWebSocketPeer.close()", code) {
-            Some(CloseWith::Abort) => self.conn.borrow_mut().abort(now),
-            Some(CloseWith::Frame(code)) => self.conn.borrow_mut().close(code, &reason.to_string(), now),
-            None => {}
+            CloseWith::Abort => self.conn.borrow_mut().abort(now),
+            CloseWith::Frame(code) => self.conn.borrow_mut().close(code, &reason.to_string(), now),
         }
     }
 
@@ -383,7 +383,9 @@ impl RustWebSocketPeer {
     /// Setter of [member handshake_headers].
     #[func]
     fn set_handshake_headers(&mut self, protocols: PackedStringArray) {
-        self.conn.borrow_mut().config_mut().handshake_headers = convert::strings(&protocols);
+        if let Some(lines) = convert::header_lines("RustWebSocketPeer.handshake_headers", &protocols) {
+            self.conn.borrow_mut().config_mut().handshake_headers = lines;
+        }
     }
     /// Getter of [member supported_protocols].
     #[func]
@@ -393,7 +395,9 @@ impl RustWebSocketPeer {
     /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        self.conn.borrow_mut().config_mut().supported_protocols = convert::trimmed_strings(&protocols);
+        if let Some(names) = convert::protocols("RustWebSocketPeer.supported_protocols", &protocols) {
+            self.conn.borrow_mut().config_mut().supported_protocols = names;
+        }
     }
     /// Getter of [member inbound_buffer_size].
     #[func]

@@ -239,7 +239,7 @@ impl WebSocketServer {
     /// from a later [method poll].
     #[func]
     fn disconnect_peer(&mut self, id: i64, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
-        let Some(close) = convert::close_with("WebSocketServer.disconnect_peer()", code) else { return };
+        let close = convert::close_with("WebSocketServer.disconnect_peer()", code);
         let now = Instant::now();
         let found = match (self.core.as_mut(), u32::try_from(id)) {
             (Some(core), Ok(id)) if self.peers.contains_key(&id) => match close {
@@ -261,8 +261,10 @@ impl WebSocketServer {
     /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        self.config.supported_protocols = convert::trimmed_strings(&protocols);
-        self.sync_config();
+        if let Some(names) = convert::protocols("WebSocketServer.supported_protocols", &protocols) {
+            self.config.supported_protocols = names;
+            self.sync_config();
+        }
     }
     /// Getter of [member handshake_headers].
     #[func]
@@ -272,8 +274,10 @@ impl WebSocketServer {
     /// Setter of [member handshake_headers].
     #[func]
     fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-        self.config.handshake_headers = convert::strings(&headers);
-        self.sync_config();
+        if let Some(lines) = convert::header_lines("WebSocketServer.handshake_headers", &headers) {
+            self.config.handshake_headers = lines;
+            self.sync_config();
+        }
     }
     /// Getter of [member handshake_timeout].
     #[func]

@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = conn.send(b"probe", true, now);
         let _ = theirs.take_all();
     }
-    conn.close(1000, "end", now);
+    conn.close(Some(1000), "end", now);
     conn.poll(now);
     let _ = conn.take_events();
 });

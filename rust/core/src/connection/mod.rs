@@ -425,9 +425,10 @@ impl Connection {
         }
     }
 
-    /// The engine's `close(code, reason)` for a code that can go in a close frame: an open
-    /// connection sends its close frame and goes CLOSING; one not yet open is aborted.
-    pub fn close(&mut self, code: u16, reason: &str, now: Instant) {
+    /// Starts the closing handshake: an open connection sends its close frame, with `code` and
+    /// `reason`, or empty for `None` (the remote reads 1005), and goes CLOSING; one not yet open
+    /// is aborted.
+    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) {
         match &mut self.phase {
             Phase::Closed => {}
             Phase::Dialing(_) | Phase::Upgrading(_) => self.abort(now),

@@ -230,13 +230,14 @@ impl Open {
         self.flush().map(|()| true)
     }
 
-    /// Sends our close frame (`reason` cut to the 123 bytes a close frame holds) and starts
-    /// the closing handshake.
-    pub fn close(&mut self, code: u16, reason: &str, now: Instant) -> Result<(), End> {
-        let frame = CloseFrame { code: CloseCode::from(code), reason: truncate_utf8(reason, 123).into() };
+    /// Sends our close frame (`reason` cut to the 123 bytes a close frame holds; no payload at
+    /// all without a `code`) and starts the closing handshake.
+    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<(), End> {
+        let frame =
+            code.map(|code| CloseFrame { code: CloseCode::from(code), reason: truncate_utf8(reason, 123).into() });
         self.close_sent = true;
         self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
-        ignore_would_block(self.ws.close(&mut self.io, Some(frame))).map_err(|e| self.error(e))?;
+        ignore_would_block(self.ws.close(&mut self.io, frame)).map_err(|e| self.error(e))?;
         self.flush()
     }
 
