@@ -46,6 +46,13 @@ use crate::tls_bridge;
 ///   work; names are checked against the subjectAltName, or the CN when there is none.
 /// - Failures (refused connection, bad handshake, certificate errors) are reported with
 ///   [method @GlobalScope.push_warning] naming the cause.
+/// - Values the engine takes blindly are checked: a URL with a control character (a line
+///   break would add headers to the request), or [member handshake_headers] and
+///   [member supported_protocols] entries with one, are refused with an error; spaces in a
+///   URL's path are sent percent-encoded. A close code a close frame cannot carry gives an error
+///   and the frame goes out without a status code. NaN, infinite or negative durations and
+///   negative sizes are refused with an error and leave the property unchanged; durations are
+///   capped at 1e9 s and [member inbound_buffer_size] at 2147483647 bytes (Godot's packet size).
 /// - Not available on the Web platform: use the engine's [WebSocketPeer] there.
 #[derive(GodotClass)]
 #[class(tool, base = PacketPeerExtension)]
@@ -56,15 +63,16 @@ pub struct RustWebSocketPeer {
     /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
     last: Option<Packet>,
 
-    /// Extra raw `"Name: value"` header lines added to the client's request.
+    /// Extra raw `"Name: value"` header lines added to the client's request. Lines holding a
+    /// line break or another control character are refused with an error.
     #[var(get = get_handshake_headers, set = set_handshake_headers)]
     handshake_headers: PhantomVar<PackedStringArray>,
-    /// Subprotocols offered by the client.
+    /// Subprotocols offered by the client (white space at both ends trimmed, as the engine does).
     #[var(get = get_supported_protocols, set = set_supported_protocols)]
     supported_protocols: PhantomVar<PackedStringArray>,
     /// Largest message accepted, in bytes, and about the most bytes of received messages
     /// queued. A bigger message closes the connection with code 1009. Read when the handshake
-    /// completes.
+    /// completes. At most 2147483647 (the largest Godot packet); negative values are refused.
     #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
     inbound_buffer_size: PhantomVar<i64>,
     /// Most bytes queued for sending; `put_packet`/`send` return `ERR_OUT_OF_MEMORY` beyond it.
@@ -73,14 +81,17 @@ pub struct RustWebSocketPeer {
     outbound_buffer_size: PhantomVar<i64>,
     /// Most messages queued in each direction. A full inbound queue stops reading from the
     /// socket (nothing is dropped); a full outbound queue makes sends return `ERR_OUT_OF_MEMORY`.
+    /// Negative values are refused.
     #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
     max_queued_packets: PhantomVar<i64>,
     /// Seconds between pings; `0` turns them off. A ping still unanswered when the next is due
     /// closes the connection at once (close code -1), which also detects half-open links.
+    /// NaN, infinite and negative values are refused; values above 1e9 count as 1e9.
     #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
     heartbeat_interval: PhantomVar<f64>,
     /// Seconds allowed from [method connect_to_url] to [constant STATE_OPEN] (name lookup, TCP,
-    /// TLS and the HTTP upgrade); `0` waits forever, as the engine does. Default 30.
+    /// TLS and the HTTP upgrade); `0` waits forever, as the engine does. Default 30. NaN,
+    /// infinite and negative values are refused; values above 1e9 count as 1e9.
     #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
     handshake_timeout: PhantomVar<f64>,
 
