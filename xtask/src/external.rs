@@ -1,5 +1,10 @@
 //! Drivers outside Godot against servers hosted in headless Godot (`tools/echo_server.tscn`):
-//! the hostile-input suite and the leak/soak check (Python 3, standard library only).
+//! the hostile-input suite and the leak/soak check (Python 3, standard library only), and the
+//! interop matrix with third-party peers in both roles.
+//!
+//! A case that expects our server to log something is bracketed by `MARK begin CASE` and
+//! `MARK end CASE` lines in the server's log (the echo server's `__mark__` control message), and
+//! its expected line counts only between its own marks: a line logged for another case does not.
 
 use std::path::Path;
 use std::process::Command;
