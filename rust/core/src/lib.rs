@@ -8,6 +8,7 @@
 //! * [`connection::Connection`]: one WebSocket, client or server side, driven by `poll`, one
 //!   module per phase (dialing, upgrading, open).
 //! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness.
+//! * [`multiplayer`]: the engine's `WebSocketMultiplayerPeer` protocol over both.
 //! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes.
 //! * [`tls`]: rustls configurations for the engine's `TLSOptions` meanings.
 
@@ -16,6 +17,7 @@ pub mod config;
 pub mod connection;
 pub mod handshake;
 pub mod memory;
+pub mod multiplayer;
 pub mod resolve;
 pub mod server;
 pub mod tls;

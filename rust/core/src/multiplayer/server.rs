@@ -1,0 +1,158 @@
+//! The server side of the multiplayer protocol over the core [`Server`]: it keeps the table of
+//! joined peers and the order in which their packets arrived, and leaves everything else
+//! (accepting, TLS, handshakes, request approval, timeouts, back-pressure) to the server.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
+
+use super::{id_message, MpEvent, MpPacket, MpSendError, Target};
+use crate::server::SharedConnection;
+use crate::{Server, ServerEvent};
+
+pub struct MpServer {
+    server: Server,
+    /// Peers that were sent their id: the session's members, by id.
+    peers: BTreeMap<u32, SharedConnection>,
+    /// One entry per received packet, oldest first: the sender and its connection, whose inbox
+    /// holds the packet. Packets stay in the per-connection inboxes (bounded by their settings),
+    /// so nothing here grows without bound, and a peer that left still delivers what it sent.
+    arrivals: VecDeque<(u32, SharedConnection)>,
+    /// Peers that left while packets of theirs were still queued: `PeerDisconnected` waits until
+    /// those are read, because `SceneMultiplayer` drops packets from peers it was told are gone.
+    departed: Vec<u32>,
+    /// New clients are dropped when their WebSocket opens (the engine's `refuse_new_connections`).
+    pub refuse_new: bool,
+}
+
+impl MpServer {
+    pub fn new(server: Server) -> MpServer {
+        MpServer { server, peers: BTreeMap::new(), arrivals: VecDeque::new(), departed: Vec::new(), refuse_new: false }
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    pub fn server_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    /// The connection of a joined peer.
+    pub fn peer(&self, id: u32) -> Option<&SharedConnection> {
+        self.peers.get(&id)
+    }
+
+    pub fn peer_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.peers.keys().copied()
+    }
+
+    /// Accepts, reads and writes what is ready; returns what happened to the session.
+    pub fn poll(&mut self, now: Instant) -> Vec<MpEvent> {
+        let mut out = Vec::new();
+        self.report_departures(&mut out);
+        for event in self.server.poll(now) {
+            match event {
+                ServerEvent::Request { id } => out.push(MpEvent::Request { id }),
+                ServerEvent::Connected { id, .. } => self.admit(id, now, &mut out),
+                ServerEvent::Data { id } => {
+                    if let Some(conn) = self.peers.get(&id) {
+                        self.arrivals.push_back((id, conn.clone()));
+                    }
+                }
+                // As the engine: a peer that starts closing has left the session.
+                ServerEvent::CloseRequest { id, .. } | ServerEvent::Disconnected { id, .. } => {
+                    if self.peers.remove(&id).is_some() {
+                        self.departed.push(id);
+                    }
+                }
+                ServerEvent::Warning(w) => out.push(MpEvent::Warning(w)),
+            }
+        }
+        self.report_departures(&mut out);
+        out
+    }
+
+    /// `PeerDisconnected` for the peers that left and whose packets were all read.
+    fn report_departures(&mut self, out: &mut Vec<MpEvent>) {
+        let arrivals = &self.arrivals;
+        self.departed.retain(|id| {
+            let pending = arrivals.iter().any(|(from, _)| from == id);
+            if !pending {
+                out.push(MpEvent::PeerDisconnected(*id));
+            }
+            pending
+        });
+    }
+
+    /// A client's WebSocket opened: it is sent its id and joins, unless new clients are refused.
+    fn admit(&mut self, id: u32, now: Instant, out: &mut Vec<MpEvent>) {
+        let Some(conn) = self.server.peer(id) else { return };
+        if self.refuse_new {
+            conn.borrow_mut().abort(now);
+            return;
+        }
+        // A failed send closes the connection; it never joined, so it leaves no trace.
+        if conn.borrow_mut().send(&id_message(id), false, now).is_ok() {
+            self.peers.insert(id, conn);
+            out.push(MpEvent::PeerConnected(id));
+        }
+    }
+
+    /// Answers the held upgrade request of connection `id` (see [`Server::approve`]).
+    pub fn approve(&mut self, id: u32, decision: Result<(), crate::handshake::Rejection>) {
+        self.server.approve(id, decision);
+    }
+
+    pub fn available(&self) -> usize {
+        self.arrivals.len()
+    }
+
+    /// The sender of the next packet.
+    pub fn next_sender(&self) -> Option<u32> {
+        self.arrivals.front().map(|(id, _)| *id)
+    }
+
+    pub fn pop(&mut self) -> Option<MpPacket> {
+        loop {
+            let (from, conn) = self.arrivals.pop_front()?;
+            // A connection another owner drained (a peer object read it) has nothing left.
+            let popped = conn.borrow_mut().pop();
+            if let Some(packet) = popped {
+                return Some(MpPacket { from, packet });
+            }
+        }
+    }
+
+    /// Sends one packet. Several targets: `Ok` even where one peer's queue refused it, as the
+    /// engine does; one target: its error.
+    pub fn send(&mut self, target: Target, data: &[u8], now: Instant) -> Result<(), MpSendError> {
+        if let Target::One(id) = target {
+            let conn = self.peers.get(&id).ok_or(MpSendError::NoPeer(id))?;
+            return conn.borrow_mut().send(data, false, now).map_err(MpSendError::Send);
+        }
+        for (_, conn) in self.peers.iter().filter(|(id, _)| target.includes(**id)) {
+            let _ = conn.borrow_mut().send(data, false, now);
+        }
+        Ok(())
+    }
+
+    /// Closes peer `id` with 1000. As the engine: with `force` it leaves the session at once and
+    /// no `PeerDisconnected` follows; otherwise that comes once the closing handshake is over.
+    pub fn disconnect_peer(&mut self, id: u32, force: bool, now: Instant) -> bool {
+        let Some(conn) = self.peers.get(&id).cloned() else { return false };
+        if force {
+            self.peers.remove(&id);
+        }
+        conn.borrow_mut().close(Some(1000), "", now);
+        true
+    }
+
+    /// Ends the session: every client gets a close frame with 1001 (going away) and the
+    /// listener closes. No `PeerDisconnected` is reported, as the engine's `close()`.
+    pub fn stop(&mut self, now: Instant) {
+        self.peers.clear();
+        self.arrivals.clear();
+        self.departed.clear();
+        self.server.stop(now);
+    }
+}
