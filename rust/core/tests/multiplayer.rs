@@ -46,11 +46,9 @@ fn url(s: &MpServer) -> String {
 
 fn joined(log: &[(usize, MpEvent)]) -> Vec<u32> {
     log.iter()
-        .filter_map(|(who, e)| {
-            matches!((who, e), (0, MpEvent::PeerConnected(_))).then(|| match e {
-                MpEvent::PeerConnected(id) => *id,
-                _ => 0,
-            })
+        .filter_map(|(who, e)| match (who, e) {
+            (0, MpEvent::PeerConnected(id)) => Some(*id),
+            _ => None,
         })
         .collect()
 }
