@@ -190,3 +190,38 @@ fn abort_closes_at_once_with_code_minus_one_and_no_frame() {
     pump(&mut server, &mut client, now, |s, _| s.ready_state() == ReadyState::Closed);
     assert_eq!(server.close_code(), -1, "no close frame reached the server");
 }
+
+#[test]
+fn a_close_frame_with_a_code_that_may_not_be_sent_fails_the_connection_with_1002() {
+    use std::io::Write;
+    for bad in [0u16, 999, 1004, 1005, 1006, 1015, 2999, 5000] {
+        let (a, mut b) = MemoryStream::pair();
+        let now = Instant::now();
+        let mut server = Connection::default();
+        server.accept_stream(Box::new(a), now).unwrap();
+        let mut request = b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n".to_vec();
+        request.extend_from_slice(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        b.write_all(&request).unwrap();
+        server.poll(now);
+        assert_eq!(server.ready_state(), ReadyState::Open);
+        // A masked close frame (mask 0) with the code.
+        let code = bad.to_be_bytes();
+        b.write_all(&[0x88, 0x82, 0, 0, 0, 0, code[0], code[1]]).unwrap();
+        for _ in 0..5 {
+            server.poll(now);
+        }
+        assert_eq!(
+            (server.ready_state(), server.close_code(), server.close_reason()),
+            (ReadyState::Closed, 1002, "Protocol error"),
+            "{bad}"
+        );
+        let events = server.take_events();
+        assert!(!events.iter().any(|e| matches!(e, Event::CloseRequest { .. })), "{bad}: {events:?}");
+        assert!(events.iter().any(|e| matches!(e, Event::Warning(w) if w.contains("code 1002"))), "{bad}: {events:?}");
+        let sent = b.take_all();
+        let head_end = sent.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let reply = &sent[head_end..];
+        assert_eq!(reply[0], 0x88, "{bad}: our answer is a close frame: {reply:?}");
+        assert_eq!(u16::from_be_bytes([reply[2], reply[3]]), 1002, "{bad}");
+    }
+}

@@ -171,6 +171,10 @@ impl Open {
                     continue;
                 }
                 Ok(Message::Ping(_) | Message::Frame(_)) => continue,
+                Ok(Message::Close(Some(frame))) if self.is_substituted(&frame) => {
+                    let detail = "the remote's close frame carries a status code that may not be sent (RFC 6455 §7.4)";
+                    return Err(self.fail(1002, "Protocol error", detail.into()));
+                }
                 Ok(Message::Close(frame)) => {
                     self.on_close_frame(frame, now, events);
                     return Ok(());
@@ -197,6 +201,15 @@ impl Open {
             self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
             events.push(Event::CloseRequest { code, reason });
         }
+    }
+
+    /// Whether `frame` is not the remote's but tungstenite's stand-in for it: when a close frame
+    /// with a code that may not be sent (0–999, 1004–1006, 1015, 1016–2999, 5000+) arrives first,
+    /// tungstenite queues its 1002 answer and hands over that answer in place of the frame
+    /// received. No peer sends this frame itself unless it received such a code, which we never
+    /// send. (The frame layer planned for permessage-deflate will see the original.)
+    fn is_substituted(&self, frame: &CloseFrame) -> bool {
+        !self.close_sent && frame.code == CloseCode::Protocol && frame.reason.as_str() == "Protocol violation"
     }
 
     /// Writes what tungstenite holds; ends the connection once the closing handshake is done.
@@ -271,6 +284,8 @@ impl Open {
             let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
             let _ = self.ws.close(&mut self.io, Some(frame));
         }
+        // Whatever close frame is queued (ours, or tungstenite's answer) goes out now.
+        let _ = self.ws.flush(&mut self.io);
         End::Fail { code, reason, detail }
     }
 }
