@@ -200,3 +200,20 @@ fn ids_are_little_endian_int32_from_2() {
     assert!(parse_id(&[2, 0, 0]).is_err());
     assert_eq!(parse_id(&[2, 0, 0, 0]), Ok(2));
 }
+
+#[test]
+fn a_client_leaving_with_disconnect_is_reported_on_both_sides_unless_forced() {
+    for force in [false, true] {
+        let mut s = server();
+        let mut a = client(&url(&s));
+        let mut log = Vec::new();
+        pump(&mut s, &mut [&mut a], &mut log, |_, c, _| c[0].status() == MpStatus::Connected);
+        let id = a.id().unwrap();
+        a.disconnect(force, Instant::now());
+        pump(&mut s, &mut [&mut a], &mut log, |_, c, log| {
+            c[0].status() == MpStatus::Disconnected && log.contains(&(0, MpEvent::PeerDisconnected(id)))
+        });
+        let on_client = log.iter().filter(|e| **e == (1, MpEvent::PeerDisconnected(SERVER_ID))).count();
+        assert_eq!(on_client, usize::from(!force), "force = {force}: {log:?}");
+    }
+}

@@ -1,10 +1,13 @@
-//! GDExtension entry point of godot-rust-websocket: registers `WebSocketServer` and
-//! `RustWebSocketPeer`. Each class is a thin translation over `rust_websocket_core`.
+//! GDExtension entry point of godot-rust-websocket: registers `WebSocketServer`,
+//! `RustWebSocketPeer` and `RustWebSocketMultiplayerPeer`. Each class is a thin translation over
+//! `rust_websocket_core`.
 
 use godot::prelude::*;
 
 mod convert;
 mod enums;
+mod hosting;
+mod multiplayer_peer;
 mod peer;
 mod server;
 mod stream_bridge;
@@ -23,9 +26,11 @@ mod tests {
     #[test]
     fn everything_is_documented() {
         let docs: Vec<String> = godot::docs::__gather_xml_docs().collect();
-        for (class, source) in
-            [("RustWebSocketPeer", include_str!("peer.rs")), ("WebSocketServer", include_str!("server.rs"))]
-        {
+        for (class, source) in [
+            ("RustWebSocketPeer", include_str!("peer.rs")),
+            ("WebSocketServer", include_str!("server.rs")),
+            ("RustWebSocketMultiplayerPeer", include_str!("multiplayer_peer.rs")),
+        ] {
             let xml = docs.iter().find(|x| x.contains(&format!("<class name=\"{class}\""))).expect(class);
             assert!(between(xml, "<brief_description>", "</brief_description>").trim().len() > 20, "{class}");
             let mut missing = Vec::new();

@@ -173,32 +173,8 @@ impl RustWebSocketPeer {
             godot_error!("RustWebSocketPeer: this peer belongs to a WebSocketServer and cannot connect elsewhere");
             return Error::ERR_UNAVAILABLE;
         }
-        let url = url.to_string();
-        let wants_tls = WsUrl::parse(&url).is_ok_and(|u| u.tls);
-        let tls = if wants_tls || tls_client_options.0.is_some() {
-            match tls_bridge::client_tls(tls_client_options.0) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    godot_error!("RustWebSocketPeer: {e}");
-                    return Error::ERR_INVALID_PARAMETER;
-                }
-            }
-        } else {
-            None
-        };
         self.last = None;
-        let result = self.conn.borrow_mut().connect(&url, tls, Instant::now());
-        match result {
-            Ok(()) => Error::OK,
-            Err(e) => {
-                match &e {
-                    ConnectError::Url(u) => godot_error!("RustWebSocketPeer: invalid URL '{url}': {u}"),
-                    ConnectError::Tls(t) => godot_error!("RustWebSocketPeer: {t}"),
-                    ConnectError::InUse => {}
-                }
-                convert::connect_error(&e)
-            }
-        }
+        start_client("RustWebSocketPeer", &mut self.conn.borrow_mut(), &url, &tls_client_options)
     }
 
     /// Runs the server side of a connection the game accepted itself: `stream` is a
@@ -487,8 +463,8 @@ impl RustWebSocketPeer {
         }
     }
 
-    /// A peer object for a connection accepted by a server.
-    pub fn for_server(conn: Rc<RefCell<Connection>>) -> Gd<Self> {
+    /// A peer object for a connection that its owner (a server, a multiplayer peer) polls.
+    pub fn driven_by_owner(conn: Rc<RefCell<Connection>>) -> Gd<Self> {
         Gd::from_init_fn(|base| Self::with_connection(conn, true, base))
     }
 
@@ -506,6 +482,35 @@ impl RustWebSocketPeer {
                 }
                 convert::send_error(e)
             }
+        }
+    }
+}
+
+/// Starts `conn` as a client of `url` (the engine's `connect_to_url` rules and return codes);
+/// errors are pushed, naming `class`.
+pub(crate) fn start_client(class: &str, conn: &mut Connection, url: &GString, options: &OptionalTls) -> Error {
+    let url = url.to_string();
+    let wants_tls = WsUrl::parse(&url).is_ok_and(|u| u.tls);
+    let tls = if wants_tls || options.0.is_some() {
+        match tls_bridge::client_tls(options.0.clone()) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                godot_error!("{class}: {e}");
+                return Error::ERR_INVALID_PARAMETER;
+            }
+        }
+    } else {
+        None
+    };
+    match conn.connect(&url, tls, Instant::now()) {
+        Ok(()) => Error::OK,
+        Err(e) => {
+            match &e {
+                ConnectError::Url(u) => godot_error!("{class}: invalid URL '{url}': {u}"),
+                ConnectError::Tls(t) => godot_error!("{class}: {t}"),
+                ConnectError::InUse => {}
+            }
+            convert::connect_error(&e)
         }
     }
 }

@@ -1,17 +1,16 @@
 //! `WebSocketServer`: Godot 3's server class and the tutorial's signals, over the core server.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use godot::global::Error;
 use godot::prelude::*;
-use rust_websocket_core::handshake::Rejection;
 use rust_websocket_core::{Config, Server, ServerEvent};
 
 use crate::convert::{self, CloseWith, OptionalTls};
+use crate::hosting;
 use crate::peer::RustWebSocketPeer;
-use crate::tls_bridge;
 
 /// A WebSocket server, as in Godot 3 and the Godot WebSocket tutorial, running natively.
 ///
@@ -124,47 +123,15 @@ impl WebSocketServer {
             godot_error!("WebSocketServer: already listening; call stop() first");
             return Error::ERR_ALREADY_IN_USE;
         }
-        let Ok(port) = u16::try_from(port) else {
-            godot_error!("WebSocketServer: invalid port {port}");
-            return Error::ERR_INVALID_PARAMETER;
-        };
-        let tls = match &tls_server_options.0 {
-            None => None,
-            Some(o) => match tls_bridge::server_tls(o) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    godot_error!("WebSocketServer: {e}");
-                    return Error::ERR_INVALID_PARAMETER;
-                }
-            },
-        };
-        let bind = bind_address.to_string();
-        let candidates: Vec<IpAddr> = match bind.as_str() {
-            "*" | "" => vec![Ipv6Addr::UNSPECIFIED.into(), Ipv4Addr::UNSPECIFIED.into()],
-            "localhost" => vec![Ipv4Addr::LOCALHOST.into()],
-            other => match other.parse() {
-                Ok(ip) => vec![ip],
-                Err(_) => {
-                    godot_error!("WebSocketServer: invalid bind address '{other}' (use \"*\" or an IP address)");
-                    return Error::ERR_INVALID_PARAMETER;
-                }
-            },
-        };
-        let mut last_err = None;
-        for ip in candidates {
-            match Server::listen(SocketAddr::new(ip, port), self.config.clone(), tls.clone()) {
-                Ok(mut s) => {
-                    s.max_peers = self.max_peer_count;
-                    s.hold_requests = self.validator.is_some();
-                    self.core = Some(s);
-                    return Error::OK;
-                }
-                Err(e) => last_err = Some(e),
+        match hosting::listen("WebSocketServer", port, &bind_address, &tls_server_options, &self.config) {
+            Ok(mut server) => {
+                server.max_peers = self.max_peer_count;
+                server.hold_requests = self.validator.is_some();
+                self.core = Some(server);
+                Error::OK
             }
+            Err(e) => e,
         }
-        let e = last_err.map(|e| e.to_string()).unwrap_or_default();
-        godot_error!("WebSocketServer: cannot listen on {bind}:{port}: {e}");
-        Error::ERR_CANT_CREATE
     }
 
     /// Closes every client with code 1001 (going away), emitting [signal client_disconnected]
@@ -385,13 +352,9 @@ impl WebSocketServer {
         let decision = match self.validator.clone() {
             None => Ok(()),
             Some(validator) => {
-                let peer = RustWebSocketPeer::for_server(conn);
                 // The validator may call back into this server: let it (see emit_all).
-                let verdict = {
-                    let _reentrant = self.base_mut();
-                    validator.call(&[(id as i64).to_variant(), peer.to_variant()])
-                };
-                verdict_to_decision(&verdict)
+                let _reentrant = self.base_mut();
+                hosting::ask_validator("WebSocketServer", &validator, id, conn)
             }
         };
         if let Some(core) = self.core.as_mut() {
@@ -414,7 +377,7 @@ impl WebSocketServer {
                 ServerEvent::Request { id } => self.validate(id),
                 ServerEvent::Connected { id, protocol } => {
                     let Some(conn) = self.core.as_ref().and_then(|c| c.peer(id)) else { continue };
-                    self.peers.insert(id, RustWebSocketPeer::for_server(conn));
+                    self.peers.insert(id, RustWebSocketPeer::driven_by_owner(conn));
                     self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
                 }
                 ServerEvent::Data { id } if self.peers.contains_key(&id) => {
@@ -430,22 +393,6 @@ impl WebSocketServer {
                 ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
                 _ => {}
             }
-        }
-    }
-}
-
-/// `true` accepts; `false` refuses with 403; an integer 400–599 refuses with that status.
-fn verdict_to_decision(verdict: &Variant) -> Result<(), Rejection> {
-    if let Ok(accept) = verdict.try_to::<bool>() {
-        return if accept { Ok(()) } else { Err(Rejection::new(403, "refused by the game")) };
-    }
-    match verdict.try_to::<i64>() {
-        Ok(status @ 400..=599) => Err(Rejection::new(status as u16, "refused by the game")),
-        _ => {
-            godot_warn!(
-                "WebSocketServer: request_validator must return a bool or an HTTP status (400-599), not {verdict}"
-            );
-            Err(Rejection::new(403, "refused by the game"))
         }
     }
 }

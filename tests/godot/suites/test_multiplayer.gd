@@ -15,8 +15,7 @@ extends TestSuite
 ## clients and ours in one session, the engine's server with our client, ours with ours.
 ## Failures name the line-up, e.g. "[server ours, clients engine+ours]".
 ##
-## Tests that only make sense for our class are the `pending_test_*` methods at the end; the
-## runner does not discover them. Rename them to `test_*` when the class exists.
+## Tests that only make sense for our class (request_validator, 500 clients) are at the end.
 
 const Lobby := preload("res://lib/mp_lobby.gd")
 const RawClient := preload("res://lib/raw_ws_client.gd")
@@ -530,7 +529,7 @@ func test_wss_session() -> void:
 		_end_session()
 
 
-## A refused port and a black-holed address end in connection_failed, bounded by
+## A refused port and a server that never answers end in connection_failed, bounded by
 ## handshake_timeout; an unsupported scheme is refused by create_client.
 func test_refused_or_unreachable_url_fails_without_hanging() -> void:
 	for kind in _kinds():
@@ -539,7 +538,10 @@ func test_refused_or_unreachable_url_fails_without_hanging() -> void:
 		_eq(probe.create_client("http://127.0.0.1:1/"), ERR_INVALID_PARAMETER, "create_client with http://")
 		_eq(probe.get_connection_status(), DISCONNECTED, "still DISCONNECTED after a refused URL")
 		var short := func(p): p.handshake_timeout = 0.5
-		var cases := [["refused port", "ws://127.0.0.1:%d" % _free_port()], ["black-holed address", "ws://10.255.255.1:9"]]
+		# A listener that never takes its connections: TCP connects, the upgrade is never answered.
+		var silent := TCPServer.new()
+		_eq(silent.listen(0, "127.0.0.1"), OK, "silent listener")
+		var cases := [["refused port", "ws://127.0.0.1:%d" % _free_port()], ["silent server", "ws://127.0.0.1:%d" % silent.get_local_port()]]
 		for c in cases:
 			var t0 := Time.get_ticks_msec()
 			var client := _client("Client", kind, c[1], "", short)
@@ -845,11 +847,11 @@ func test_malformed_id_message_is_rejected() -> void:
 
 
 # --- Our class only ----------------------------------------------------------------------------
-# Not discovered by the runner until renamed to test_*: they need RustWebSocketMultiplayerPeer.
+# They need RustWebSocketMultiplayerPeer.
 
 ## request_validator (as WebSocketServer's): a refused client gets HTTP 403 before the upgrade,
 ## fails with connection_failed, and the server never announces it.
-func pending_test_request_validator_refuses_with_http_403() -> void:
+func test_request_validator_refuses_with_http_403() -> void:
 	for client_kind in _kinds():
 		_ctx = "[server ours, client %s] " % client_kind
 		var server := _server("ours")
@@ -871,7 +873,7 @@ func pending_test_request_validator_refuses_with_http_403() -> void:
 
 ## 500 clients join our server; everyone gets a distinct id, the server announces each once,
 ## a broadcast reaches all, each client's packet reaches the server, and all leave once.
-func pending_test_five_hundred_clients_join_our_server() -> void:
+func test_five_hundred_clients_join_our_server() -> void:
 	var server := _server("ours")
 	var clients := []
 	for i in 500:

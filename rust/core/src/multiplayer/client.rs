@@ -117,6 +117,18 @@ impl MpClient {
         self.conn.borrow_mut().send(data, false, now).map_err(MpSendError::Send)
     }
 
+    /// Leaves the server (the engine's `disconnect_peer(1, force)` on a client): a close frame
+    /// with 1000; `PeerDisconnected` follows when the connection has closed, unless `force`,
+    /// which drops the connection at once and reports nothing.
+    pub fn disconnect(&mut self, force: bool, now: Instant) {
+        let mut conn = self.conn.borrow_mut();
+        conn.close(Some(1000), "", now);
+        if force {
+            self.id = None;
+            conn.abort(now);
+        }
+    }
+
     /// Ends the session: a close frame with 1000 if the connection is open.
     pub fn close(&mut self, now: Instant) {
         self.id = None;

@@ -1,0 +1,80 @@
+//! What the two server classes (`WebSocketServer`, `RustWebSocketMultiplayerPeer`) share:
+//! listening with the engine's bind-address rules, and asking the game's `request_validator`.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use godot::global::Error;
+use godot::prelude::*;
+use rust_websocket_core::handshake::Rejection;
+use rust_websocket_core::server::SharedConnection;
+use rust_websocket_core::{Config, Server};
+
+use crate::convert::OptionalTls;
+use crate::peer::RustWebSocketPeer;
+use crate::tls_bridge;
+
+/// Listens on `port` at `bind_address` (`"*"` every interface, `"localhost"`, or an IP
+/// address), with TLS from `TLSOptions.server()` options. Errors are pushed, naming `class`.
+pub fn listen(
+    class: &str,
+    port: i64,
+    bind_address: &GString,
+    tls: &OptionalTls,
+    config: &Config,
+) -> Result<Server, Error> {
+    let Ok(port) = u16::try_from(port) else {
+        godot_error!("{class}: invalid port {port}");
+        return Err(Error::ERR_INVALID_PARAMETER);
+    };
+    let tls = match &tls.0 {
+        None => None,
+        Some(options) => Some(tls_bridge::server_tls(options).map_err(|e| {
+            godot_error!("{class}: {e}");
+            Error::ERR_INVALID_PARAMETER
+        })?),
+    };
+    let bind = bind_address.to_string();
+    let candidates: Vec<IpAddr> = match bind.as_str() {
+        "*" | "" => vec![Ipv6Addr::UNSPECIFIED.into(), Ipv4Addr::UNSPECIFIED.into()],
+        "localhost" => vec![Ipv4Addr::LOCALHOST.into()],
+        other => match other.parse() {
+            Ok(ip) => vec![ip],
+            Err(_) => {
+                godot_error!("{class}: invalid bind address '{other}' (use \"*\" or an IP address)");
+                return Err(Error::ERR_INVALID_PARAMETER);
+            }
+        },
+    };
+    let mut last_err = None;
+    for ip in candidates {
+        match Server::listen(SocketAddr::new(ip, port), config.clone(), tls.clone()) {
+            Ok(server) => return Ok(server),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let e = last_err.map(|e| e.to_string()).unwrap_or_default();
+    godot_error!("{class}: cannot listen on {bind}:{port}: {e}");
+    Err(Error::ERR_CANT_CREATE)
+}
+
+/// Asks `validator(id, peer)` about the held upgrade request of `conn`. The caller lets the
+/// validator re-enter it (holds its `base_mut()` guard).
+pub fn ask_validator(class: &str, validator: &Callable, id: u32, conn: SharedConnection) -> Result<(), Rejection> {
+    let peer = RustWebSocketPeer::driven_by_owner(conn);
+    let verdict = validator.call(&[(id as i64).to_variant(), peer.to_variant()]);
+    verdict_to_decision(class, &verdict)
+}
+
+/// `true` accepts; `false` refuses with 403; an integer 400–599 refuses with that status.
+fn verdict_to_decision(class: &str, verdict: &Variant) -> Result<(), Rejection> {
+    if let Ok(accept) = verdict.try_to::<bool>() {
+        return if accept { Ok(()) } else { Err(Rejection::new(403, "refused by the game")) };
+    }
+    match verdict.try_to::<i64>() {
+        Ok(status @ 400..=599) => Err(Rejection::new(status as u16, "refused by the game")),
+        _ => {
+            godot_warn!("{class}: request_validator must return a bool or an HTTP status (400-599), not {verdict}");
+            Err(Rejection::new(403, "refused by the game"))
+        }
+    }
+}

@@ -1,0 +1,551 @@
+//! `RustWebSocketMultiplayerPeer`: the engine's `WebSocketMultiplayerPeer` over the core's
+//! multiplayer protocol ([`MpServer`] over the same `Server` as `WebSocketServer`, [`MpClient`]
+//! over one `Connection`).
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use godot::classes::multiplayer_peer::{ConnectionStatus, TransferMode};
+use godot::classes::{IMultiplayerPeerExtension, MultiplayerPeerExtension};
+use godot::global::Error;
+use godot::meta::conv::RawPtr;
+use godot::prelude::*;
+use rust_websocket_core::connection::Packet;
+use rust_websocket_core::multiplayer::{MpClient, MpEvent, MpSendError, MpServer, MpStatus, Target, SERVER_ID};
+use rust_websocket_core::{Config, Connection};
+
+use crate::convert::{self, OptionalTls};
+use crate::hosting;
+use crate::peer::{self, RustWebSocketPeer};
+
+const CLASS: &str = "RustWebSocketMultiplayerPeer";
+
+enum Session {
+    None,
+    Server(Box<MpServer>),
+    Client(MpClient),
+}
+
+/// A [MultiplayerPeer] over WebSocket, wire-compatible with the engine's
+/// [WebSocketMultiplayerPeer]: set it as [member MultiplayerAPI.multiplayer_peer] and use RPCs.
+/// Our server serves the engine's clients (desktop, mobile and Web exports) and ours alike, and
+/// our client joins the engine's server.
+///
+/// The protocol (Godot 4.x): one WebSocket per client, to the server, which is peer 1. When a
+/// client's WebSocket opens, the server sends it its id, in [2, 2147483647], as the first
+/// message: 4 bytes, little-endian int32; [signal MultiplayerPeer.peer_connected] follows. The
+/// client stays [constant MultiplayerPeer.CONNECTION_CONNECTING] until that message arrives (a
+/// malformed one closes it with 1002). Every later message is one packet, without a header, in a
+/// binary frame; packets report channel 0 and mode reliable. Relaying between clients is done by
+/// [SceneMultiplayer] ([member SceneMultiplayer.server_relay]), not by the peer.
+///
+/// What the engine's class lacks: [member request_validator] (accept or refuse a joining client
+/// by its URL, headers or token before the upgrade, with an HTTP error), [member max_peers]
+/// (HTTP 503 beyond), [member heartbeat_interval], a large accept backlog and readiness-driven
+/// polling (thousands of clients cost nothing per frame while idle), ids checked against ids in
+/// use, [method get_local_port], HTTP errors for bad upgrades, a client that gives up when the
+/// id does not arrive within [member handshake_timeout], close frames (1001) when the server
+/// closes, and [signal MultiplayerPeer.peer_disconnected] only after the peer's last packets
+/// were read (the engine loses them). Not available on the Web platform: use the engine's class
+/// there (see the addon's `rust_websocket.gd` helper).
+#[derive(GodotClass)]
+#[class(tool, base = MultiplayerPeerExtension)]
+pub struct RustWebSocketMultiplayerPeer {
+    session: Session,
+    config: Config,
+    max_peer_count: usize,
+    validator: Option<Callable>,
+    target: i64,
+    transfer_mode: TransferMode,
+    transfer_channel: i32,
+    refuse_new: bool,
+    /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
+    current: Option<Packet>,
+
+    /// Subprotocols the client offers, or the server accepts (see [member WebSocketServer.supported_protocols]).
+    #[var(get = get_supported_protocols, set = set_supported_protocols)]
+    supported_protocols: PhantomVar<PackedStringArray>,
+    /// Extra raw `"Name: value"` header lines for the client's request or the server's 101.
+    #[var(get = get_handshake_headers, set = set_handshake_headers)]
+    handshake_headers: PhantomVar<PackedStringArray>,
+    /// Seconds a connection has to open (TCP, TLS, HTTP upgrade) and, for a client, to receive
+    /// its id. Default 3, as the engine.
+    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
+    handshake_timeout: PhantomVar<f64>,
+    /// [member RustWebSocketPeer.inbound_buffer_size] of each connection.
+    #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
+    inbound_buffer_size: PhantomVar<i64>,
+    /// [member RustWebSocketPeer.outbound_buffer_size] of each connection.
+    #[var(get = get_outbound_buffer_size, set = set_outbound_buffer_size)]
+    outbound_buffer_size: PhantomVar<i64>,
+    /// [member RustWebSocketPeer.max_queued_packets] of each connection.
+    #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
+    max_queued_packets: PhantomVar<i64>,
+    /// [member RustWebSocketPeer.heartbeat_interval] of each connection (the engine's class has
+    /// none). Default 0 (off).
+    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
+    heartbeat_interval: PhantomVar<f64>,
+    /// Server: most simultaneous clients (joining or joined); more are answered HTTP 503.
+    #[var(get = get_max_peers, set = set_max_peers)]
+    max_peers: PhantomVar<i64>,
+    /// Server: optional `func(id: int, peer: RustWebSocketPeer) -> Variant`, asked about every
+    /// valid upgrade request before it is answered, as [member WebSocketServer.request_validator]:
+    /// `true` accepts, `false` refuses with HTTP 403, an HTTP status (400–599) refuses with it.
+    /// A refused client never joins: its [SceneMultiplayer] reports `connection_failed`.
+    #[var(get = get_request_validator, set = set_request_validator)]
+    request_validator: PhantomVar<Callable>,
+
+    base: Base<MultiplayerPeerExtension>,
+}
+
+#[godot_api]
+impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
+    fn init(base: Base<MultiplayerPeerExtension>) -> Self {
+        Self {
+            session: Session::None,
+            config: Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() },
+            max_peer_count: 4096,
+            validator: None,
+            target: 0,
+            transfer_mode: TransferMode::RELIABLE,
+            transfer_channel: 0,
+            refuse_new: false,
+            current: None,
+            supported_protocols: PhantomVar::default(),
+            handshake_headers: PhantomVar::default(),
+            handshake_timeout: PhantomVar::default(),
+            inbound_buffer_size: PhantomVar::default(),
+            outbound_buffer_size: PhantomVar::default(),
+            max_queued_packets: PhantomVar::default(),
+            heartbeat_interval: PhantomVar::default(),
+            max_peers: PhantomVar::default(),
+            request_validator: PhantomVar::default(),
+            base,
+        }
+    }
+
+    unsafe fn get_packet_rawptr(
+        &mut self,
+        r_buffer: RawPtr<*mut RawPtr<*const u8>>,
+        r_buffer_size: RawPtr<*mut i32>,
+    ) -> Error {
+        if self.status() != ConnectionStatus::CONNECTED {
+            return Error::ERR_UNCONFIGURED;
+        }
+        let popped = match &mut self.session {
+            Session::Server(server) => server.pop(),
+            Session::Client(client) => client.pop(),
+            Session::None => None,
+        };
+        let Some(popped) = popped else { return Error::ERR_UNAVAILABLE };
+        let ptr = popped.packet.data.as_ptr();
+        // Never more than `inbound_buffer_size`, which is capped at `MAX_PACKET`.
+        let Ok(len) = i32::try_from(popped.packet.data.len()) else { return Error::ERR_OUT_OF_MEMORY };
+        self.current = Some(popped.packet);
+        // SAFETY: Godot passes valid out-pointers; the buffer lives in `self.current` until the next call.
+        unsafe {
+            *(r_buffer.ptr() as *mut *const u8) = ptr;
+            *r_buffer_size.ptr() = len;
+        }
+        Error::OK
+    }
+
+    unsafe fn put_packet_rawptr(&mut self, p_buffer: RawPtr<*const u8>, p_buffer_size: i32) -> Error {
+        let Ok(len) = usize::try_from(p_buffer_size) else { return Error::ERR_INVALID_PARAMETER };
+        let data: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
+            &[]
+        } else {
+            // SAFETY: Godot passes a buffer of `p_buffer_size` bytes, valid for this call.
+            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
+        };
+        let now = Instant::now();
+        let sent = match &mut self.session {
+            Session::Server(server) => server.send(Target::from_peer(self.target), data, now),
+            Session::Client(client) => client.send(data, now),
+            Session::None => Err(MpSendError::NotConnected),
+        };
+        match sent {
+            Ok(()) => Error::OK,
+            Err(MpSendError::NotConnected) => Error::ERR_UNCONFIGURED,
+            Err(MpSendError::NoPeer(id)) => {
+                godot_error!("{CLASS}: no peer with id {id}");
+                Error::ERR_INVALID_PARAMETER
+            }
+            Err(MpSendError::Send(e)) => convert::send_error(e),
+        }
+    }
+
+    fn get_available_packet_count(&self) -> i32 {
+        let n = match &self.session {
+            Session::Server(server) => server.available(),
+            Session::Client(client) => client.available(),
+            Session::None => 0,
+        };
+        i32::try_from(n).unwrap_or(i32::MAX)
+    }
+
+    fn get_max_packet_size(&self) -> i32 {
+        self.config.outbound_buffer_size.map_or(i32::MAX, |c| i32::try_from(c).unwrap_or(i32::MAX))
+    }
+
+    fn get_packet_channel(&self) -> i32 {
+        0
+    }
+
+    fn get_packet_mode(&self) -> TransferMode {
+        TransferMode::RELIABLE
+    }
+
+    fn set_transfer_channel(&mut self, channel: i32) {
+        self.transfer_channel = channel;
+    }
+
+    fn get_transfer_channel(&self) -> i32 {
+        self.transfer_channel
+    }
+
+    fn set_transfer_mode(&mut self, mode: TransferMode) {
+        self.transfer_mode = mode;
+    }
+
+    fn get_transfer_mode(&self) -> TransferMode {
+        self.transfer_mode
+    }
+
+    fn set_target_peer(&mut self, peer: i32) {
+        self.target = peer.into();
+    }
+
+    fn get_packet_peer(&self) -> i32 {
+        match &self.session {
+            Session::Server(server) => server.next_sender().map_or(SERVER_ID as i32, |id| id as i32),
+            _ => SERVER_ID as i32,
+        }
+    }
+
+    fn is_server(&self) -> bool {
+        matches!(self.session, Session::Server(_))
+    }
+
+    fn poll(&mut self) {
+        let now = Instant::now();
+        let events = match &mut self.session {
+            Session::Server(server) => server.poll(now),
+            Session::Client(client) => client.poll(now),
+            Session::None => return,
+        };
+        self.emit_all(events);
+    }
+
+    fn close(&mut self) {
+        let now = Instant::now();
+        match std::mem::replace(&mut self.session, Session::None) {
+            Session::Server(mut server) => server.stop(now),
+            Session::Client(mut client) => client.close(now),
+            Session::None => {}
+        }
+        self.current = None;
+    }
+
+    fn disconnect_peer(&mut self, peer: i32, force: bool) {
+        let now = Instant::now();
+        let found = match (&mut self.session, u32::try_from(peer)) {
+            (Session::Server(server), Ok(id)) => server.disconnect_peer(id, force, now),
+            (Session::Client(client), Ok(SERVER_ID)) if client.id().is_some() => {
+                client.disconnect(force, now);
+                true
+            }
+            _ => false,
+        };
+        if !found {
+            godot_error!("{CLASS}: disconnect_peer({peer}): no such peer");
+        }
+    }
+
+    fn get_unique_id(&self) -> i32 {
+        match &self.session {
+            Session::Server(_) => SERVER_ID as i32,
+            Session::Client(client) => client.id().map_or(0, |id| id as i32),
+            Session::None => 0,
+        }
+    }
+
+    fn set_refuse_new_connections(&mut self, enable: bool) {
+        self.refuse_new = enable;
+        if let Session::Server(server) = &mut self.session {
+            server.refuse_new = enable;
+        }
+    }
+
+    fn is_refusing_new_connections(&self) -> bool {
+        self.refuse_new
+    }
+
+    fn is_server_relay_supported(&self) -> bool {
+        true
+    }
+
+    fn get_connection_status(&self) -> ConnectionStatus {
+        self.status()
+    }
+}
+
+#[godot_api]
+impl RustWebSocketMultiplayerPeer {
+    /// Starts a server on `port` (0 picks a free one, see [method get_local_port]) at
+    /// `bind_address` (`"*"` or an IP address); with `tls_server_options` from
+    /// [method TLSOptions.server] clients connect with `wss://`. The server is peer 1 and
+    /// [constant MultiplayerPeer.CONNECTION_CONNECTED] at once. Returns `ERR_ALREADY_IN_USE`
+    /// unless disconnected, `ERR_INVALID_PARAMETER` for a bad port, address or TLS options,
+    /// `ERR_CANT_CREATE` when the port cannot be bound.
+    #[func]
+    fn create_server(
+        &mut self,
+        port: i64,
+        #[opt(default = "*")] bind_address: GString,
+        #[opt(default = OptionalTls::none())] tls_server_options: OptionalTls,
+    ) -> Error {
+        if self.status() != ConnectionStatus::DISCONNECTED {
+            godot_error!("{CLASS}: already in use; call close() first");
+            return Error::ERR_ALREADY_IN_USE;
+        }
+        match hosting::listen(CLASS, port, &bind_address, &tls_server_options, &self.config) {
+            Ok(mut server) => {
+                server.max_peers = self.max_peer_count;
+                server.hold_requests = self.validator.is_some();
+                let mut session = MpServer::new(server);
+                session.refuse_new = self.refuse_new;
+                self.session = Session::Server(Box::new(session));
+                Error::OK
+            }
+            Err(e) => e,
+        }
+    }
+
+    /// Joins the server at `url` (`ws://` or `wss://`; `tls_client_options` default to
+    /// [method TLSOptions.client]). The status is [constant MultiplayerPeer.CONNECTION_CONNECTING]
+    /// until the server's id arrives. Returns `ERR_ALREADY_IN_USE` unless disconnected and
+    /// `ERR_INVALID_PARAMETER` for a bad URL or TLS options.
+    #[func]
+    fn create_client(
+        &mut self,
+        url: GString,
+        #[opt(default = OptionalTls::none())] tls_client_options: OptionalTls,
+    ) -> Error {
+        if self.status() != ConnectionStatus::DISCONNECTED {
+            godot_error!("{CLASS}: already in use; call close() first");
+            return Error::ERR_ALREADY_IN_USE;
+        }
+        let mut conn = Connection::new(self.config.clone());
+        let started = peer::start_client(CLASS, &mut conn, &url, &tls_client_options);
+        if started == Error::OK {
+            self.session = Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now()));
+        }
+        started
+    }
+
+    /// The connection to peer `peer_id` as a [RustWebSocketPeer] (a client's only peer is 1,
+    /// the server), or null with an error.
+    #[func]
+    fn get_peer(&self, peer_id: i64) -> Option<Gd<RustWebSocketPeer>> {
+        let conn = match (&self.session, u32::try_from(peer_id)) {
+            (Session::Server(server), Ok(id)) => server.peer(id).cloned(),
+            (Session::Client(client), Ok(SERVER_ID)) if client.id().is_some() => Some(client.connection().clone()),
+            _ => None,
+        };
+        if conn.is_none() {
+            godot_error!("{CLASS}: no peer with id {peer_id}");
+        }
+        conn.map(RustWebSocketPeer::driven_by_owner)
+    }
+
+    /// The IP address of peer `id`, or `""` with an error.
+    #[func]
+    fn get_peer_address(&self, id: i64) -> GString {
+        self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
+    }
+
+    /// The TCP port of peer `id`, or 0 with an error.
+    #[func]
+    fn get_peer_port(&self, id: i64) -> i64 {
+        self.peer_addr(id).map_or(0, |a| a.port().into())
+    }
+
+    /// Server: the port listened on (useful after `create_server(0)`), or 0.
+    #[func]
+    fn get_local_port(&self) -> i64 {
+        match &self.session {
+            Session::Server(server) => server.server().local_addr().port().into(),
+            _ => 0,
+        }
+    }
+
+    /// Getter of [member supported_protocols].
+    #[func]
+    fn get_supported_protocols(&self) -> PackedStringArray {
+        convert::packed(&self.config.supported_protocols)
+    }
+    /// Setter of [member supported_protocols].
+    #[func]
+    fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
+        if let Some(names) = convert::protocols("RustWebSocketMultiplayerPeer.supported_protocols", &protocols) {
+            self.config.supported_protocols = names;
+        }
+    }
+    /// Getter of [member handshake_headers].
+    #[func]
+    fn get_handshake_headers(&self) -> PackedStringArray {
+        convert::packed(&self.config.handshake_headers)
+    }
+    /// Setter of [member handshake_headers].
+    #[func]
+    fn set_handshake_headers(&mut self, headers: PackedStringArray) {
+        if let Some(lines) = convert::header_lines("RustWebSocketMultiplayerPeer.handshake_headers", &headers) {
+            self.config.handshake_headers = lines;
+        }
+    }
+    /// Getter of [member handshake_timeout].
+    #[func]
+    fn get_handshake_timeout(&self) -> f64 {
+        convert::secs_f64(self.config.handshake_timeout)
+    }
+    /// Setter of [member handshake_timeout].
+    #[func]
+    fn set_handshake_timeout(&mut self, seconds: f64) {
+        if let Some(d) = convert::seconds("RustWebSocketMultiplayerPeer.handshake_timeout", seconds) {
+            self.config.handshake_timeout = d;
+        }
+    }
+    /// Getter of [member inbound_buffer_size].
+    #[func]
+    fn get_inbound_buffer_size(&self) -> i64 {
+        self.config.inbound_buffer_size as i64
+    }
+    /// Setter of [member inbound_buffer_size].
+    #[func]
+    fn set_inbound_buffer_size(&mut self, size: i64) {
+        let what = "RustWebSocketMultiplayerPeer.inbound_buffer_size";
+        if let Some(size) = convert::size(what, size, convert::MAX_PACKET) {
+            self.config.inbound_buffer_size = size;
+        }
+    }
+    /// Getter of [member outbound_buffer_size].
+    #[func]
+    fn get_outbound_buffer_size(&self) -> i64 {
+        convert::byte_cap_to_godot(self.config.outbound_buffer_size)
+    }
+    /// Setter of [member outbound_buffer_size].
+    #[func]
+    fn set_outbound_buffer_size(&mut self, size: i64) {
+        self.config.outbound_buffer_size = convert::byte_cap(size);
+    }
+    /// Getter of [member max_queued_packets].
+    #[func]
+    fn get_max_queued_packets(&self) -> i64 {
+        self.config.max_queued_packets as i64
+    }
+    /// Setter of [member max_queued_packets].
+    #[func]
+    fn set_max_queued_packets(&mut self, count: i64) {
+        if let Some(count) = convert::size("RustWebSocketMultiplayerPeer.max_queued_packets", count, usize::MAX) {
+            self.config.max_queued_packets = count;
+        }
+    }
+    /// Getter of [member heartbeat_interval].
+    #[func]
+    fn get_heartbeat_interval(&self) -> f64 {
+        convert::secs_f64(self.config.heartbeat_interval)
+    }
+    /// Setter of [member heartbeat_interval].
+    #[func]
+    fn set_heartbeat_interval(&mut self, seconds: f64) {
+        if let Some(d) = convert::seconds("RustWebSocketMultiplayerPeer.heartbeat_interval", seconds) {
+            self.config.heartbeat_interval = d;
+        }
+    }
+    /// Getter of [member max_peers].
+    #[func]
+    fn get_max_peers(&self) -> i64 {
+        self.max_peer_count as i64
+    }
+    /// Setter of [member max_peers].
+    #[func]
+    fn set_max_peers(&mut self, count: i64) {
+        if let Some(count) = convert::size("RustWebSocketMultiplayerPeer.max_peers", count, usize::MAX) {
+            self.max_peer_count = count;
+            if let Session::Server(server) = &mut self.session {
+                server.server_mut().max_peers = count;
+            }
+        }
+    }
+    /// Getter of [member request_validator].
+    #[func]
+    fn get_request_validator(&self) -> Callable {
+        self.validator.clone().unwrap_or_else(Callable::invalid)
+    }
+    /// Setter of [member request_validator].
+    #[func]
+    fn set_request_validator(&mut self, validator: Callable) {
+        self.validator = validator.is_valid().then_some(validator);
+        if let Session::Server(server) = &mut self.session {
+            server.server_mut().hold_requests = self.validator.is_some();
+        }
+    }
+}
+
+impl RustWebSocketMultiplayerPeer {
+    fn status(&self) -> ConnectionStatus {
+        match &self.session {
+            Session::None => ConnectionStatus::DISCONNECTED,
+            Session::Server(_) => ConnectionStatus::CONNECTED,
+            Session::Client(client) => match client.status() {
+                MpStatus::Disconnected => ConnectionStatus::DISCONNECTED,
+                MpStatus::Connecting => ConnectionStatus::CONNECTING,
+                MpStatus::Connected => ConnectionStatus::CONNECTED,
+            },
+        }
+    }
+
+    fn peer_addr(&self, id: i64) -> Option<SocketAddr> {
+        let conn = match (&self.session, u32::try_from(id)) {
+            (Session::Server(server), Ok(id)) => server.peer(id).cloned(),
+            (Session::Client(client), Ok(SERVER_ID)) => Some(client.connection().clone()),
+            _ => None,
+        };
+        let addr = conn.and_then(|c| c.borrow().remote_addr());
+        if addr.is_none() {
+            godot_error!("{CLASS}: no peer with id {id}");
+        }
+        addr
+    }
+
+    /// Emits the events of one poll in order. `SceneMultiplayer` answers `peer_connected` at
+    /// once by sending packets through this object, so no session borrow is held meanwhile.
+    fn emit_all(&mut self, events: Vec<MpEvent>) {
+        for event in events {
+            match event {
+                MpEvent::Request { id } => self.validate(id),
+                MpEvent::PeerConnected(id) => self.signals().peer_connected().emit(id.into()),
+                MpEvent::PeerDisconnected(id) => self.signals().peer_disconnected().emit(id.into()),
+                MpEvent::Warning(w) => godot_warn!("{CLASS}: {w}"),
+            }
+        }
+    }
+
+    fn validate(&mut self, id: u32) {
+        let Session::Server(server) = &self.session else { return };
+        let Some(conn) = server.server().pending(id) else { return };
+        let decision = match self.validator.clone() {
+            None => Ok(()),
+            Some(validator) => {
+                let _reentrant = self.base_mut();
+                hosting::ask_validator(CLASS, &validator, id, conn)
+            }
+        };
+        if let Session::Server(server) = &mut self.session {
+            server.approve(id, decision);
+        }
+    }
+}
