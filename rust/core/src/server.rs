@@ -108,18 +108,6 @@ impl Server {
             .cloned()
     }
 
-    /// Ids of the connections whose upgrade completed and that are not closed yet.
-    pub fn peer_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| matches!(c.borrow().ready_state(), ReadyState::Open | ReadyState::Closing))
-            .map(|(id, _)| *id)
-            .collect();
-        ids.sort_unstable();
-        ids
-    }
-
     /// Number of connections held: in the handshake, open, closing, or draining after a failure.
     pub fn connection_count(&self) -> usize {
         self.conns.len()

@@ -141,13 +141,3 @@ impl Write for Transport {
         }
     }
 }
-
-/// Runs `f` again while it fails with `Interrupted`.
-pub fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
-        match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
-        }
-    }
-}

@@ -42,10 +42,6 @@ impl MpServer {
         self.peers.get(&id)
     }
 
-    pub fn peer_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.peers.keys().copied()
-    }
-
     /// Accepts, reads and writes what is ready; returns what happened to the session.
     pub fn poll(&mut self, now: Instant) -> Vec<MpEvent> {
         let mut out = Vec::new();
