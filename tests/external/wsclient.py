@@ -99,10 +99,26 @@ def close_code(payload):
     return struct.unpack(">H", payload[:2])[0] if len(payload) >= 2 else 1005
 
 
+class _Prefixed:
+    """A socket whose first reads return `data` (bytes that came in with the HTTP head)."""
+
+    def __init__(self, sock, data):
+        self.sock, self.data = sock, data
+
+    def recv(self, n):
+        if self.data:
+            chunk, self.data = self.data[:n], self.data[n:]
+            return chunk
+        return self.sock.recv(n)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
 class Client:
     """A well-behaved client: upgrade, echo round trips, clean close."""
 
-    def __init__(self, port, tls=False, timeout=5.0, protocol=None):
+    def __init__(self, port, tls=False, timeout=5.0, protocol=None, early_data=False):
         self.s = connect(port, tls, timeout)
         req, key = request(protocol=protocol)
         self.s.sendall(req)
@@ -113,8 +129,11 @@ class Client:
         if b"Sec-WebSocket-Accept: " + expected not in head:
             raise Closed("bad accept key")
         self.pending = head.split(b"\r\n\r\n", 1)[1]
-        if self.pending:
+        if self.pending and not early_data:
             raise Closed("unexpected bytes after the 101")
+        if self.pending:
+            # A server that speaks first (the multiplayer id) may have sent frames with the 101.
+            self.s = _Prefixed(self.s, self.pending)
 
     def send(self, opcode, payload):
         self.s.sendall(frame(opcode, payload))
@@ -181,6 +200,62 @@ def stop_server(port, tls=False, protocol=None):
     try:
         c = Client(port, tls, protocol=protocol)
         c.send(1, b"__quit__")
+        c.s.settimeout(5)
+        while True:
+            op, _, _ = recv_frame(c.s)
+            if op == 8:
+                break
+    except (OSError, Closed):
+        pass
+
+
+def mp_join(port, tls=False, protocol=None):
+    """A client of a multiplayer server (`tools/mp_echo_server.tscn`, the engine's
+    WebSocketMultiplayerPeer protocol): upgrades and reads its id, the first message."""
+    c = Client(port, tls, protocol=protocol, early_data=True)
+    op, payload, _ = recv_frame(c.s)
+    if op != 2 or len(payload) != 4:
+        raise Closed("the first message is not a 4-byte id: opcode %d, %d bytes" % (op, len(payload)))
+    return c, struct.unpack("<i", payload)[0]
+
+
+def mp_raw(c, text):
+    """Sends a SceneMultiplayer RAW packet (command 3) and returns the server's RAW answer,
+    skipping the system packets (command 7: peers joining and leaving) in between."""
+    c.send(2, b"\x03" + text.encode())
+    while True:
+        op, payload, _ = recv_frame(c.s)
+        if op == 2 and payload[:1] == b"\x03":
+            return payload[1:].decode()
+        if op != 2 or payload[:1] != b"\x07":
+            raise Closed("unexpected message: opcode %d %r" % (op, payload[:40]))
+
+
+def mp_close(c):
+    """Closes with 1000 and reads up to the server's close frame."""
+    c.send(8, struct.pack(">H", 1000))
+    while True:
+        op, _, _ = recv_frame(c.s)
+        if op == 8:
+            break
+    c.s.close()
+
+
+def mp_mark(port, label, tls=False, protocol=None):
+    """`mark` for the multiplayer server: a RAW packet `__mark__ LABEL`, answered once printed."""
+    c, _ = mp_join(port, tls, protocol)
+    answer = mp_raw(c, "__mark__ " + label)
+    if answer != "__mark__ " + label:
+        raise Closed("bad answer to the mark: %r" % answer[:40])
+    mp_close(c)
+
+
+def mp_stop_server(port, tls=False, protocol=None):
+    """`stop_server` for the multiplayer server: a RAW packet `__quit__`, then waits (bounded)
+    for the close frame the server sends every client while closing."""
+    try:
+        c, _ = mp_join(port, tls, protocol)
+        c.send(2, b"\x03__quit__")
         c.s.settimeout(5)
         while True:
             op, _, _ = recv_frame(c.s)
