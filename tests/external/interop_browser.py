@@ -1,12 +1,21 @@
-"""Headless Chromium against our WebSocketServer: serves interop_page.html on 127.0.0.1,
-starts Chromium on it, and waits for the page to report its result.
+"""Headless Chromium against our servers: serves a page on 127.0.0.1, starts Chromium on it,
+and waits for the page to report its result.
 
-usage: interop_browser.py --ws-port P --protocol chat.v1 [--chromium /usr/bin/chromium]
+Modes:
+- `echo` (default): interop_page.html against our WebSocketServer (tools/echo_server.tscn).
+- `multiplayer`: interop_mp_page.html, the browser's WebSocket API speaking what a Godot Web
+  export's WebSocketMultiplayerPeer speaks, against RustWebSocketMultiplayerPeer
+  (tools/mp_echo_server.tscn). The page reports the id it was given; the EXPECT-LOG lines ask
+  the server's log to show that id joining, its RAW packet, and its leaving.
+
+usage: interop_browser.py --ws-port P [--mode echo|multiplayer] [--protocol chat.v1]
+                          [--chromium /usr/bin/chromium]
 """
 
 import argparse
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +24,8 @@ import threading
 import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PAGES = {"echo": "interop_page.html", "multiplayer": "interop_mp_page.html"}
+page_file = PAGES["echo"]
 result = {}
 done = threading.Event()
 lock = threading.Lock()
@@ -34,7 +45,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     done.set()
             body = b"ok"
         else:
-            with open(os.path.join(HERE, "interop_page.html"), "rb") as f:
+            with open(os.path.join(HERE, page_file), "rb") as f:
                 body = f.read()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -46,12 +57,37 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def verdict(mode, ok, detail):
+    """The driver's output for the page's report: `INTEROP OK|FAIL` and the lines our server
+    must have logged during this case (`EXPECT-LOG TEXT`)."""
+    if mode == "echo":
+        if not ok:
+            return ["INTEROP FAIL chromium client: %s" % detail]
+        return ["INTEROP OK chromium client: text, binary, 1 MiB, subprotocol, close 4002 (%s)" % detail,
+                "EXPECT-LOG CLOSE_REQUEST 4002 browser bye"]
+    name = "chromium as a Web export's WebSocketMultiplayerPeer"
+    if not ok:
+        return ["INTEROP FAIL %s: %s" % (name, detail)]
+    found = re.search(r"\bid=(\d+)\b", detail)
+    if not found:
+        return ["INTEROP FAIL %s: the page reported no id (%s)" % (name, detail)]
+    peer = found.group(1)
+    # The id the page was given is the one the server announced, sent the packet and left.
+    return ["INTEROP OK %s: 4-byte id, RAW packet and answer, close 1000 (%s)" % (name, detail),
+            "EXPECT-LOG MP JOIN %s (" % peer,
+            'EXPECT-LOG MP RAW %s "hello from the browser"' % peer,
+            "EXPECT-LOG MP LEAVE %s (" % peer]
+
+
 def main():
+    global page_file
     p = argparse.ArgumentParser()
     p.add_argument("--ws-port", type=int, required=True)
+    p.add_argument("--mode", choices=sorted(PAGES), default="echo")
     p.add_argument("--protocol", default="chat.v1")
     p.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     a = p.parse_args()
+    page_file = PAGES[a.mode]
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     page = "http://127.0.0.1:%d/?ws=%s&protocol=%s" % (
@@ -67,12 +103,12 @@ def main():
     chrome.wait()
     httpd.shutdown()
     shutil.rmtree(profile, ignore_errors=True)
-    if finished and result.get("ok"):
-        print("INTEROP OK chromium client: text, binary, 1 MiB, subprotocol, close 4002 (%s)" % result["detail"])
-        print("EXPECT-LOG CLOSE_REQUEST 4002 browser bye")
-        return 0
-    print("INTEROP FAIL chromium client: %s" % (result.get("detail") if finished else "no result within 60 s"))
-    return 1
+    if finished:
+        lines = verdict(a.mode, result.get("ok"), result["detail"])
+    else:
+        lines = verdict(a.mode, False, "no result within 60 s")
+    print("\n".join(lines))
+    return 0 if lines[0].startswith("INTEROP OK") else 1
 
 
 if __name__ == "__main__":
