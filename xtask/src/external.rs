@@ -12,21 +12,54 @@ use std::process::Command;
 use crate::run::{self, Background};
 use crate::Result;
 
-/// An echo server in headless Godot, started with `args`.
+/// Which tool scene an [`EchoServer`] runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// `tools/echo_server.tscn`: a `WebSocketServer` echoing every message.
+    Echo,
+    /// `tools/mp_echo_server.tscn`: a `RustWebSocketMultiplayerPeer` server under
+    /// `SceneMultiplayer`, answering RAW packets; its control messages are RAW packets too.
+    Multiplayer,
+}
+
+impl Tool {
+    fn scene(self) -> &'static str {
+        match self {
+            Tool::Echo => "res://tools/echo_server.tscn",
+            Tool::Multiplayer => "res://tools/mp_echo_server.tscn",
+        }
+    }
+
+    /// The `wsclient` functions that mark its log and stop it.
+    fn control(self) -> (&'static str, &'static str) {
+        match self {
+            Tool::Echo => ("mark", "stop_server"),
+            Tool::Multiplayer => ("mp_mark", "mp_stop_server"),
+        }
+    }
+}
+
+/// A server in headless Godot (an echo server unless started with [`EchoServer::start_tool`]),
+/// started with `args`.
 pub struct EchoServer {
     proc: Background,
     pub port: u16,
     pub pid: u32,
     tls: bool,
     protocol: Option<String>,
+    tool: Tool,
 }
 
 impl EchoServer {
     pub fn start(godot: &Path, name: &str, args: &[&str]) -> Result<EchoServer> {
+        EchoServer::start_tool(godot, Tool::Echo, name, args)
+    }
+
+    pub fn start_tool(godot: &Path, tool: Tool, name: &str, args: &[&str]) -> Result<EchoServer> {
         let mut cmd = Command::new(godot);
         cmd.args(["--headless", "--path"])
             .arg(crate::root().join("tests/godot"))
-            .args(["res://tools/echo_server.tscn", "--", "--port=0"])
+            .args([tool.scene(), "--", "--port=0"])
             .args(args);
         let mut proc = Background::spawn(cmd, name, false)?;
         let port = proc.wait_for("LISTENING ", 60)?.parse().map_err(|e| format!("{name}: bad port: {e}"))?;
@@ -35,7 +68,7 @@ impl EchoServer {
             .iter()
             .find_map(|a| a.strip_prefix("--protocols="))
             .map(|p| p.split(',').next().unwrap_or("").to_string());
-        Ok(EchoServer { proc, port, pid, tls: args.contains(&"--tls"), protocol })
+        Ok(EchoServer { proc, port, pid, tls: args.contains(&"--tls"), protocol, tool })
     }
 
     /// Runs a `wsclient` function against this server (`wsclient.NAME(port, EXTRA, tls, protocol)`).
@@ -58,14 +91,14 @@ impl EchoServer {
     /// Has the server print `MARK label` (the `__mark__` control message) and waits until the
     /// line is in its log: what the server logged before is ahead of it.
     pub fn mark(&mut self, label: &str) -> Result<()> {
-        self.wsclient("mark", &format!("{label:?}, "))?;
+        self.wsclient(self.tool.control().0, &format!("{label:?}, "))?;
         self.proc.wait_for_line(&format!("MARK {label}"), 10)
     }
 
     /// Asks the server to quit (a `__quit__` message) and waits for it. Returns its log, and a
     /// problem if it did not quit when asked or its log shows script errors or leaks at exit.
     pub fn stop(mut self) -> (String, Option<String>) {
-        let _ = self.wsclient("stop_server", "");
+        let _ = self.wsclient(self.tool.control().1, "");
         let start = std::time::Instant::now();
         while self.proc.is_running() && start.elapsed().as_secs() < 20 {
             std::thread::sleep(std::time::Duration::from_millis(50));
@@ -73,7 +106,7 @@ impl EchoServer {
         let clean_exit = !self.proc.is_running();
         let log = self.proc.stop();
         let problem = if !clean_exit {
-            Some("the echo server did not quit when asked".to_string())
+            Some("the server did not quit when asked".to_string())
         } else {
             crate::godot::check_log(&log).err()
         };
@@ -268,37 +301,18 @@ fn driver(program: &str, args: &[String], deps: &Path) -> Command {
     cmd
 }
 
-/// The interop matrix: third-party clients against our server, our client against third-party
-/// servers. Returns (passed, failed, problem). Each peer is one case, named in its
-/// `INTEROP OK|FAIL` line.
-pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
-    let deps = interop_deps()?;
-    let ext = crate::root().join("tests/external");
-    let mut results: Vec<(String, Option<String>)> = Vec::new();
-    let mut problems = Vec::new();
-
-    run::step("interop: Python websockets, Node ws and Chromium clients -> WebSocketServer in Godot");
-    let mut server = EchoServer::start(godot, "interop echo server", &["--protocols=chat.v1", "--verbose"])?;
-    let url = format!("ws://127.0.0.1:{}/interop", server.port);
-    let clients = [
-        (
-            "python-websockets client",
-            "python3",
-            vec![ext.join("interop_py.py").display().to_string(), "client".into(), format!("--url={url}")],
-        ),
-        (
-            "node-ws client",
-            "node",
-            vec![ext.join("interop_node.js").display().to_string(), "client".into(), url.clone(), "chat.v1".into()],
-        ),
-        (
-            "chromium client",
-            "python3",
-            vec![ext.join("interop_browser.py").display().to_string(), format!("--ws-port={}", server.port)],
-        ),
-    ];
-    // Each client's run is bracketed by marks in the server's log; the lines the client expects
-    // our server to have logged (`EXPECT-LOG TEXT`) must be between its own marks.
+/// Runs each client (name, program, arguments) against `server`, then stops the server. Each
+/// client's run is bracketed by marks in the server's log, and the lines the client expects our
+/// server to have logged (`EXPECT-LOG TEXT`) must be between its own marks. One result per
+/// client goes to `results`, a problem with the server itself to `problems`.
+fn run_clients(
+    mut server: EchoServer,
+    who: &str,
+    clients: &[(&str, &str, Vec<String>)],
+    deps: &Path,
+    results: &mut Vec<(String, Option<String>)>,
+    problems: &mut Vec<String>,
+) -> Result<()> {
     let mut expected_log = Vec::new();
     for (name, program, args) in clients {
         let case = format!("interop.{}", name.replace(' ', "-"));
@@ -306,7 +320,7 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
             results.push((name.to_string(), Some(format!("marking the server log: {e}"))));
             continue;
         }
-        let out = run::capture(driver(program, &args, &deps), 120)?;
+        let out = run::capture(driver(program, args, deps), 120)?;
         let result = out.text.lines().find(|l| l.starts_with("INTEROP ")).map(str::to_string);
         let why = match result {
             _ if out.text.contains("INTEROP FAIL") => {
@@ -327,11 +341,67 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
         results.push((name.to_string(), why));
     }
     let (log, problem) = server.stop();
-    problems.extend(problem.map(|p| format!("interop echo server: {p}")));
+    problems.extend(problem.map(|p| format!("{who}: {p}")));
     for (i, case, text) in expected_log {
         if let Some(why) = expect_in_case(&log, "our server", &case, &text, 1) {
             results[i].1 = Some(why);
         }
+    }
+    Ok(())
+}
+
+/// The interop matrix: third-party clients against our server, our client against third-party
+/// servers. Returns (passed, failed, problem). Each peer is one case, named in its
+/// `INTEROP OK|FAIL` line.
+pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
+    let deps = interop_deps()?;
+    let ext = crate::root().join("tests/external");
+    let mut results: Vec<(String, Option<String>)> = Vec::new();
+    let mut problems = Vec::new();
+
+    run::step("interop: Python websockets, Node ws and Chromium clients -> WebSocketServer in Godot");
+    let server = EchoServer::start(godot, "interop echo server", &["--protocols=chat.v1", "--verbose"])?;
+    let url = format!("ws://127.0.0.1:{}/interop", server.port);
+    let clients = [
+        (
+            "python-websockets client",
+            "python3",
+            vec![ext.join("interop_py.py").display().to_string(), "client".into(), format!("--url={url}")],
+        ),
+        (
+            "node-ws client",
+            "node",
+            vec![ext.join("interop_node.js").display().to_string(), "client".into(), url.clone(), "chat.v1".into()],
+        ),
+        (
+            "chromium client",
+            "python3",
+            vec![ext.join("interop_browser.py").display().to_string(), format!("--ws-port={}", server.port)],
+        ),
+    ];
+    run_clients(server, "interop echo server", &clients, &deps, &mut results, &mut problems)?;
+
+    run::step("interop: Chromium as a Web export's multiplayer peer -> RustWebSocketMultiplayerPeer in Godot");
+    // A Web export's multiplayer peer is the engine's WebSocketMultiplayerPeer over the
+    // browser's own WebSocket API: the page speaks that protocol with the same API.
+    let name = "chromium as a Web export's WebSocketMultiplayerPeer";
+    match EchoServer::start_tool(godot, Tool::Multiplayer, "interop multiplayer server", &[]) {
+        Ok(server) => {
+            let page = vec![
+                ext.join("interop_browser.py").display().to_string(),
+                "--mode=multiplayer".into(),
+                format!("--ws-port={}", server.port),
+            ];
+            run_clients(
+                server,
+                "interop multiplayer server",
+                &[(name, "python3", page)],
+                &deps,
+                &mut results,
+                &mut problems,
+            )?;
+        }
+        Err(e) => results.push((name.to_string(), Some(format!("the multiplayer server did not start: {e}")))),
     }
 
     run::step("interop: RustWebSocketPeer in Godot -> Python websockets and Node ws servers (ws and wss)");
