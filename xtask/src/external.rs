@@ -343,7 +343,7 @@ fn run_clients(
     let (log, problem) = server.stop();
     problems.extend(problem.map(|p| format!("{who}: {p}")));
     for (i, case, text) in expected_log {
-        if let Some(why) = expect_in_case(&log, "our server", &case, &text, 1) {
+        if let Some(why) = expect_in_case(&log, "server", &case, &text, 1) {
             results[i].1 = Some(why);
         }
     }
