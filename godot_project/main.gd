@@ -1,11 +1,13 @@
 extends Node
 ## Runs the tutorial's server and both tutorial clients (the engine's WebSocketPeer and the
-## RustWebSocketPeer twin) against each other on 127.0.0.1, then closes the clients and quits.
+## RustWebSocketPeer twin) against each other on 127.0.0.1 and closes the clients; then the
+## multiplayer sample (multiplayer/multiplayer_demo.tscn: RPCs, names, turns) and quits.
 ## Exit code 0 only when every expected exchange happened.
 
 const ServerScene := preload("res://server/server.tscn")
 const ClientScene := preload("res://client/client.tscn")
 const RustClientScene := preload("res://client/client_rust.tscn")
+const MultiplayerScene := preload("res://multiplayer/multiplayer_demo.tscn")
 const TIMEOUT_MS := 20000
 
 var _echoes := 0
@@ -42,7 +44,15 @@ func _ready() -> void:
 			return _fail("clients did not close within %d ms" % TIMEOUT_MS)
 		await get_tree().process_frame
 	print("Demo finished: 2 clients exchanged messages with the server and closed cleanly.")
-	get_tree().quit(0)
+	# The multiplayer part, which bounds its own waits; this bound only guards against a hang.
+	var mp = MultiplayerScene.instantiate()
+	add_child(mp)
+	deadline = Time.get_ticks_msec() + TIMEOUT_MS
+	while not mp.done:
+		if Time.get_ticks_msec() > deadline:
+			return _fail("the multiplayer demo did not end within %d ms" % TIMEOUT_MS)
+		await get_tree().process_frame
+	get_tree().quit(0 if mp.ok else 1)
 
 
 func _fail(why: String) -> void:

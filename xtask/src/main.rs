@@ -1,7 +1,8 @@
 //! Project tasks: `cargo xtask <task>` (the alias is in `.cargo/config.toml`).
 //!
 //! * `demo`  – build the extension (release), install the addon into `godot_project/`, and run the
-//!   sample project headless: the tutorial's server and clients talking over loopback.
+//!   sample project headless: the tutorial's server and clients talking over loopback, then a
+//!   multiplayer turn game (our server, an engine client and one of ours, RPCs).
 //! * `test`  – every test: the Rust core's, then the GDScript suites in `tests/godot/` under
 //!   headless Godot. Extra arguments filter suites/tests by name.
 //! * `build` – build the extension and install the addon into the sample and test projects;
@@ -188,7 +189,7 @@ fn demo() -> Result<()> {
     build()?;
     let project = root().join("godot_project");
     godot::import(&godot, &project)?;
-    run::step("running the sample project headless (server + tutorial clients on 127.0.0.1)");
+    run::step("running the sample project headless (the tutorial, then the multiplayer game, on 127.0.0.1)");
     let out = godot::run(&godot, &project, &[], 60)?;
     godot::check_log(&out.text)?;
     if !out.success {
@@ -204,6 +205,42 @@ fn demo() -> Result<()> {
     ] {
         if lines(needle) != want {
             return Err(format!("the demo printed {} lines with '{needle}', expected {want}", lines(needle)));
+        }
+    }
+    // The multiplayer game (godot_project/multiplayer/): our RustWebSocketMultiplayerPeer server,
+    // alice on the engine's WebSocketMultiplayerPeer, bob on ours (from the RustWebSocket helper),
+    // mallory turned away by the request_validator. Lines are counted by all their parts.
+    let lines_with = |parts: &[&str]| out.text.lines().filter(|l| parts.iter().all(|p| l.contains(p))).count();
+    for (parts, want) in [
+        (&["[server] RustWebSocketMultiplayerPeer listening on ws://127.0.0.1:"][..], 1),
+        (&["[alice] WebSocketMultiplayerPeer joining ws://127.0.0.1:"], 1),
+        (&["[bob] RustWebSocketMultiplayerPeer joining ws://127.0.0.1:"], 1),
+        (&["[server] request for /lobby: admitted"], 2),
+        (&["[server] request for /spectate: refused with HTTP 404"], 1),
+        (&["[mallory] connection failed"], 1),
+        (&["[server] player ", " joined from 127.0.0.1"], 2),
+        (&["[alice] connected as player "], 1),
+        (&["[bob] connected as player "], 1),
+        (&["[server] player ", " is alice"], 1),
+        (&["[server] player ", " is bob"], 1),
+        (&["[alice] the server acknowledged my name: alice"], 1),
+        (&["[bob] the server acknowledged my name: bob"], 1),
+        (&["[alice] the server says player ", " is bob"], 1),
+        (&["[bob] the server says player ", " is alice"], 1),
+        (&["[server] round ", "'s turn"], 4),
+        (&["[alice] my turn in round "], 2),
+        (&["[bob] my turn in round "], 2),
+        (&["[server] ", " rolls "], 4),
+        (&["[alice] ", " rolled "], 4),
+        (&["[bob] ", " rolled "], 4),
+        (&["] game over: "], 3),
+        (&["[server] player ", " (alice) left"], 1),
+        (&["[bob] alice left the game"], 1),
+        (&["[bob] the server closed the game"], 1),
+        (&["Multiplayer demo finished: "], 1),
+    ] {
+        if lines_with(parts) != want {
+            return Err(format!("the demo printed {} lines with {parts:?}, expected {want}", lines_with(parts)));
         }
     }
     println!("xtask: demo OK");
