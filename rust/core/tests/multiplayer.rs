@@ -132,9 +132,9 @@ fn refused_new_connections_never_join() {
     assert!(joined(&log).is_empty() && a.id().is_none(), "{log:?}");
 }
 
-/// A raw server that answers the upgrade and then sends `first` as a binary message; returns
-/// what the client sent afterwards.
-fn raw_server(first: Vec<u8>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
+/// A raw server that answers the upgrade and then sends each of `messages` as a binary message,
+/// all in one write; returns what the client sent afterwards.
+fn raw_server(messages: Vec<Vec<u8>>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://127.0.0.1:{}/", listener.local_addr().unwrap().port());
     let handle = std::thread::spawn(move || {
@@ -150,9 +150,12 @@ fn raw_server(first: Vec<u8>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
         let accept = rust_websocket_core::handshake::derive_accept_key(key.as_bytes());
         let reply = format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n");
         s.write_all(reply.as_bytes()).unwrap();
-        let mut frame = vec![0x82, first.len() as u8];
-        frame.extend_from_slice(&first);
-        s.write_all(&frame).unwrap();
+        let mut frames = Vec::new();
+        for m in &messages {
+            frames.extend_from_slice(&[0x82, m.len() as u8]);
+            frames.extend_from_slice(m);
+        }
+        s.write_all(&frames).unwrap();
         let mut sent = Vec::new();
         let mut chunk = [0u8; 256];
         // Until the close frame's header, mask and code are in; then hang up.
@@ -168,7 +171,8 @@ fn raw_server(first: Vec<u8>) -> (String, std::thread::JoinHandle<Vec<u8>>) {
 #[test]
 fn a_malformed_id_message_fails_the_client() {
     for first in [vec![1, 2, 3], vec![1, 2, 3, 4, 5], vec![1, 0, 0, 0], (-5i32).to_le_bytes().to_vec()] {
-        let (url, server) = raw_server(first.clone());
+        // A valid id right behind the bad message must not be taken as the id either.
+        let (url, server) = raw_server(vec![first.clone(), 777_777u32.to_le_bytes().to_vec()]);
         let mut c = client(&url);
         let start = Instant::now();
         let mut events = Vec::new();

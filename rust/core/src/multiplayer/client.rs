@@ -20,6 +20,8 @@ pub struct MpClient {
     conn: SharedConnection,
     /// The id the server assigned, once its message arrived.
     id: Option<u32>,
+    /// The first message was not an id: nothing after it is taken as one.
+    rejected: bool,
     /// Until when the id may take to arrive (`handshake_timeout` from the start; the engine
     /// waits forever once the WebSocket is open).
     deadline: Option<Instant>,
@@ -32,7 +34,7 @@ impl MpClient {
     /// Drives `conn`, which the caller started (`connect`) at `now`.
     pub fn new(conn: SharedConnection, now: Instant) -> MpClient {
         let timeout = conn.borrow().config().handshake_timeout;
-        MpClient { conn, id: None, deadline: timeout.and_then(|t| clock::deadline(now, t)) }
+        MpClient { conn, id: None, rejected: false, deadline: timeout.and_then(|t| clock::deadline(now, t)) }
     }
 
     pub fn connection(&self) -> &SharedConnection {
@@ -66,7 +68,7 @@ impl MpClient {
         }
         for event in events {
             match event {
-                Event::Message if self.id.is_none() => self.take_id(now, &mut out),
+                Event::Message if self.id.is_none() && !self.rejected => self.take_id(now, &mut out),
                 Event::Warning(w) => out.push(MpEvent::Warning(w)),
                 _ => {}
             }
@@ -88,6 +90,7 @@ impl MpClient {
                 out.push(MpEvent::PeerConnected(SERVER_ID));
             }
             Err(why) => {
+                self.rejected = true;
                 out.push(MpEvent::Warning(format!("not a Godot multiplayer server: {why}; closing")));
                 conn.close(Some(1002), "expected a peer id", now);
             }

@@ -132,12 +132,13 @@ impl MpServer {
         Ok(())
     }
 
-    /// Closes peer `id` with 1000. As the engine: with `force` it leaves the session at once and
-    /// no `PeerDisconnected` follows; otherwise that comes once the closing handshake is over.
+    /// Closes peer `id` with 1000; it leaves the session at once (nothing more is read from
+    /// it). As the engine: `PeerDisconnected` follows at the next poll (once its packets already
+    /// queued were read), or never with `force`.
     pub fn disconnect_peer(&mut self, id: u32, force: bool, now: Instant) -> bool {
-        let Some(conn) = self.peers.get(&id).cloned() else { return false };
-        if force {
-            self.peers.remove(&id);
+        let Some(conn) = self.peers.remove(&id) else { return false };
+        if !force {
+            self.departed.push(id);
         }
         conn.borrow_mut().close(Some(1000), "", now);
         true
