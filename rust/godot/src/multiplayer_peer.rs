@@ -48,7 +48,8 @@ enum Session {
 /// use, [method get_local_port], HTTP errors for bad upgrades, a client that gives up when the
 /// id does not arrive within [member handshake_timeout], close frames (1001) when the server
 /// closes, and [signal MultiplayerPeer.peer_disconnected] only after the peer's last packets
-/// were read (the engine loses them). Not available on the Web platform: use the engine's class
+/// were read (the engine loses them), also after `disconnect_peer(id, true)` (the engine emits
+/// nothing then, leaving the peer in [SceneMultiplayer], godot#108716). Not available on the Web platform: use the engine's class
 /// there (see the addon's `rust_websocket.gd` helper).
 #[derive(GodotClass)]
 #[class(tool, base = MultiplayerPeerExtension)]

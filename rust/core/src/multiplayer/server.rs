@@ -132,15 +132,18 @@ impl MpServer {
         Ok(())
     }
 
-    /// Closes peer `id` with 1000; it leaves the session at once (nothing more is read from
-    /// it). As the engine: `PeerDisconnected` follows at the next poll (once its packets already
-    /// queued were read), or never with `force`.
+    /// Closes peer `id` with 1000 (`force`: and drops its connection at once); it leaves the
+    /// session at once, nothing more is read from it, and `PeerDisconnected` follows at the next
+    /// poll, once its packets already queued were read. The engine reports nothing after
+    /// `force`, which leaves the peer in `SceneMultiplayer` for good (godot#108716).
     pub fn disconnect_peer(&mut self, id: u32, force: bool, now: Instant) -> bool {
         let Some(conn) = self.peers.remove(&id) else { return false };
-        if !force {
-            self.departed.push(id);
+        self.departed.push(id);
+        let mut conn = conn.borrow_mut();
+        conn.close(Some(1000), "", now);
+        if force {
+            conn.abort(now);
         }
-        conn.borrow_mut().close(Some(1000), "", now);
         true
     }
 
