@@ -10,7 +10,9 @@
 //! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`).
 //! * `fuzz [seconds]` – libFuzzer (cargo-fuzz) on the core's handshake and frame paths for a
 //!   bounded time (default 300 s); not part of `test`.
-//! * `bench` – print speed and memory figures of the core (idle scale, echo throughput).
+//! * `bench [core|mp]` – print speed and memory figures: the core's (idle scale, echo
+//!   throughput), then the high-level multiplayer stage (1,000 clients against a headless Godot
+//!   server with our multiplayer peer and with the engine's, side by side; `mpbench.rs`).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
@@ -22,6 +24,7 @@ mod autobahn;
 mod certs;
 mod external;
 mod godot;
+mod mpbench;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -60,11 +63,9 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300)),
-        Some("bench") => {
-            run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])
-        }
+        Some("bench") => bench(args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn|fuzz [seconds]|bench|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn|fuzz [seconds]|bench [core|mp]|godot>");
             return ExitCode::from(2);
         }
     };
@@ -75,6 +76,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The core's figures, then the multiplayer stage (`only`: one of them).
+fn bench(only: Option<&str>) -> Result<()> {
+    if only != Some("mp") {
+        run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])?;
+    }
+    if only != Some("core") {
+        let godot = godot::find()?;
+        build()?;
+        godot::import(&godot, &root().join("tests/godot"))?;
+        mpbench::run(&godot)?;
+    }
+    Ok(())
 }
 
 /// Runs the core's fuzz target for `seconds`. cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP
