@@ -73,12 +73,18 @@ pub fn client_request(url: &WsUrl, key: &str, protocols: &[String], extra_header
     if !protocols.is_empty() {
         s.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(",")));
     }
+    end_head(s, extra_headers)
+}
+
+/// Appends the caller's extra header lines (without their own line ends) and the blank line
+/// that ends the head.
+fn end_head(mut head: String, extra_headers: &[String]) -> Vec<u8> {
     for h in extra_headers {
-        s.push_str(h.trim_end_matches(['\r', '\n']));
-        s.push_str("\r\n");
+        head.push_str(h.trim_end_matches(['\r', '\n']));
+        head.push_str("\r\n");
     }
-    s.push_str("\r\n");
-    s.into_bytes()
+    head.push_str("\r\n");
+    head.into_bytes()
 }
 
 /// Whether `text` can go into an HTTP head as it is (a header line, a subprotocol name): no CR,
@@ -278,12 +284,7 @@ pub fn response_101(accepted: &Accepted, extra_headers: &[String]) -> Vec<u8> {
     if !accepted.protocol.is_empty() {
         s.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", accepted.protocol));
     }
-    for h in extra_headers {
-        s.push_str(h.trim_end_matches(['\r', '\n']));
-        s.push_str("\r\n");
-    }
-    s.push_str("\r\n");
-    s.into_bytes()
+    end_head(s, extra_headers)
 }
 
 /// An HTTP error response for a refused request; the connection is closed after it.

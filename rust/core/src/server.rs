@@ -21,9 +21,7 @@ use crate::config::Config;
 use crate::connection::{Connection, Event, ReadyState, WakeList};
 use crate::handshake::{error_response, Rejection};
 
-/// A connection shared between the server (which drives it) and the game (which reads and
-/// writes it through its peer object). Single-threaded, like Godot's main loop.
-pub type SharedConnection = Rc<RefCell<Connection>>;
+pub use crate::connection::SharedConnection;
 
 const LISTENER: Token = Token(0);
 
@@ -43,7 +41,7 @@ pub enum ServerEvent {
     },
     CloseRequest {
         id: u32,
-        code: i32,
+        code: u16,
         reason: String,
     },
     Disconnected {
@@ -63,7 +61,7 @@ pub struct Server {
     tls: Option<Arc<ServerConfig>>,
     /// Most simultaneous connections (in handshake or open); extra ones get HTTP 503.
     pub max_peers: usize,
-    /// Hold each acceptable request for [`Server::approve`] (see `Connection::hold_requests`).
+    /// Hold each acceptable request for [`Server::approve`] (the `hold` of `Connection::accept`).
     pub hold_requests: bool,
     conns: HashMap<u32, SharedConnection>,
     wake: WakeList,
@@ -137,6 +135,7 @@ impl Server {
             self.accept(now, &mut active);
         }
         active.append(&mut self.wake.borrow_mut());
+        self.compact_timers();
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {
             if t > now {
                 break;
@@ -153,6 +152,14 @@ impl Server {
             self.drive(id, now);
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// A timer outlives its connection until it comes due, which may be never (a deadline years
+    /// away): once stale entries outnumber the live ones, the heap is rebuilt from `scheduled`.
+    fn compact_timers(&mut self) {
+        if self.timers.len() > 2 * self.scheduled.len() + 64 {
+            self.timers = self.scheduled.iter().map(|(id, t)| Reverse((*t, *id))).collect();
+        }
     }
 
     fn accept(&mut self, now: Instant, active: &mut Vec<u32>) {

@@ -59,8 +59,8 @@ fn one_byte_at_a_time_handshake_messages_and_close() {
     pump(&mut server, &mut client, now, |s, c| {
         s.ready_state() == ReadyState::Closed && c.ready_state() == ReadyState::Closed
     });
-    assert_eq!((client.close_code(), client.close_reason()), (4321, "memory bye"));
-    assert_eq!(server.close_code(), 4321);
+    assert_eq!((client.close_code(), client.close_reason()), (Some(4321), "memory bye"));
+    assert_eq!(server.close_code(), Some(4321));
     assert!(client.take_events().contains(&Event::CloseRequest { code: 4321, reason: "memory bye".into() }));
 }
 
@@ -74,7 +74,7 @@ fn handshake_timeout_is_driven_by_the_clock_given() {
     assert_eq!(server.ready_state(), ReadyState::Connecting);
     assert_eq!(server.next_deadline(), Some(now + Duration::from_secs(3)));
     server.poll(now + Duration::from_secs(3));
-    assert_eq!((server.ready_state(), server.close_code()), (ReadyState::Closed, -1));
+    assert_eq!((server.ready_state(), server.close_code()), (ReadyState::Closed, None));
     assert!(server.take_events().iter().any(|e| matches!(e, Event::Warning(w) if w.contains("timed out"))));
 }
 
@@ -92,6 +92,7 @@ fn garbage_gets_a_400_and_a_closed_connection() {
     let reply = String::from_utf8(b.take_all()).unwrap();
     assert!(reply.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{reply}");
     assert_eq!(server.ready_state(), ReadyState::Closed);
+    assert!(server.is_lingering(), "the socket drains, so the 400 is not lost to a reset");
     assert!(server.take_events().contains(&Event::Closed { was_open: false, clean: false }));
 }
 
@@ -133,7 +134,7 @@ fn a_remote_that_never_answers_our_close_is_dropped_after_the_close_timeout() {
     assert_eq!(server.ready_state(), ReadyState::Closing);
     assert_eq!(server.next_deadline(), Some(now + rust_websocket_core::connection::CLOSE_TIMEOUT));
     server.poll(now + Duration::from_secs(5));
-    assert_eq!((server.ready_state(), server.close_code()), (ReadyState::Closed, -1));
+    assert_eq!((server.ready_state(), server.close_code()), (ReadyState::Closed, None));
     let events = server.take_events();
     assert!(events.contains(&Event::Closed { was_open: true, clean: false }), "{events:?}");
     assert!(events.iter().any(|e| matches!(e, Event::Warning(w) if w.contains("closing handshake"))), "{events:?}");
@@ -149,8 +150,8 @@ fn a_close_without_a_status_code_reads_1005_on_both_ends() {
     pump(&mut server, &mut client, now, |s, c| {
         s.ready_state() == ReadyState::Closed && c.ready_state() == ReadyState::Closed
     });
-    assert_eq!((server.close_code(), server.close_reason()), (1005, ""));
-    assert_eq!(client.close_code(), 1005);
+    assert_eq!((server.close_code(), server.close_reason()), (Some(1005), ""));
+    assert_eq!(client.close_code(), Some(1005));
     assert!(server.take_events().contains(&Event::CloseRequest { code: 1005, reason: String::new() }));
 }
 
@@ -185,10 +186,10 @@ fn abort_closes_at_once_with_code_minus_one_and_no_frame() {
         s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
     });
     client.abort(now);
-    assert_eq!((client.ready_state(), client.close_code()), (ReadyState::Closed, -1));
+    assert_eq!((client.ready_state(), client.close_code()), (ReadyState::Closed, None));
     assert!(client.take_events().contains(&Event::Closed { was_open: true, clean: false }));
     pump(&mut server, &mut client, now, |s, _| s.ready_state() == ReadyState::Closed);
-    assert_eq!(server.close_code(), -1, "no close frame reached the server");
+    assert_eq!(server.close_code(), None, "no close frame reached the server");
 }
 
 #[test]
@@ -212,7 +213,7 @@ fn a_close_frame_with_a_code_that_may_not_be_sent_fails_the_connection_with_1002
         }
         assert_eq!(
             (server.ready_state(), server.close_code(), server.close_reason()),
-            (ReadyState::Closed, 1002, "Protocol error"),
+            (ReadyState::Closed, Some(1002), "Protocol error"),
             "{bad}"
         );
         let events = server.take_events();
@@ -224,4 +225,38 @@ fn a_close_frame_with_a_code_that_may_not_be_sent_fails_the_connection_with_1002
         assert_eq!(reply[0], 0x88, "{bad}: our answer is a close frame: {reply:?}");
         assert_eq!(u16::from_be_bytes([reply[2], reply[3]]), 1002, "{bad}");
     }
+}
+
+#[test]
+fn a_close_code_that_may_not_be_sent_goes_out_as_no_code() {
+    use rust_websocket_core::connection::is_sendable_close_code;
+    for code in [1000, 1001, 1002, 1003, 1007, 1011, 1013, 3000, 4999] {
+        assert!(is_sendable_close_code(code), "{code}");
+    }
+    for code in [0, 999, 1004, 1005, 1006, 1014, 1015, 2999, 5000, 65535] {
+        assert!(!is_sendable_close_code(code), "{code}");
+    }
+    let (mut server, mut client, now) = pair(usize::MAX);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    client.close(Some(1005), "not sent", now);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Closed && c.ready_state() == ReadyState::Closed
+    });
+    assert_eq!((server.close_code(), server.close_reason()), (Some(1005), ""), "a close frame without a code");
+}
+
+#[test]
+fn a_first_close_frame_1002_protocol_violation_is_taken_for_tungstenites_stand_in() {
+    // Pins the known false positive of `Open::is_substituted` until the frame layer sees the
+    // original frame: a remote closing first with exactly this frame is failed with 1002.
+    let (mut server, mut client, now) = pair(usize::MAX);
+    pump(&mut server, &mut client, now, |s, c| {
+        s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open
+    });
+    client.close(Some(1002), "Protocol violation", now);
+    pump(&mut server, &mut client, now, |s, _| s.ready_state() == ReadyState::Closed);
+    assert_eq!((server.close_code(), server.close_reason()), (Some(1002), "Protocol error"));
+    assert!(!server.take_events().iter().any(|e| matches!(e, Event::CloseRequest { .. })));
 }

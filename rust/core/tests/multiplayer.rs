@@ -119,7 +119,7 @@ fn the_server_closing_ends_every_client_session() {
         log.contains(&(1, MpEvent::PeerDisconnected(SERVER_ID)))
             && log.contains(&(2, MpEvent::PeerDisconnected(SERVER_ID)))
     );
-    assert_eq!(a.connection().borrow().close_code(), 1001, "a close frame with 1001, not a dropped socket");
+    assert_eq!(a.connection().borrow().close_code(), Some(1001), "a close frame with 1001, not a dropped socket");
 }
 
 #[test]
@@ -241,4 +241,22 @@ fn a_peer_the_server_disconnects_is_reported_once_at_the_next_poll_even_when_for
         assert_eq!(reported, 1, "force = {force}: {log:?}");
         assert!(!s.disconnect_peer(id, force, Instant::now()), "gone");
     }
+}
+
+#[test]
+fn a_client_gives_up_when_no_id_arrives_within_the_handshake_timeout() {
+    let (url, server) = raw_server(vec![]);
+    let mut c = client(&url);
+    let start = Instant::now();
+    while !matches!(c.connection().borrow().ready_state(), rust_websocket_core::ReadyState::Open) {
+        assert!(start.elapsed() < LIMIT, "the WebSocket never opened");
+        c.poll(Instant::now());
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(c.status(), MpStatus::Connecting, "open, but no id yet");
+    let events = c.poll(Instant::now() + Duration::from_secs(4));
+    assert_eq!(c.status(), MpStatus::Disconnected);
+    assert!(events.iter().any(|e| matches!(e, MpEvent::Warning(w) if w.contains("no peer id"))), "{events:?}");
+    assert!(!events.contains(&MpEvent::PeerConnected(SERVER_ID)));
+    server.join().unwrap();
 }

@@ -87,7 +87,7 @@ fn trusted_chain_opens_and_exchanges_messages() {
     assert_eq!(peer.borrow_mut().pop().unwrap().data.len(), 60_000);
     c.close(Some(1000), "tls bye", Instant::now());
     pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Closed);
-    assert_eq!(c.close_code(), 1000);
+    assert_eq!(c.close_code(), Some(1000));
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn wrong_hostname_is_rejected_unless_unsafe_or_name_unchecked() {
     let (key, chain) = leaf(&ca, &["other.example"], false);
     let mut s = tls_server(&key, &chain);
     let (c, warnings, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
-    assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, -1));
+    assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, None));
     assert!(warnings.iter().any(|w| w.contains("TLS") && w.contains("not valid for this host name")), "{warnings:?}");
     // The common-name override of TLSOptions.client(chain, "other.example") fixes it.
     let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), Some("other.example")));

@@ -1,13 +1,16 @@
-//! Small translations between core types and Godot's.
+//! Checks and translations between Godot's values and conventions and the core's types: done
+//! once, here, with an error pushed for what cannot be taken.
 
 use std::time::Duration;
 
 use godot::classes::TlsOptions;
 use godot::global::Error;
+use godot::meta::conv::RawPtr;
 use godot::meta::GodotImmutable;
 use godot::prelude::*;
-use rust_websocket_core::connection::{ConnectError, SendError};
+use rust_websocket_core::connection::{is_sendable_close_code, ConnectError, Packet, SendError};
 use rust_websocket_core::handshake;
+use rust_websocket_core::multiplayer::Target;
 
 pub fn send_error(e: SendError) -> Error {
     match e {
@@ -109,22 +112,80 @@ pub enum CloseWith {
 }
 
 /// A close code from GDScript: negative aborts; `0` sends a close frame without a status code,
-/// as the engine does. Any other code must be one a close frame may carry (RFC 6455 §7.4:
-/// 1000–1003, 1007–1014, 3000–4999); otherwise an error says so and the frame goes out
-/// without a code, so that the connection still closes and nothing invalid is sent.
+/// as the engine does. Any other code must be one a close frame may carry (the core's
+/// `is_sendable_close_code`: 1000–1003, 1007–1013, 3000–4999); otherwise an error says so and
+/// the frame goes out without a code, so that the connection still closes and nothing invalid
+/// is sent.
 pub fn close_with(what: &str, code: i64) -> CloseWith {
-    match code {
-        ..0 => CloseWith::Abort,
-        0 => CloseWith::Frame(None),
-        1000..=1003 | 1007..=1014 | 3000..=4999 => CloseWith::Frame(Some(code as u16)),
+    match u16::try_from(code) {
+        _ if code < 0 => CloseWith::Abort,
+        Ok(0) => CloseWith::Frame(None),
+        Ok(code) if is_sendable_close_code(code) => CloseWith::Frame(Some(code)),
         _ => {
             godot_error!(
-                "{what}: close code {code} cannot be sent in a close frame (use 1000-1003, 1007-1014 or 3000-4999, \
+                "{what}: close code {code} cannot be sent in a close frame (use 1000-1003, 1007-1013 or 3000-4999, \
                  or -1 to close at once); closing without a status code"
             );
             CloseWith::Frame(None)
         }
     }
+}
+
+/// The engine's close code: the core's, or -1 for none.
+pub fn close_code_to_godot(code: Option<u16>) -> i64 {
+    code.map_or(-1, i64::from)
+}
+
+/// `MultiplayerPeer.target_peer`: 0 everyone, `n > 0` peer `n`, `-n` everyone but peer `n`.
+pub fn target(peer: i32) -> Target {
+    match peer {
+        0 => Target::All,
+        p if p > 0 => Target::One(p.unsigned_abs()),
+        p => Target::AllBut(p.unsigned_abs()),
+    }
+}
+
+/// The bytes of `put_packet(buffer, size)` from Godot; a negative size is refused.
+///
+/// # Safety
+/// `buffer` must point to `size` readable bytes that stay valid for the returned lifetime (Godot
+/// guarantees it for the duration of the virtual call).
+pub unsafe fn packet_in<'a>(what: &str, buffer: RawPtr<*const u8>, size: i32) -> Result<&'a [u8], Error> {
+    let Ok(len) = usize::try_from(size) else {
+        godot_error!("{what}: put_packet() with a negative size ({size})");
+        return Err(Error::ERR_INVALID_PARAMETER);
+    };
+    if len == 0 || buffer.ptr().is_null() {
+        return Ok(&[]);
+    }
+    // SAFETY: see the function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(buffer.ptr(), len) })
+}
+
+/// Hands `packet` to Godot's `get_packet(r_buffer, r_size)`, keeping it in `keep` so that its
+/// bytes outlive the call (until the next one replaces it).
+///
+/// # Safety
+/// `r_buffer` and `r_size` must be valid out-pointers (Godot passes them).
+pub unsafe fn packet_out(
+    packet: Packet,
+    keep: &mut Option<Packet>,
+    r_buffer: RawPtr<*mut RawPtr<*const u8>>,
+    r_size: RawPtr<*mut i32>,
+) -> Error {
+    // Never more than `inbound_buffer_size`, which is capped at `MAX_PACKET`.
+    let Ok(len) = i32::try_from(packet.data.len()) else {
+        godot_error!("a message of {} bytes is too big for a Godot packet", packet.data.len());
+        return Error::ERR_OUT_OF_MEMORY;
+    };
+    let ptr = packet.data.as_ptr();
+    *keep = Some(packet);
+    // SAFETY: see the function's contract; the bytes live in `keep` until it is replaced.
+    unsafe {
+        *(r_buffer.ptr() as *mut *const u8) = ptr;
+        *r_size.ptr() = len;
+    }
+    Error::OK
 }
 
 /// An optional `TLSOptions` argument whose default is `null` (gdext only takes immutable values

@@ -108,6 +108,17 @@ godot_enum! {
     State = STATE
 }
 
+/// The enumerators of `State` are the core's `ReadyState` values, in order.
+const _: () = {
+    const fn value_is(def: &EnumDef, index: usize, expected: i64) -> bool {
+        matches!(def.values[index].value, Some(v) if v == expected)
+    }
+    assert!(value_is(&STATE, 0, ReadyState::Connecting as i64));
+    assert!(value_is(&STATE, 1, ReadyState::Open as i64));
+    assert!(value_is(&STATE, 2, ReadyState::Closing as i64));
+    assert!(value_is(&STATE, 3, ReadyState::Closed as i64));
+};
+
 impl From<ReadyState> for State {
     fn from(state: ReadyState) -> State {
         State(state as i64)

@@ -1,5 +1,6 @@
-//! What the two server classes (`WebSocketServer`, `RustWebSocketMultiplayerPeer`) share:
-//! listening with the engine's bind-address rules, and asking the game's `request_validator`.
+//! What the two server classes (`WebSocketServer`, `RustWebSocketMultiplayerPeer`) share: their
+//! settings for accepted clients ([`Hosting`]), listening with the engine's bind-address rules,
+//! and asking the game's `request_validator`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -9,9 +10,52 @@ use rust_websocket_core::handshake::Rejection;
 use rust_websocket_core::server::SharedConnection;
 use rust_websocket_core::{Config, Server};
 
-use crate::convert::OptionalTls;
-use crate::peer::RustWebSocketPeer;
+use crate::convert::{self, OptionalTls};
+use crate::peer::{Owner, RustWebSocketPeer};
 use crate::tls_bridge;
+
+/// A server class's settings for the clients it accepts.
+pub struct Hosting {
+    /// Copied into every accepted connection.
+    pub config: Config,
+    /// Most simultaneous clients; more are answered HTTP 503.
+    pub max_peers: usize,
+    /// The game's `request_validator`; with one, every acceptable request waits for it.
+    pub validator: Option<Callable>,
+}
+
+impl Hosting {
+    pub fn new(config: Config) -> Hosting {
+        Hosting { config, max_peers: 4096, validator: None }
+    }
+
+    /// Listens (see [`listen`]) with these settings.
+    pub fn listen(&self, class: &str, port: i64, bind: &GString, tls: &OptionalTls) -> Result<Server, Error> {
+        let mut server = listen(class, port, bind, tls, &self.config)?;
+        self.apply(&mut server);
+        Ok(server)
+    }
+
+    /// Makes a running server use the current settings for the clients it accepts from now on.
+    pub fn apply(&self, server: &mut Server) {
+        server.config = self.config.clone();
+        server.max_peers = self.max_peers;
+        server.hold_requests = self.validator.is_some();
+    }
+
+    pub fn set_max_peers(&mut self, class: &str, count: i64) -> bool {
+        convert::size(&format!("{class}.max_peers"), count, usize::MAX).map(|n| self.max_peers = n).is_some()
+    }
+
+    pub fn validator(&self) -> Callable {
+        self.validator.clone().unwrap_or_else(Callable::invalid)
+    }
+
+    /// An invalid Callable removes the validator.
+    pub fn set_validator(&mut self, validator: Callable) {
+        self.validator = validator.is_valid().then_some(validator);
+    }
+}
 
 /// Listens on `port` at `bind_address` (`"*"` every interface, `"localhost"`, or an IP
 /// address), with TLS from `TLSOptions.server()` options. Errors are pushed, naming `class`.
@@ -60,7 +104,7 @@ pub fn listen(
 /// Asks `validator(id, peer)` about the held upgrade request of `conn`. The caller lets the
 /// validator re-enter it (holds its `base_mut()` guard).
 pub fn ask_validator(class: &str, validator: &Callable, id: u32, conn: SharedConnection) -> Result<(), Rejection> {
-    let peer = RustWebSocketPeer::driven_by_owner(conn);
+    let peer = RustWebSocketPeer::driven_by(conn, Owner::Server);
     let verdict = validator.call(&[(id as i64).to_variant(), peer.to_variant()]);
     verdict_to_decision(class, &verdict)
 }

@@ -10,6 +10,7 @@ mod hosting;
 mod multiplayer_peer;
 mod peer;
 mod server;
+mod settings;
 mod stream_bridge;
 mod tls_bridge;
 

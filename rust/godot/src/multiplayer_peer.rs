@@ -3,6 +3,7 @@
 //! over one `Connection`).
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -17,8 +18,9 @@ use rust_websocket_core::multiplayer::{MpClient, MpEvent, MpSendError, MpServer,
 use rust_websocket_core::{Config, Connection};
 
 use crate::convert::{self, OptionalTls};
-use crate::hosting;
-use crate::peer::{self, RustWebSocketPeer};
+use crate::hosting::{self, Hosting};
+use crate::peer::{self, Owner, RustWebSocketPeer};
+use crate::settings;
 
 const CLASS: &str = "RustWebSocketMultiplayerPeer";
 
@@ -55,10 +57,10 @@ enum Session {
 #[class(tool, base = MultiplayerPeerExtension)]
 pub struct RustWebSocketMultiplayerPeer {
     session: Session,
-    config: Config,
-    max_peer_count: usize,
-    validator: Option<Callable>,
-    target: i64,
+    hosting: Hosting,
+    /// Peer objects handed out by `get_peer`, one per peer while it is in the session.
+    peer_objects: HashMap<u32, Gd<RustWebSocketPeer>>,
+    target: Target,
     transfer_mode: TransferMode,
     transfer_channel: i32,
     refuse_new: bool,
@@ -106,10 +108,9 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     fn init(base: Base<MultiplayerPeerExtension>) -> Self {
         Self {
             session: Session::None,
-            config: Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() },
-            max_peer_count: 4096,
-            validator: None,
-            target: 0,
+            hosting: Hosting::new(Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() }),
+            peer_objects: HashMap::new(),
+            target: Target::All,
             transfer_mode: TransferMode::RELIABLE,
             transfer_channel: 0,
             refuse_new: false,
@@ -141,29 +142,19 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
             Session::None => None,
         };
         let Some(popped) = popped else { return Error::ERR_UNAVAILABLE };
-        let ptr = popped.packet.data.as_ptr();
-        // Never more than `inbound_buffer_size`, which is capped at `MAX_PACKET`.
-        let Ok(len) = i32::try_from(popped.packet.data.len()) else { return Error::ERR_OUT_OF_MEMORY };
-        self.current = Some(popped.packet);
-        // SAFETY: Godot passes valid out-pointers; the buffer lives in `self.current` until the next call.
-        unsafe {
-            *(r_buffer.ptr() as *mut *const u8) = ptr;
-            *r_buffer_size.ptr() = len;
-        }
-        Error::OK
+        // SAFETY: Godot passes valid out-pointers.
+        unsafe { convert::packet_out(popped.packet, &mut self.current, r_buffer, r_buffer_size) }
     }
 
     unsafe fn put_packet_rawptr(&mut self, p_buffer: RawPtr<*const u8>, p_buffer_size: i32) -> Error {
-        let Ok(len) = usize::try_from(p_buffer_size) else { return Error::ERR_INVALID_PARAMETER };
-        let data: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
-            &[]
-        } else {
-            // SAFETY: Godot passes a buffer of `p_buffer_size` bytes, valid for this call.
-            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
+        // SAFETY: Godot passes a buffer of `p_buffer_size` bytes, valid for this call.
+        let data = match unsafe { convert::packet_in(CLASS, p_buffer, p_buffer_size) } {
+            Ok(data) => data,
+            Err(e) => return e,
         };
         let now = Instant::now();
         let sent = match &mut self.session {
-            Session::Server(server) => server.send(Target::from_peer(self.target), data, now),
+            Session::Server(server) => server.send(self.target, data, now),
             Session::Client(client) => client.send(data, now),
             Session::None => Err(MpSendError::NotConnected),
         };
@@ -188,7 +179,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     }
 
     fn get_max_packet_size(&self) -> i32 {
-        self.config.outbound_buffer_size.map_or(i32::MAX, |c| i32::try_from(c).unwrap_or(i32::MAX))
+        self.hosting.config.outbound_buffer_size.map_or(i32::MAX, |c| i32::try_from(c).unwrap_or(i32::MAX))
     }
 
     fn get_packet_channel(&self) -> i32 {
@@ -216,7 +207,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     }
 
     fn set_target_peer(&mut self, peer: i32) {
-        self.target = peer.into();
+        self.target = convert::target(peer);
     }
 
     fn get_packet_peer(&self) -> i32 {
@@ -248,6 +239,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
             Session::None => {}
         }
         self.current = None;
+        self.peer_objects.clear();
     }
 
     fn disconnect_peer(&mut self, peer: i32, force: bool) {
@@ -312,10 +304,8 @@ impl RustWebSocketMultiplayerPeer {
             godot_error!("{CLASS}: already in use; call close() first");
             return Error::ERR_ALREADY_IN_USE;
         }
-        match hosting::listen(CLASS, port, &bind_address, &tls_server_options, &self.config) {
-            Ok(mut server) => {
-                server.max_peers = self.max_peer_count;
-                server.hold_requests = self.validator.is_some();
+        match self.hosting.listen(CLASS, port, &bind_address, &tls_server_options) {
+            Ok(server) => {
                 let mut session = MpServer::new(server);
                 session.refuse_new = self.refuse_new;
                 self.session = Session::Server(Box::new(session));
@@ -339,7 +329,7 @@ impl RustWebSocketMultiplayerPeer {
             godot_error!("{CLASS}: already in use; call close() first");
             return Error::ERR_ALREADY_IN_USE;
         }
-        let mut conn = Connection::new(self.config.clone());
+        let mut conn = Connection::new(self.hosting.config.clone());
         let started = peer::start_client(CLASS, &mut conn, &url, &tls_client_options);
         if started == Error::OK {
             self.session = Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now()));
@@ -348,18 +338,30 @@ impl RustWebSocketMultiplayerPeer {
     }
 
     /// The connection to peer `peer_id` as a [RustWebSocketPeer] (a client's only peer is 1,
-    /// the server), or null with an error.
+    /// the server), or null with an error. It shows the connection and can send on it; its
+    /// packets are read through this multiplayer peer. The same object is returned for a peer
+    /// as long as it is in the session.
     #[func]
-    fn get_peer(&self, peer_id: i64) -> Option<Gd<RustWebSocketPeer>> {
-        let conn = match (&self.session, u32::try_from(peer_id)) {
-            (Session::Server(server), Ok(id)) => server.peer(id).cloned(),
-            (Session::Client(client), Ok(SERVER_ID)) if client.id().is_some() => Some(client.connection().clone()),
+    fn get_peer(&mut self, peer_id: i64) -> Option<Gd<RustWebSocketPeer>> {
+        let Ok(id) = u32::try_from(peer_id) else {
+            godot_error!("{CLASS}: no peer with id {peer_id}");
+            return None;
+        };
+        if let Some(peer) = self.peer_objects.get(&id) {
+            return Some(peer.clone());
+        }
+        let conn = match &self.session {
+            Session::Server(server) => server.peer(id).cloned(),
+            Session::Client(client) if id == SERVER_ID && client.id().is_some() => Some(client.connection().clone()),
             _ => None,
         };
-        if conn.is_none() {
+        let Some(conn) = conn else {
             godot_error!("{CLASS}: no peer with id {peer_id}");
-        }
-        conn.map(RustWebSocketPeer::driven_by_owner)
+            return None;
+        };
+        let peer = RustWebSocketPeer::driven_by(conn, Owner::Multiplayer);
+        self.peer_objects.insert(id, peer.clone());
+        Some(peer)
     }
 
     /// The IP address of peer `id`, or `""` with an error.
@@ -386,117 +388,113 @@ impl RustWebSocketMultiplayerPeer {
     /// Getter of [member supported_protocols].
     #[func]
     fn get_supported_protocols(&self) -> PackedStringArray {
-        convert::packed(&self.config.supported_protocols)
+        settings::supported_protocols(&self.hosting.config)
     }
     /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        if let Some(names) = convert::protocols("RustWebSocketMultiplayerPeer.supported_protocols", &protocols) {
-            self.config.supported_protocols = names;
-        }
+        let taken = settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
+        self.sync(taken);
     }
     /// Getter of [member handshake_headers].
     #[func]
     fn get_handshake_headers(&self) -> PackedStringArray {
-        convert::packed(&self.config.handshake_headers)
+        settings::handshake_headers(&self.hosting.config)
     }
     /// Setter of [member handshake_headers].
     #[func]
     fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-        if let Some(lines) = convert::header_lines("RustWebSocketMultiplayerPeer.handshake_headers", &headers) {
-            self.config.handshake_headers = lines;
-        }
+        let taken = settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
+        self.sync(taken);
     }
     /// Getter of [member handshake_timeout].
     #[func]
     fn get_handshake_timeout(&self) -> f64 {
-        convert::secs_f64(self.config.handshake_timeout)
+        settings::handshake_timeout(&self.hosting.config)
     }
     /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
-        if let Some(d) = convert::seconds("RustWebSocketMultiplayerPeer.handshake_timeout", seconds) {
-            self.config.handshake_timeout = d;
-        }
+        let taken = settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
+        self.sync(taken);
     }
     /// Getter of [member inbound_buffer_size].
     #[func]
     fn get_inbound_buffer_size(&self) -> i64 {
-        self.config.inbound_buffer_size as i64
+        settings::inbound_buffer_size(&self.hosting.config)
     }
     /// Setter of [member inbound_buffer_size].
     #[func]
     fn set_inbound_buffer_size(&mut self, size: i64) {
-        let what = "RustWebSocketMultiplayerPeer.inbound_buffer_size";
-        if let Some(size) = convert::size(what, size, convert::MAX_PACKET) {
-            self.config.inbound_buffer_size = size;
-        }
+        let taken = settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
+        self.sync(taken);
     }
     /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
-        convert::byte_cap_to_godot(self.config.outbound_buffer_size)
+        settings::outbound_buffer_size(&self.hosting.config)
     }
     /// Setter of [member outbound_buffer_size].
     #[func]
     fn set_outbound_buffer_size(&mut self, size: i64) {
-        self.config.outbound_buffer_size = convert::byte_cap(size);
+        let taken = settings::set_outbound_buffer_size(&mut self.hosting.config, size);
+        self.sync(taken);
     }
     /// Getter of [member max_queued_packets].
     #[func]
     fn get_max_queued_packets(&self) -> i64 {
-        self.config.max_queued_packets as i64
+        settings::max_queued_packets(&self.hosting.config)
     }
     /// Setter of [member max_queued_packets].
     #[func]
     fn set_max_queued_packets(&mut self, count: i64) {
-        if let Some(count) = convert::size("RustWebSocketMultiplayerPeer.max_queued_packets", count, usize::MAX) {
-            self.config.max_queued_packets = count;
-        }
+        let taken = settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
+        self.sync(taken);
     }
     /// Getter of [member heartbeat_interval].
     #[func]
     fn get_heartbeat_interval(&self) -> f64 {
-        convert::secs_f64(self.config.heartbeat_interval)
+        settings::heartbeat_interval(&self.hosting.config)
     }
     /// Setter of [member heartbeat_interval].
     #[func]
     fn set_heartbeat_interval(&mut self, seconds: f64) {
-        if let Some(d) = convert::seconds("RustWebSocketMultiplayerPeer.heartbeat_interval", seconds) {
-            self.config.heartbeat_interval = d;
-        }
+        let taken = settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
+        self.sync(taken);
     }
     /// Getter of [member max_peers].
     #[func]
     fn get_max_peers(&self) -> i64 {
-        self.max_peer_count as i64
+        i64::try_from(self.hosting.max_peers).unwrap_or(i64::MAX)
     }
     /// Setter of [member max_peers].
     #[func]
     fn set_max_peers(&mut self, count: i64) {
-        if let Some(count) = convert::size("RustWebSocketMultiplayerPeer.max_peers", count, usize::MAX) {
-            self.max_peer_count = count;
-            if let Session::Server(server) = &mut self.session {
-                server.server_mut().max_peers = count;
-            }
-        }
+        let taken = self.hosting.set_max_peers(CLASS, count);
+        self.sync(taken);
     }
     /// Getter of [member request_validator].
     #[func]
     fn get_request_validator(&self) -> Callable {
-        self.validator.clone().unwrap_or_else(Callable::invalid)
+        self.hosting.validator()
     }
     /// Setter of [member request_validator].
     #[func]
     fn set_request_validator(&mut self, validator: Callable) {
-        self.validator = validator.is_valid().then_some(validator);
-        if let Session::Server(server) = &mut self.session {
-            server.server_mut().hold_requests = self.validator.is_some();
-        }
+        self.hosting.set_validator(validator);
+        self.sync(true);
     }
 }
 
 impl RustWebSocketMultiplayerPeer {
+    /// A server setting that was `taken` applies to clients accepted from now on, as on
+    /// [WebSocketServer]; a client's connection keeps the settings it started with.
+    fn sync(&mut self, taken: bool) {
+        if let (true, Session::Server(server)) = (taken, &mut self.session) {
+            self.hosting.apply(server.server_mut());
+        }
+    }
+
     fn status(&self) -> ConnectionStatus {
         match &self.session {
             Session::None => ConnectionStatus::DISCONNECTED,
@@ -524,12 +522,20 @@ impl RustWebSocketMultiplayerPeer {
 
     /// Emits the events of one poll in order. `SceneMultiplayer` answers `peer_connected` at
     /// once by sending packets through this object, so no session borrow is held meanwhile.
+    /// A handler that closes this peer ends the batch: nothing more is emitted for a session
+    /// that is gone.
     fn emit_all(&mut self, events: Vec<MpEvent>) {
         for event in events {
+            if matches!(self.session, Session::None) {
+                return;
+            }
             match event {
                 MpEvent::Request { id } => self.validate(id),
                 MpEvent::PeerConnected(id) => self.signals().peer_connected().emit(id.into()),
-                MpEvent::PeerDisconnected(id) => self.signals().peer_disconnected().emit(id.into()),
+                MpEvent::PeerDisconnected(id) => {
+                    self.peer_objects.remove(&id);
+                    self.signals().peer_disconnected().emit(id.into());
+                }
                 MpEvent::Warning(w) => godot_warn!("{CLASS}: {w}"),
             }
         }
@@ -538,7 +544,7 @@ impl RustWebSocketMultiplayerPeer {
     fn validate(&mut self, id: u32) {
         let Session::Server(server) = &self.session else { return };
         let Some(conn) = server.server().pending(id) else { return };
-        let decision = match self.validator.clone() {
+        let decision = match self.hosting.validator.clone() {
             None => Ok(()),
             Some(validator) => {
                 let _reentrant = self.base_mut();

@@ -8,12 +8,16 @@ use godot::classes::{IPacketPeerExtension, PacketPeerExtension, StreamPeer};
 use godot::global::Error;
 use godot::meta::conv::RawPtr;
 use godot::prelude::*;
+use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::connection::{ConnectError, Packet};
 use rust_websocket_core::url::WsUrl;
 use rust_websocket_core::{Config, Connection, Event, ReadyState};
 
 use crate::convert::{self, CloseWith, OptionalTls};
 use crate::enums::{State, WriteMode};
+use crate::settings;
+
+const CLASS: &str = "RustWebSocketPeer";
 use crate::stream_bridge::GodotStream;
 use crate::tls_bridge;
 
@@ -57,9 +61,9 @@ use crate::tls_bridge;
 #[derive(GodotClass)]
 #[class(tool, base = PacketPeerExtension)]
 pub struct RustWebSocketPeer {
-    conn: Rc<RefCell<Connection>>,
-    /// Peers of a [WebSocketServer] are driven by the server's poll, not their own.
-    server_owned: bool,
+    conn: SharedConnection,
+    /// Who polls the connection (see [`Owner`]).
+    owner: Owner,
     /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
     last: Option<Packet>,
 
@@ -100,15 +104,30 @@ pub struct RustWebSocketPeer {
 
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Who drives a peer's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The game, through this object's `poll()` (a client, or `accept_stream`).
+    SelfPolled,
+    /// A [WebSocketServer]'s poll; the game reads and writes through this object.
+    Server,
+    /// A `RustWebSocketMultiplayerPeer`'s poll, which also reads the packets: this object only
+    /// shows the connection and sends.
+    Multiplayer,
+}
+
 #[godot_api]
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
         let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
-        Self::with_connection(Rc::new(RefCell::new(Connection::new(config))), false, base)
+        Self::with_connection(Rc::new(RefCell::new(Connection::new(config))), Owner::SelfPolled, base)
     }
 
     fn get_available_packet_count(&self) -> i32 {
-        self.conn.borrow().available().min(i32::MAX as usize) as i32
+        if self.owner == Owner::Multiplayer {
+            return 0;
+        }
+        i32::try_from(self.conn.borrow().available()).unwrap_or(i32::MAX)
     }
 
     fn get_max_packet_size(&self) -> i32 {
@@ -121,38 +140,25 @@ impl IPacketPeerExtension for RustWebSocketPeer {
         r_buffer: RawPtr<*mut RawPtr<*const u8>>,
         r_buffer_size: RawPtr<*mut i32>,
     ) -> Error {
+        if self.owner == Owner::Multiplayer {
+            godot_error!("RustWebSocketPeer: read this peer's packets through its RustWebSocketMultiplayerPeer");
+            return Error::ERR_UNAVAILABLE;
+        }
         let popped = self.conn.borrow_mut().pop();
         let Some(packet) = popped else {
             // As the engine: FAILED unless open, ERR_UNAVAILABLE for an empty queue.
             return if self.state() == ReadyState::Open { Error::ERR_UNAVAILABLE } else { Error::FAILED };
         };
-        let ptr = packet.data.as_ptr();
-        // Never more than `inbound_buffer_size`, which is capped at `MAX_PACKET`.
-        let Ok(len) = i32::try_from(packet.data.len()) else {
-            godot_error!("RustWebSocketPeer: a message of {} bytes is too big for a Godot packet", packet.data.len());
-            return Error::ERR_OUT_OF_MEMORY;
-        };
-        self.last = Some(packet);
-        // SAFETY: Godot passes valid out-pointers; the buffer lives in `self.last` until the next call.
-        unsafe {
-            *(r_buffer.ptr() as *mut *const u8) = ptr;
-            *r_buffer_size.ptr() = len;
-        }
-        Error::OK
+        // SAFETY: Godot passes valid out-pointers.
+        unsafe { convert::packet_out(packet, &mut self.last, r_buffer, r_buffer_size) }
     }
 
     unsafe fn put_packet_rawptr(&mut self, p_buffer: RawPtr<*const u8>, p_buffer_size: i32) -> Error {
-        let Ok(len) = usize::try_from(p_buffer_size) else {
-            godot_error!("RustWebSocketPeer: put_packet() with a negative size ({p_buffer_size})");
-            return Error::ERR_INVALID_PARAMETER;
-        };
-        let data: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
-            &[]
-        } else {
-            // SAFETY: Godot passes a buffer of `p_buffer_size` bytes, valid for this call.
-            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
-        };
-        self.send_bytes(data, false)
+        // SAFETY: Godot passes a buffer of `p_buffer_size` bytes, valid for this call.
+        match unsafe { convert::packet_in("RustWebSocketPeer", p_buffer, p_buffer_size) } {
+            Ok(data) => self.send_bytes(data, false),
+            Err(e) => e,
+        }
     }
 }
 
@@ -169,8 +175,8 @@ impl RustWebSocketPeer {
         url: GString,
         #[opt(default = OptionalTls::none())] tls_client_options: OptionalTls,
     ) -> Error {
-        if self.server_owned {
-            godot_error!("RustWebSocketPeer: this peer belongs to a WebSocketServer and cannot connect elsewhere");
+        if self.owner != Owner::SelfPolled {
+            godot_error!("RustWebSocketPeer: this peer is driven by its server and cannot connect elsewhere");
             return Error::ERR_UNAVAILABLE;
         }
         self.last = None;
@@ -184,8 +190,8 @@ impl RustWebSocketPeer {
     /// `ERR_ALREADY_IN_USE` unless the peer is closed or closing.
     #[func]
     fn accept_stream(&mut self, stream: Option<Gd<StreamPeer>>) -> Error {
-        if self.server_owned {
-            godot_error!("RustWebSocketPeer: this peer belongs to a WebSocketServer");
+        if self.owner != Owner::SelfPolled {
+            godot_error!("RustWebSocketPeer: this peer is driven by its server and cannot accept a stream");
             return Error::ERR_UNAVAILABLE;
         }
         let Some(stream) = stream else {
@@ -231,7 +237,7 @@ impl RustWebSocketPeer {
     /// and closing. Call it every frame. Peers of a [WebSocketServer] are polled by the server.
     #[func]
     fn poll(&mut self) {
-        if self.server_owned {
+        if self.owner != Owner::SelfPolled {
             return;
         }
         let events = {
@@ -266,7 +272,7 @@ impl RustWebSocketPeer {
     /// connection did not close cleanly. Meaningful in [constant STATE_CLOSED].
     #[func]
     fn get_close_code(&self) -> i64 {
-        self.conn.borrow().close_code() as i64
+        convert::close_code_to_godot(self.conn.borrow().close_code())
     }
 
     /// The reason from the close frame (see [method get_close_code]).
@@ -365,92 +371,80 @@ impl RustWebSocketPeer {
     /// Getter of [member handshake_headers].
     #[func]
     fn get_handshake_headers(&self) -> PackedStringArray {
-        convert::packed(&self.conn.borrow().config().handshake_headers)
+        settings::handshake_headers(self.conn.borrow().config())
     }
     /// Setter of [member handshake_headers].
     #[func]
-    fn set_handshake_headers(&mut self, protocols: PackedStringArray) {
-        if let Some(lines) = convert::header_lines("RustWebSocketPeer.handshake_headers", &protocols) {
-            self.conn.borrow_mut().config_mut().handshake_headers = lines;
-        }
+    fn set_handshake_headers(&mut self, headers: PackedStringArray) {
+        settings::set_handshake_headers(self.conn.borrow_mut().config_mut(), CLASS, &headers);
     }
     /// Getter of [member supported_protocols].
     #[func]
     fn get_supported_protocols(&self) -> PackedStringArray {
-        convert::packed(&self.conn.borrow().config().supported_protocols)
+        settings::supported_protocols(self.conn.borrow().config())
     }
     /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        if let Some(names) = convert::protocols("RustWebSocketPeer.supported_protocols", &protocols) {
-            self.conn.borrow_mut().config_mut().supported_protocols = names;
-        }
+        settings::set_supported_protocols(self.conn.borrow_mut().config_mut(), CLASS, &protocols);
     }
     /// Getter of [member inbound_buffer_size].
     #[func]
     fn get_inbound_buffer_size(&self) -> i64 {
-        self.conn.borrow().config().inbound_buffer_size as i64
+        settings::inbound_buffer_size(self.conn.borrow().config())
     }
     /// Setter of [member inbound_buffer_size].
     #[func]
-    fn set_inbound_buffer_size(&mut self, buffer_size: i64) {
-        if let Some(size) = convert::size("RustWebSocketPeer.inbound_buffer_size", buffer_size, convert::MAX_PACKET) {
-            self.conn.borrow_mut().config_mut().inbound_buffer_size = size;
-        }
+    fn set_inbound_buffer_size(&mut self, size: i64) {
+        settings::set_inbound_buffer_size(self.conn.borrow_mut().config_mut(), CLASS, size);
     }
     /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
-        convert::byte_cap_to_godot(self.conn.borrow().config().outbound_buffer_size)
+        settings::outbound_buffer_size(self.conn.borrow().config())
     }
     /// Setter of [member outbound_buffer_size].
     #[func]
-    fn set_outbound_buffer_size(&mut self, buffer_size: i64) {
-        self.conn.borrow_mut().config_mut().outbound_buffer_size = convert::byte_cap(buffer_size);
+    fn set_outbound_buffer_size(&mut self, size: i64) {
+        settings::set_outbound_buffer_size(self.conn.borrow_mut().config_mut(), size);
     }
     /// Getter of [member max_queued_packets].
     #[func]
     fn get_max_queued_packets(&self) -> i64 {
-        self.conn.borrow().config().max_queued_packets as i64
+        settings::max_queued_packets(self.conn.borrow().config())
     }
     /// Setter of [member max_queued_packets].
     #[func]
-    fn set_max_queued_packets(&mut self, buffer_size: i64) {
-        if let Some(count) = convert::size("RustWebSocketPeer.max_queued_packets", buffer_size, usize::MAX) {
-            self.conn.borrow_mut().config_mut().max_queued_packets = count;
-        }
+    fn set_max_queued_packets(&mut self, count: i64) {
+        settings::set_max_queued_packets(self.conn.borrow_mut().config_mut(), CLASS, count);
     }
     /// Getter of [member heartbeat_interval].
     #[func]
     fn get_heartbeat_interval(&self) -> f64 {
-        convert::secs_f64(self.conn.borrow().config().heartbeat_interval)
+        settings::heartbeat_interval(self.conn.borrow().config())
     }
     /// Setter of [member heartbeat_interval].
     #[func]
-    fn set_heartbeat_interval(&mut self, interval: f64) {
-        if let Some(d) = convert::seconds("RustWebSocketPeer.heartbeat_interval", interval) {
-            self.conn.borrow_mut().config_mut().heartbeat_interval = d;
-        }
+    fn set_heartbeat_interval(&mut self, seconds: f64) {
+        settings::set_heartbeat_interval(self.conn.borrow_mut().config_mut(), CLASS, seconds);
     }
     /// Getter of [member handshake_timeout].
     #[func]
     fn get_handshake_timeout(&self) -> f64 {
-        convert::secs_f64(self.conn.borrow().config().handshake_timeout)
+        settings::handshake_timeout(self.conn.borrow().config())
     }
     /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
-        if let Some(d) = convert::seconds("RustWebSocketPeer.handshake_timeout", seconds) {
-            self.conn.borrow_mut().config_mut().handshake_timeout = d;
-        }
+        settings::set_handshake_timeout(self.conn.borrow_mut().config_mut(), CLASS, seconds);
     }
 }
 
 impl RustWebSocketPeer {
-    fn with_connection(conn: Rc<RefCell<Connection>>, server_owned: bool, base: Base<PacketPeerExtension>) -> Self {
+    fn with_connection(conn: SharedConnection, owner: Owner, base: Base<PacketPeerExtension>) -> Self {
         Self {
             conn,
-            server_owned,
+            owner,
             last: None,
             handshake_headers: PhantomVar::default(),
             supported_protocols: PhantomVar::default(),
@@ -463,9 +457,9 @@ impl RustWebSocketPeer {
         }
     }
 
-    /// A peer object for a connection that its owner (a server, a multiplayer peer) polls.
-    pub fn driven_by_owner(conn: Rc<RefCell<Connection>>) -> Gd<Self> {
-        Gd::from_init_fn(|base| Self::with_connection(conn, true, base))
+    /// A peer object for a connection that its `owner` polls.
+    pub fn driven_by(conn: SharedConnection, owner: Owner) -> Gd<Self> {
+        Gd::from_init_fn(|base| Self::with_connection(conn, owner, base))
     }
 
     fn state(&self) -> ReadyState {

@@ -9,7 +9,11 @@ use godot::prelude::*;
 use rust_websocket_core::{Config, Server, ServerEvent};
 
 use crate::convert::{self, CloseWith, OptionalTls};
-use crate::hosting;
+use crate::hosting::{self, Hosting};
+use crate::peer::Owner;
+use crate::settings;
+
+const CLASS: &str = "WebSocketServer";
 use crate::peer::RustWebSocketPeer;
 
 /// A WebSocket server, as in Godot 3 and the Godot WebSocket tutorial, running natively.
@@ -28,8 +32,7 @@ use crate::peer::RustWebSocketPeer;
 pub struct WebSocketServer {
     core: Option<Server>,
     peers: HashMap<u32, Gd<RustWebSocketPeer>>,
-    config: Config,
-    max_peer_count: usize,
+    hosting: Hosting,
 
     /// Subprotocols accepted, in order of preference is the client's: the first protocol the
     /// client offers that is listed here is selected. A client offering none of them is refused
@@ -65,7 +68,6 @@ pub struct WebSocketServer {
     /// status. A refused client never emits [signal client_connected].
     #[var(get = get_request_validator, set = set_request_validator)]
     request_validator: PhantomVar<Callable>,
-    validator: Option<Callable>,
 
     base: Base<RefCounted>,
 }
@@ -77,8 +79,7 @@ impl IRefCounted for WebSocketServer {
         Self {
             core: None,
             peers: HashMap::new(),
-            config,
-            max_peer_count: 4096,
+            hosting: Hosting::new(config),
             supported_protocols: PhantomVar::default(),
             handshake_headers: PhantomVar::default(),
             handshake_timeout: PhantomVar::default(),
@@ -88,7 +89,6 @@ impl IRefCounted for WebSocketServer {
             heartbeat_interval: PhantomVar::default(),
             max_peers: PhantomVar::default(),
             request_validator: PhantomVar::default(),
-            validator: None,
             base,
         }
     }
@@ -123,10 +123,8 @@ impl WebSocketServer {
             godot_error!("WebSocketServer: already listening; call stop() first");
             return Error::ERR_ALREADY_IN_USE;
         }
-        match hosting::listen("WebSocketServer", port, &bind_address, &tls_server_options, &self.config) {
-            Ok(mut server) => {
-                server.max_peers = self.max_peer_count;
-                server.hold_requests = self.validator.is_some();
+        match self.hosting.listen(CLASS, port, &bind_address, &tls_server_options) {
+            Ok(server) => {
                 self.core = Some(server);
                 Error::OK
             }
@@ -223,138 +221,121 @@ impl WebSocketServer {
     /// Getter of [member supported_protocols].
     #[func]
     fn get_supported_protocols(&self) -> PackedStringArray {
-        convert::packed(&self.config.supported_protocols)
+        settings::supported_protocols(&self.hosting.config)
     }
     /// Setter of [member supported_protocols].
     #[func]
     fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        if let Some(names) = convert::protocols("WebSocketServer.supported_protocols", &protocols) {
-            self.config.supported_protocols = names;
-            self.sync_config();
-        }
+        let taken = settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
+        self.sync(taken);
     }
     /// Getter of [member handshake_headers].
     #[func]
     fn get_handshake_headers(&self) -> PackedStringArray {
-        convert::packed(&self.config.handshake_headers)
+        settings::handshake_headers(&self.hosting.config)
     }
     /// Setter of [member handshake_headers].
     #[func]
     fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-        if let Some(lines) = convert::header_lines("WebSocketServer.handshake_headers", &headers) {
-            self.config.handshake_headers = lines;
-            self.sync_config();
-        }
+        let taken = settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
+        self.sync(taken);
     }
     /// Getter of [member handshake_timeout].
     #[func]
     fn get_handshake_timeout(&self) -> f64 {
-        convert::secs_f64(self.config.handshake_timeout)
+        settings::handshake_timeout(&self.hosting.config)
     }
     /// Setter of [member handshake_timeout].
     #[func]
     fn set_handshake_timeout(&mut self, seconds: f64) {
-        if let Some(d) = convert::seconds("WebSocketServer.handshake_timeout", seconds) {
-            self.config.handshake_timeout = d;
-            self.sync_config();
-        }
+        let taken = settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
+        self.sync(taken);
     }
     /// Getter of [member inbound_buffer_size].
     #[func]
     fn get_inbound_buffer_size(&self) -> i64 {
-        self.config.inbound_buffer_size as i64
+        settings::inbound_buffer_size(&self.hosting.config)
     }
     /// Setter of [member inbound_buffer_size].
     #[func]
     fn set_inbound_buffer_size(&mut self, size: i64) {
-        if let Some(size) = convert::size("WebSocketServer.inbound_buffer_size", size, convert::MAX_PACKET) {
-            self.config.inbound_buffer_size = size;
-            self.sync_config();
-        }
+        let taken = settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
+        self.sync(taken);
     }
     /// Getter of [member outbound_buffer_size].
     #[func]
     fn get_outbound_buffer_size(&self) -> i64 {
-        convert::byte_cap_to_godot(self.config.outbound_buffer_size)
+        settings::outbound_buffer_size(&self.hosting.config)
     }
     /// Setter of [member outbound_buffer_size].
     #[func]
     fn set_outbound_buffer_size(&mut self, size: i64) {
-        self.config.outbound_buffer_size = convert::byte_cap(size);
-        self.sync_config();
+        let taken = settings::set_outbound_buffer_size(&mut self.hosting.config, size);
+        self.sync(taken);
     }
     /// Getter of [member max_queued_packets].
     #[func]
     fn get_max_queued_packets(&self) -> i64 {
-        self.config.max_queued_packets as i64
+        settings::max_queued_packets(&self.hosting.config)
     }
     /// Setter of [member max_queued_packets].
     #[func]
     fn set_max_queued_packets(&mut self, count: i64) {
-        if let Some(count) = convert::size("WebSocketServer.max_queued_packets", count, usize::MAX) {
-            self.config.max_queued_packets = count;
-            self.sync_config();
-        }
+        let taken = settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
+        self.sync(taken);
     }
     /// Getter of [member heartbeat_interval].
     #[func]
     fn get_heartbeat_interval(&self) -> f64 {
-        convert::secs_f64(self.config.heartbeat_interval)
+        settings::heartbeat_interval(&self.hosting.config)
     }
     /// Setter of [member heartbeat_interval].
     #[func]
     fn set_heartbeat_interval(&mut self, seconds: f64) {
-        if let Some(d) = convert::seconds("WebSocketServer.heartbeat_interval", seconds) {
-            self.config.heartbeat_interval = d;
-            self.sync_config();
-        }
+        let taken = settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
+        self.sync(taken);
     }
     /// Getter of [member request_validator].
     #[func]
     fn get_request_validator(&self) -> Callable {
-        self.validator.clone().unwrap_or_else(Callable::invalid)
+        self.hosting.validator()
     }
     /// Setter of [member request_validator].
     #[func]
     fn set_request_validator(&mut self, validator: Callable) {
-        self.validator = validator.is_valid().then_some(validator);
-        if let Some(core) = self.core.as_mut() {
-            core.hold_requests = self.validator.is_some();
-        }
+        self.hosting.set_validator(validator);
+        self.sync(true);
     }
     /// Getter of [member max_peers].
     #[func]
     fn get_max_peers(&self) -> i64 {
-        self.max_peer_count as i64
+        i64::try_from(self.hosting.max_peers).unwrap_or(i64::MAX)
     }
     /// Setter of [member max_peers].
     #[func]
     fn set_max_peers(&mut self, count: i64) {
-        let Some(count) = convert::size("WebSocketServer.max_peers", count, usize::MAX) else { return };
-        self.max_peer_count = count;
-        if let Some(core) = self.core.as_mut() {
-            core.max_peers = count;
-        }
+        let taken = self.hosting.set_max_peers(CLASS, count);
+        self.sync(taken);
     }
 }
 
 impl WebSocketServer {
-    /// Settings apply to clients accepted from now on.
-    fn sync_config(&mut self) {
-        if let Some(core) = self.core.as_mut() {
-            core.config = self.config.clone();
+    /// A setting that was `taken` applies to clients accepted from now on.
+    fn sync(&mut self, taken: bool) {
+        if let (true, Some(core)) = (taken, self.core.as_mut()) {
+            self.hosting.apply(core);
         }
     }
 
     /// Asks the game's `request_validator` about a held request and answers it.
     fn validate(&mut self, id: u32) {
         let Some(conn) = self.core.as_ref().and_then(|c| c.pending(id)) else { return };
-        let decision = match self.validator.clone() {
+        let decision = match self.hosting.validator.clone() {
             None => Ok(()),
             Some(validator) => {
                 // The validator may call back into this server: let it (see emit_all).
                 let _reentrant = self.base_mut();
-                hosting::ask_validator("WebSocketServer", &validator, id, conn)
+                hosting::ask_validator(CLASS, &validator, id, conn)
             }
         };
         if let Some(core) = self.core.as_mut() {
@@ -377,7 +358,7 @@ impl WebSocketServer {
                 ServerEvent::Request { id } => self.validate(id),
                 ServerEvent::Connected { id, protocol } => {
                     let Some(conn) = self.core.as_ref().and_then(|c| c.peer(id)) else { continue };
-                    self.peers.insert(id, RustWebSocketPeer::driven_by_owner(conn));
+                    self.peers.insert(id, RustWebSocketPeer::driven_by(conn, Owner::Server));
                     self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
                 }
                 ServerEvent::Data { id } if self.peers.contains_key(&id) => {

@@ -15,11 +15,12 @@ use crate::transport::Transport;
 pub(super) enum End {
     /// The closing handshake completed; `code` and `reason` are the remote's (1005 when its
     /// close frame had no code).
-    Clean { code: i32, reason: String },
+    Clean { code: u16, reason: String },
     /// We failed the connection (RFC 6455 §7.1.7) and sent `code` in our close frame; locally
-    /// the close code reads `code` and the reason `reason`, as in the engine.
-    Fail { code: u16, reason: &'static str, detail: String },
-    /// Dropped without completing a closing handshake: the close code reads -1.
+    /// the close code reads `code` and the reason `local_reason`, as in the engine; `detail`
+    /// goes to the log.
+    Fail { code: u16, local_reason: &'static str, detail: String },
+    /// Dropped without completing a closing handshake: no close code (the engine's -1).
     /// `close_received`: the remote's close frame had arrived (a clean disconnect for the owner).
     Abort { close_received: bool, why: Dropped },
 }
@@ -30,6 +31,8 @@ pub(super) enum Dropped {
     ByOwner,
     /// The remote closed or reset the TCP connection.
     ByRemote,
+    /// We answered the upgrade request with an HTTP error (already reported).
+    Refused,
     /// The transport failed.
     Io(io::Error),
     /// A failure, described (name lookup, connect, TLS, the HTTP upgrade).
@@ -46,7 +49,7 @@ impl Dropped {
     pub fn warning(self, remote: Option<SocketAddr>) -> Option<String> {
         let who = fmt_addr(remote);
         match self {
-            Dropped::ByOwner | Dropped::ByRemote => None,
+            Dropped::ByOwner | Dropped::ByRemote | Dropped::Refused => None,
             Dropped::Io(e) => Some(format!("connection to {who} failed: {e}")),
             Dropped::Failed(why) => Some(why),
             Dropped::NoPong => Some(format!("no pong from {who} within the heartbeat interval; closing")),
@@ -62,7 +65,7 @@ impl Dropped {
 }
 
 impl Connection {
-    /// Closes at once without notifying the remote (the engine's `close(-1)`): close code -1.
+    /// Closes at once without notifying the remote (the engine's `close(-1)`): no close code.
     pub fn abort(&mut self, now: Instant) {
         let close_received = match &self.phase {
             Phase::Closed => return,
@@ -85,24 +88,26 @@ impl Connection {
     /// The one place a connection ends: reports why, retires the transport (see [`linger`]),
     /// records the close code and reason, and queues `Closed`.
     pub(super) fn end(&mut self, end: End, io: Option<Transport>, now: Instant) {
-        let failed = matches!(end, End::Fail { .. });
+        // What we sent last (a close frame after a failure, an HTTP error) must not be lost to
+        // a reset from unread input: those sockets linger even when plain.
+        let last_words = matches!(end, End::Fail { .. } | End::Abort { why: Dropped::Refused, .. });
         let (code, reason, clean) = match end {
-            End::Clean { code, reason } => (code, reason, true),
-            End::Fail { code, reason, detail } => {
+            End::Clean { code, reason } => (Some(code), reason, true),
+            End::Fail { code, local_reason, detail } => {
                 let who = fmt_addr(self.remote);
                 self.events
                     .push(Event::Warning(format!("closing the connection with {who} with code {code}: {detail}")));
-                (i32::from(code), reason.to_string(), false)
+                (Some(code), local_reason.to_string(), false)
             }
             End::Abort { close_received, why } => {
                 if let Some(warning) = why.warning(self.remote) {
                     self.events.push(Event::Warning(warning));
                 }
-                (-1, String::new(), close_received)
+                (None, String::new(), close_received)
             }
         };
         if let Some(io) = io {
-            self.linger = Linger::retire(io, failed, now);
+            self.linger = Linger::retire(io, last_words, now);
         }
         self.close_code = code;
         self.close_reason = reason;

@@ -20,12 +20,13 @@ pub(super) struct Linger {
 }
 
 impl Linger {
-    /// Lets go of a transport. TLS transports, and every transport of a connection we failed,
-    /// linger; a plain one that closed normally is shut at once.
-    pub fn retire(mut io: Transport, failed: bool, now: Instant) -> Option<Linger> {
+    /// Lets go of a transport. TLS transports, and every transport whose last words must
+    /// arrive (`last_words`: a failure's close frame, an HTTP error), linger; a plain one that
+    /// closed normally is shut at once.
+    pub fn retire(mut io: Transport, last_words: bool, now: Instant) -> Option<Linger> {
         if !io.is_tls() {
             io.shutdown();
-            if !failed {
+            if !last_words {
                 return None;
             }
         }

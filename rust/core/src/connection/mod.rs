@@ -34,7 +34,7 @@ use mio::net::TcpStream;
 use rustls::ServerConfig;
 
 pub use self::open::CLOSE_TIMEOUT;
-pub use self::types::{ConnectError, Event, Packet, ReadyState, SendError, WakeList};
+pub use self::types::{is_sendable_close_code, ConnectError, Event, Packet, ReadyState, SendError, WakeList};
 pub use crate::tls::ClientTls;
 
 use self::dial::{Dial, Dialed};
@@ -66,6 +66,10 @@ enum Step {
     End(End, Option<Transport>),
 }
 
+/// A connection shared between its driver (a server, a multiplayer session) and the game's peer
+/// object, which outlives the driver's table. Single-threaded, like Godot's main loop.
+pub type SharedConnection = std::rc::Rc<std::cell::RefCell<Connection>>;
+
 /// One WebSocket connection.
 pub struct Connection {
     config: Config,
@@ -77,8 +81,8 @@ pub struct Connection {
     no_delay: bool,
     inbox: Inbox,
     selected_protocol: String,
-    /// Once closed: the close code (-1 unless clean or failed by us) and reason.
-    close_code: i32,
+    /// Once closed: the close code (none unless clean or failed by us) and reason.
+    close_code: Option<u16>,
     close_reason: String,
     was_open: bool,
     events: Vec<Event>,
@@ -87,7 +91,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A new connection in the CLOSED state (close code -1), as the engine's `WebSocketPeer.new()`.
+    /// A new connection in the CLOSED state (no close code), as the engine's `WebSocketPeer.new()`.
     pub fn new(config: Config) -> Connection {
         Connection {
             config,
@@ -98,7 +102,7 @@ impl Connection {
             no_delay: true,
             inbox: Inbox::default(),
             selected_protocol: String::new(),
-            close_code: -1,
+            close_code: None,
             close_reason: String::new(),
             was_open: false,
             events: Vec::new(),
@@ -185,13 +189,17 @@ impl Connection {
         }
     }
 
-    /// Back to a fresh connection that starts now, keeping the settings, TCP_NODELAY and the waker.
+    /// Back to a fresh connection that starts now, keeping the settings, TCP_NODELAY, the waker
+    /// and a previous socket still draining (its close frame must not be lost to a reset).
+    /// Events not yet taken are dropped with the old connection.
     fn reset(&mut self, now: Instant) {
         let config = std::mem::take(&mut self.config);
         let waker = self.waker.take();
+        let linger = self.linger.take();
         let no_delay = self.no_delay;
         *self = Connection::new(config);
         self.waker = waker;
+        self.linger = linger;
         self.no_delay = no_delay;
         self.open_deadline = self.config.handshake_timeout.and_then(|t| clock::deadline(now, t));
     }
@@ -241,11 +249,11 @@ impl Connection {
         self.wake();
     }
 
-    /// Close code: the remote's (once its close frame arrived), the one we failed with, or -1
-    /// when the close was not clean.
-    pub fn close_code(&self) -> i32 {
+    /// Close code: the remote's (once its close frame arrived; 1005 when it had none), the one
+    /// we failed with, or none when the close was not clean (the engine's -1).
+    pub fn close_code(&self) -> Option<u16> {
         match &self.phase {
-            Phase::Open(open) => open.received().map_or(self.close_code, |(code, _)| *code),
+            Phase::Open(open) => open.received().map_or(self.close_code, |(code, _)| Some(*code)),
             _ => self.close_code,
         }
     }
@@ -381,6 +389,9 @@ impl Connection {
                 Phase::Upgrading(up) => match up.poll(&self.config, &mut self.role, &mut self.events, self.remote) {
                     Upgraded::Pending(up) => Step::Wait(Phase::Upgrading(up)),
                     Upgraded::Open { io, tail, protocol } => Step::Next(self.open(io, tail, protocol)),
+                    Upgraded::Refused { io } => {
+                        Step::End(End::Abort { close_received: false, why: Dropped::Refused }, Some(io))
+                    }
                     Upgraded::Failed { io, why } => {
                         let why = why.map_or(Dropped::ByRemote, Dropped::Failed);
                         Step::End(End::Abort { close_received: false, why }, Some(io))

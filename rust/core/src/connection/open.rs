@@ -11,7 +11,7 @@ use tungstenite::protocol::{Role as WsRole, WebSocketConfig, WebSocketContext};
 use tungstenite::{Bytes, Message};
 
 use super::inbox::Inbox;
-use super::types::{Event, Packet};
+use super::types::{is_sendable_close_code, Event, Packet};
 use super::{Dropped, End};
 use crate::clock;
 use crate::config::Config;
@@ -30,7 +30,7 @@ pub(super) struct Open {
     /// Our close frame is queued or sent.
     close_sent: bool,
     /// The remote's close frame: its code (1005 when it had none) and reason.
-    received: Option<(i32, String)>,
+    received: Option<(u16, String)>,
     /// When the closing handshake must be over (set once it starts).
     close_deadline: Option<Instant>,
     /// Bytes and messages accepted by `send` and not yet fully written.
@@ -85,7 +85,7 @@ impl Open {
     }
 
     /// The remote's close code and reason, once its close frame arrived.
-    pub fn received(&self) -> Option<&(i32, String)> {
+    pub fn received(&self) -> Option<&(u16, String)> {
         self.received.as_ref()
     }
 
@@ -103,8 +103,10 @@ impl Open {
 
     /// When `poll` has work to do without socket activity.
     pub fn next_deadline(&self, config: &Config) -> Option<Instant> {
+        if self.is_closing() {
+            return self.close_deadline;
+        }
         match (&self.ping, config.heartbeat_interval) {
-            _ if self.is_closing() => self.close_deadline,
             (Ping::At(t), Some(_)) => Some(*t),
             _ => None,
         }
@@ -191,7 +193,7 @@ impl Open {
 
     fn on_close_frame(&mut self, frame: Option<CloseFrame>, now: Instant, events: &mut Vec<Event>) {
         let (code, reason) = match frame {
-            Some(f) => (u16::from(f.code) as i32, f.reason.to_string()),
+            Some(f) => (u16::from(f.code), f.reason.to_string()),
             None => (1005, String::new()),
         };
         self.received = Some((code, reason.clone()));
@@ -203,11 +205,13 @@ impl Open {
         }
     }
 
-    /// Whether `frame` is not the remote's but tungstenite's stand-in for it: when a close frame
-    /// with a code that may not be sent (0–999, 1004–1006, 1015, 1016–2999, 5000+) arrives first,
-    /// tungstenite queues its 1002 answer and hands over that answer in place of the frame
-    /// received. No peer sends this frame itself unless it received such a code, which we never
-    /// send. (The frame layer planned for permessage-deflate will see the original.)
+    /// Whether `frame` is tungstenite's stand-in for the remote's: when a close frame with a code
+    /// that may not be sent (see [`is_sendable_close_code`]) arrives first, tungstenite queues
+    /// its 1002 answer and hands over that answer, `1002 "Protocol violation"`, in place of the
+    /// frame received, so the original code is lost. Known false positive: a remote that itself
+    /// closes first with exactly that frame (tungstenite-based peers do, after receiving such a
+    /// code) is treated the same way; the local close code is 1002 in both cases. The frame
+    /// layer planned for permessage-deflate will see the original frame.
     fn is_substituted(&self, frame: &CloseFrame) -> bool {
         !self.close_sent && frame.code == CloseCode::Protocol && frame.reason.as_str() == "Protocol violation"
     }
@@ -244,8 +248,9 @@ impl Open {
     }
 
     /// Sends our close frame (`reason` cut to the 123 bytes a close frame holds; no payload at
-    /// all without a `code`) and starts the closing handshake.
+    /// all without a `code`, or with one that may not be sent) and starts the closing handshake.
     pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<(), End> {
+        let code = code.filter(|c| is_sendable_close_code(*c));
         let frame =
             code.map(|code| CloseFrame { code: CloseCode::from(code), reason: truncate_utf8(reason, 123).into() });
         self.close_sent = true;
@@ -261,7 +266,7 @@ impl Open {
         let close_received = self.received.is_some();
         match e {
             E::ConnectionClosed | E::AlreadyClosed if close_received => {
-                let (code, reason) = self.received.clone().unwrap_or((1005, String::new()));
+                let (code, reason) = self.received.clone().unwrap_or_default();
                 End::Clean { code, reason }
             }
             E::ConnectionClosed | E::AlreadyClosed | E::Protocol(P::ResetWithoutClosingHandshake) => {
@@ -286,7 +291,7 @@ impl Open {
         }
         // Whatever close frame is queued (ours, or tungstenite's answer) goes out now.
         let _ = self.ws.flush(&mut self.io);
-        End::Fail { code, reason, detail }
+        End::Fail { code, local_reason: reason, detail }
     }
 }
 

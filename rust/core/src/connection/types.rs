@@ -24,8 +24,9 @@ pub enum Event {
     Open { protocol: String },
     /// One complete message was queued for reading.
     Message,
-    /// The remote sent a close frame first (it wants to close).
-    CloseRequest { code: i32, reason: String },
+    /// The remote sent a close frame first (it wants to close); `code` is 1005 when the frame
+    /// had none.
+    CloseRequest { code: u16, reason: String },
     /// The connection reached CLOSED. `was_open`: it had completed the upgrade. `clean`: the
     /// remote's close frame was received.
     Closed { was_open: bool, clean: bool },
@@ -65,6 +66,13 @@ pub struct Packet {
 /// Lets a connection owned by a [`crate::Server`] ask to be polled although its socket reported
 /// nothing (for example after the game drained a full inbound queue, or closed it).
 pub type WakeList = std::rc::Rc<std::cell::RefCell<Vec<u32>>>;
+
+/// Whether `code` may be sent in a close frame (RFC 6455 §7.4: 1000–1003, 1007–1013,
+/// 3000–4999). The one rule for both directions: a received close frame with another code fails
+/// the connection (tungstenite's `CloseCode::is_allowed`).
+pub fn is_sendable_close_code(code: u16) -> bool {
+    tungstenite::protocol::frame::coding::CloseCode::from(code).is_allowed()
+}
 
 /// "the remote" when the address is not known.
 pub(crate) fn fmt_addr(a: Option<SocketAddr>) -> String {

@@ -56,8 +56,11 @@ pub(super) enum Upgraded {
         tail: Vec<u8>,
         protocol: String,
     },
-    /// It ended without a WebSocket; `why` is worth a warning (`None`: the remote left, or
-    /// our HTTP error answer was already reported).
+    /// We answered with an HTTP error (already reported) and it is written.
+    Refused {
+        io: Transport,
+    },
+    /// It ended without a WebSocket; `why` is worth a warning (`None`: the remote left).
     Failed {
         io: Transport,
         why: Option<String>,
@@ -140,7 +143,7 @@ impl Upgrade {
             match std::mem::replace(&mut self.next, AfterWrite::Read) {
                 AfterWrite::Read => {}
                 AfterWrite::Open { tail, protocol } => return Upgraded::Open { io: self.io, tail, protocol },
-                AfterWrite::Close => return Upgraded::Failed { io: self.io, why: None },
+                AfterWrite::Close => return Upgraded::Refused { io: self.io },
                 held @ AfterWrite::Held { .. } => {
                     self.next = held;
                     return Upgraded::Pending(self);

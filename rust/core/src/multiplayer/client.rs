@@ -27,9 +27,6 @@ pub struct MpClient {
     deadline: Option<Instant>,
 }
 
-// The session ends when the connection has closed and the server's last packets were read:
-// `SceneMultiplayer` reads no packets once the status is DISCONNECTED.
-
 impl MpClient {
     /// Drives `conn`, which the caller started (`connect`) at `now`.
     pub fn new(conn: SharedConnection, now: Instant) -> MpClient {
@@ -45,6 +42,8 @@ impl MpClient {
         self.id
     }
 
+    /// CONNECTED from the id's arrival until the connection has closed and the server's last
+    /// packets were read (`SceneMultiplayer` reads no packets once the status is DISCONNECTED).
     pub fn status(&self) -> MpStatus {
         match (self.conn.borrow().ready_state(), self.id) {
             (ReadyState::Closed, None) => MpStatus::Disconnected,
@@ -132,11 +131,9 @@ impl MpClient {
         }
     }
 
-    /// Ends the session: a close frame with 1000 if the connection is open.
+    /// Ends the session at once: a close frame with 1000 if the connection is open, then the
+    /// connection is dropped; nothing is reported.
     pub fn close(&mut self, now: Instant) {
-        self.id = None;
-        let mut conn = self.conn.borrow_mut();
-        conn.close(Some(1000), "", now);
-        conn.abort(now);
+        self.disconnect(true, now);
     }
 }

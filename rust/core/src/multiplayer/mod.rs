@@ -57,8 +57,7 @@ pub enum MpEvent {
     Warning(String),
 }
 
-/// Where a packet goes: the engine's `target_peer` (0 everyone, `n > 0` one peer, `-n` everyone
-/// but peer `n`).
+/// Where a server's packet goes (the binding reads the engine's `target_peer` into this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     All,
@@ -67,14 +66,6 @@ pub enum Target {
 }
 
 impl Target {
-    pub fn from_peer(target: i64) -> Target {
-        match target {
-            0 => Target::All,
-            t if t > 0 => Target::One(u32::try_from(t).unwrap_or(u32::MAX)),
-            t => Target::AllBut(u32::try_from(t.unsigned_abs()).unwrap_or(u32::MAX)),
-        }
-    }
-
     fn includes(self, id: u32) -> bool {
         match self {
             Target::All => true,

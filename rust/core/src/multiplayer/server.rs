@@ -2,7 +2,7 @@
 //! joined peers and the order in which their packets arrived, and leaves everything else
 //! (accepting, TLS, handshakes, request approval, timeouts, back-pressure) to the server.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use super::{id_message, MpEvent, MpPacket, MpSendError, Target};
@@ -17,6 +17,8 @@ pub struct MpServer {
     /// holds the packet. Packets stay in the per-connection inboxes (bounded by their settings),
     /// so nothing here grows without bound, and a peer that left still delivers what it sent.
     arrivals: VecDeque<(u32, SharedConnection)>,
+    /// How many entries of `arrivals` each sender has.
+    pending: HashMap<u32, usize>,
     /// Peers that left while packets of theirs were still queued: `PeerDisconnected` waits until
     /// those are read, because `SceneMultiplayer` drops packets from peers it was told are gone.
     departed: Vec<u32>,
@@ -26,7 +28,14 @@ pub struct MpServer {
 
 impl MpServer {
     pub fn new(server: Server) -> MpServer {
-        MpServer { server, peers: BTreeMap::new(), arrivals: VecDeque::new(), departed: Vec::new(), refuse_new: false }
+        MpServer {
+            server,
+            peers: BTreeMap::new(),
+            arrivals: VecDeque::new(),
+            pending: HashMap::new(),
+            departed: Vec::new(),
+            refuse_new: false,
+        }
     }
 
     pub fn server(&self) -> &Server {
@@ -53,6 +62,7 @@ impl MpServer {
                 ServerEvent::Data { id } => {
                     if let Some(conn) = self.peers.get(&id) {
                         self.arrivals.push_back((id, conn.clone()));
+                        *self.pending.entry(id).or_default() += 1;
                     }
                 }
                 // As the engine: a peer that starts closing has left the session.
@@ -70,13 +80,13 @@ impl MpServer {
 
     /// `PeerDisconnected` for the peers that left and whose packets were all read.
     fn report_departures(&mut self, out: &mut Vec<MpEvent>) {
-        let arrivals = &self.arrivals;
+        let pending = &self.pending;
         self.departed.retain(|id| {
-            let pending = arrivals.iter().any(|(from, _)| from == id);
-            if !pending {
+            let waiting = pending.contains_key(id);
+            if !waiting {
                 out.push(MpEvent::PeerDisconnected(*id));
             }
-            pending
+            waiting
         });
     }
 
@@ -108,10 +118,17 @@ impl MpServer {
         self.arrivals.front().map(|(id, _)| *id)
     }
 
+    /// The next packet. The game cannot read these connections through their peer objects
+    /// (the binding's multiplayer peers refuse it), so each entry has its packet.
     pub fn pop(&mut self) -> Option<MpPacket> {
         loop {
             let (from, conn) = self.arrivals.pop_front()?;
-            // A connection another owner drained (a peer object read it) has nothing left.
+            if let Some(n) = self.pending.get_mut(&from) {
+                *n -= 1;
+                if *n == 0 {
+                    self.pending.remove(&from);
+                }
+            }
             let popped = conn.borrow_mut().pop();
             if let Some(packet) = popped {
                 return Some(MpPacket { from, packet });
@@ -152,6 +169,7 @@ impl MpServer {
     pub fn stop(&mut self, now: Instant) {
         self.peers.clear();
         self.arrivals.clear();
+        self.pending.clear();
         self.departed.clear();
         self.server.stop(now);
     }

@@ -1,0 +1,69 @@
+//! The connection settings every class exposes (the engine's `WebSocketPeer` and
+//! `WebSocketMultiplayerPeer` properties), read and written the same way for all of them:
+//! each class's `#[func]` accessors are one line over these. A setter returns whether it took
+//! the value (a refused one leaves the property unchanged, with an error pushed).
+
+use godot::prelude::*;
+use rust_websocket_core::Config;
+
+use crate::convert;
+
+pub fn supported_protocols(c: &Config) -> PackedStringArray {
+    convert::packed(&c.supported_protocols)
+}
+
+pub fn set_supported_protocols(c: &mut Config, class: &str, v: &PackedStringArray) -> bool {
+    convert::protocols(&format!("{class}.supported_protocols"), v).map(|v| c.supported_protocols = v).is_some()
+}
+
+pub fn handshake_headers(c: &Config) -> PackedStringArray {
+    convert::packed(&c.handshake_headers)
+}
+
+pub fn set_handshake_headers(c: &mut Config, class: &str, v: &PackedStringArray) -> bool {
+    convert::header_lines(&format!("{class}.handshake_headers"), v).map(|v| c.handshake_headers = v).is_some()
+}
+
+pub fn handshake_timeout(c: &Config) -> f64 {
+    convert::secs_f64(c.handshake_timeout)
+}
+
+pub fn set_handshake_timeout(c: &mut Config, class: &str, seconds: f64) -> bool {
+    convert::seconds(&format!("{class}.handshake_timeout"), seconds).map(|d| c.handshake_timeout = d).is_some()
+}
+
+pub fn heartbeat_interval(c: &Config) -> f64 {
+    convert::secs_f64(c.heartbeat_interval)
+}
+
+pub fn set_heartbeat_interval(c: &mut Config, class: &str, seconds: f64) -> bool {
+    convert::seconds(&format!("{class}.heartbeat_interval"), seconds).map(|d| c.heartbeat_interval = d).is_some()
+}
+
+pub fn inbound_buffer_size(c: &Config) -> i64 {
+    i64::try_from(c.inbound_buffer_size).unwrap_or(i64::MAX)
+}
+
+pub fn set_inbound_buffer_size(c: &mut Config, class: &str, size: i64) -> bool {
+    let what = format!("{class}.inbound_buffer_size");
+    convert::size(&what, size, convert::MAX_PACKET).map(|v| c.inbound_buffer_size = v).is_some()
+}
+
+pub fn outbound_buffer_size(c: &Config) -> i64 {
+    convert::byte_cap_to_godot(c.outbound_buffer_size)
+}
+
+/// Any value is taken: `0` or less removes the cap.
+pub fn set_outbound_buffer_size(c: &mut Config, size: i64) -> bool {
+    c.outbound_buffer_size = convert::byte_cap(size);
+    true
+}
+
+pub fn max_queued_packets(c: &Config) -> i64 {
+    i64::try_from(c.max_queued_packets).unwrap_or(i64::MAX)
+}
+
+pub fn set_max_queued_packets(c: &mut Config, class: &str, count: i64) -> bool {
+    let what = format!("{class}.max_queued_packets");
+    convert::size(&what, count, usize::MAX).map(|v| c.max_queued_packets = v).is_some()
+}
