@@ -7,8 +7,12 @@ extends TestSuite
 ##   classes ClassDB reports as extension classes; a new class fails
 ##   test_every_extension_class_is_covered until it is added here.
 ## - Every method (ClassDB.class_get_method_list(cls, true); for RustWebSocketPeer also the
-##   PacketPeer methods that run through its virtuals), in every state of its object (peer: new,
-##   connecting, open client, a server's peer; server: stopped, listening with a client), called
+##   PacketPeer methods that run through its virtuals, for RustWebSocketMultiplayerPeer the
+##   MultiplayerPeer and PacketPeer ones), in every state of its object (peer: new, connecting,
+##   open client, a server's peer; server: stopped, listening with a client; multiplayer peer:
+##   new, a server on 127.0.0.1 port 0 that an engine WebSocketMultiplayerPeer client joined, a
+##   client connecting to a server that never answers, a client joined to an engine
+##   WebSocketMultiplayerPeer server), called
 ##   with hostile values for one argument at a time, the other arguments sane. Values follow the
 ##   argument's type: ints (-1, 0, -2^63, 2^63-1, 2^31, -2^31-1, 65536, 70000), floats (NaN,
 ##   ±inf, -1, 1e19, 1e20, 1e308, the smallest denormal), strings ("", 10 KiB, "\u0000" (Godot
@@ -17,20 +21,32 @@ extends TestSuite
 ##   objects (null, an object of the wrong class, and per argument: TLSOptions of every kind, also
 ##   with empty keys and certificates; streams of every kind), Callables (invalid, a freed
 ##   object's method, wrong arity, functions returning junk) and Variants.
-##   After each call the object is used (a message exchanged if it is connected), then reset to
-##   its defaults and must still work: a peer reaches an echo server and exchanges a message; a
-##   server listens on 127.0.0.1 port 0 and echoes a client's message.
-## - Every property (class_get_property_list(cls, true)) set to each hostile value on a new
-##   object, read back, then used (a connection made or served with it), reset, and checked.
+##   After each call the object is used (a message exchanged if it is connected; for the
+##   multiplayer peer a packet each way through the MultiplayerPeer API: set_target_peer,
+##   put_packet, poll, get_packet_peer, get_packet), then reset to its defaults and must still
+##   work: a peer reaches an echo server and exchanges a message; a server listens on 127.0.0.1
+##   port 0 and echoes a client's message; a multiplayer peer hosts on 127.0.0.1 port 0, an
+##   engine client joins and a packet goes each way, then it joins an engine server as a client
+##   and gets a packet echoed.
+## - Every property (class_get_property_list(cls, true), for the multiplayer peer also the
+##   inherited transfer_mode, transfer_channel and refuse_new_connections) set to each hostile
+##   value on a new object, read back, then used (a connection made or served with it), reset,
+##   and checked.
 ## - Specific expectations, where the engine reports an error or the value has one meaning:
 ##   out-of-range ports (ERR_INVALID_PARAMETER, an error pushed, not listening); durations set to
 ##   NaN/inf/negative/huge stay finite and non-negative and work; sizes never read back negative;
-##   invalid peer ids (null, an error pushed, other clients untouched); get_packet on an empty
-##   queue (ERR_UNAVAILABLE, or FAILED when closed); close codes a close frame cannot carry
-##   (outside 0..65535, or not sendable: an error, and the close frame goes out without a
-##   status code, so nothing invalid is sent); messages
-##   over the outbound cap (ERR_OUT_OF_MEMORY); CR/LF in a URL never reaches the request as a
-##   header; request_validator returning junk refuses the client.
+##   invalid peer ids (null, an error pushed, other clients untouched; for the multiplayer peer
+##   also disconnect_peer of an unknown id: an error, nothing else happens, and put_packet to an
+##   unknown target: ERR_INVALID_PARAMETER); the multiplayer peer's create_server with a port
+##   outside 0..65535 and create_client with a URL the engine rejects (ERR_INVALID_PARAMETER,
+##   an error pushed, still disconnected), either one while in use (ERR_ALREADY_IN_USE, nothing
+##   changes), durations set to NaN/±inf/negative (an error, the value kept), the
+##   RustWebSocketPeer of get_peer() used after its multiplayer peer closed or was freed;
+##   get_packet on an empty queue (ERR_UNAVAILABLE, or FAILED when closed); close codes a close
+##   frame cannot carry (outside 0..65535, or not sendable: an error, and the close frame goes
+##   out without a status code, so nothing invalid is sent); messages over the outbound cap
+##   (ERR_OUT_OF_MEMORY); CR/LF in a URL never reaches the request as a header;
+##   request_validator returning junk refuses the client.
 ## A panic is seen by a Logger (Godot 4.5+; gdext reports it as an error "[panic ...]") and
 ## fails the case that caused it, with its message; on older engines the run's log check
 ## ("panicked at") still fails the run. Calls go through callv()/set(), so that a panicking call
@@ -43,7 +59,12 @@ extends TestSuite
 const EXTENSION_CLASSES := {
 	"RustWebSocketPeer": ["new", "connecting", "open", "server_side"],
 	"WebSocketServer": ["stopped", "listening"],
+	"RustWebSocketMultiplayerPeer": ["new", "server", "client_connecting", "client_connected"],
 }
+const MP := "RustWebSocketMultiplayerPeer"
+const DISCONNECTED := MultiplayerPeer.CONNECTION_DISCONNECTED
+const CONNECTING := MultiplayerPeer.CONNECTION_CONNECTING
+const CONNECTED := MultiplayerPeer.CONNECTION_CONNECTED
 const I64_MIN := -9223372036854775807 - 1
 const I64_MAX := 9223372036854775807
 const INTS := [-1, 0, I64_MIN, I64_MAX, 1 << 31, -(1 << 31) - 1, 65536, 70000]
@@ -52,6 +73,12 @@ const TEST_BUDGET_MS := 45000
 var _logger: Object = null
 var _echo: EngineEcho
 var _silent: SilentServer
+## The engine's WebSocketMultiplayerPeer as a server on 127.0.0.1 that echoes every packet to
+## its sender: what our multiplayer client joins.
+var _mp_host: WebSocketMultiplayerPeer
+var _mp_host_port := 0
+var _mp_host_peers := {}
+var _mp_host_polled := 0
 var _dead_port := 0
 var _cases := 0
 var _panics := 0
@@ -178,6 +205,23 @@ func _begin() -> void:
 	tcp.listen(0, "127.0.0.1")
 	_dead_port = tcp.get_local_port()
 	tcp.stop()
+	# The engine's server cannot listen on port 0 and report the port: a free one is probed
+	# (another process may take it meanwhile, hence the retries).
+	_mp_host = WebSocketMultiplayerPeer.new()
+	# A joining client stuck in its handshake (a hostile request) is dropped soon.
+	_mp_host.handshake_timeout = 0.5
+	_mp_host.peer_connected.connect(func(id: int) -> void: _mp_host_peers[id] = true)
+	_mp_host.peer_disconnected.connect(func(id: int) -> void: _mp_host_peers.erase(id))
+	for attempt in 5:
+		var probe := TCPServer.new()
+		probe.listen(0, "127.0.0.1")
+		_mp_host_port = probe.get_local_port()
+		probe.stop()
+		if _mp_host.create_server(_mp_host_port, "127.0.0.1") == OK:
+			break
+		_mp_host_port = 0
+	_scan("engine multiplayer server setup")
+	_errors.clear()
 
 
 func cleanup() -> void:
@@ -188,6 +232,8 @@ func cleanup() -> void:
 		_echo.stop()
 	if _silent != null:
 		_silent.stop()
+	if _mp_host != null:
+		_mp_host.close()
 	super.cleanup()
 
 
@@ -233,6 +279,7 @@ func _wait(cond: Callable, objs: Array, label: String, timeout_s := 2.0) -> bool
 	while true:
 		_echo.poll()
 		_silent.poll()
+		_poll_mp_host()
 		for o in objs:
 			if o != null:
 				o.callv("poll", [])
@@ -248,6 +295,35 @@ func _wait(cond: Callable, objs: Array, label: String, timeout_s := 2.0) -> bool
 func _state(peer: Object) -> int:
 	var s = peer.callv("get_ready_state", [])
 	return s if s is int else -1
+
+
+## A multiplayer peer's connection status (-1 if the call returned junk).
+func _status(mp: Object) -> int:
+	var s = mp.callv("get_connection_status", [])
+	return s if s is int else -1
+
+
+## Polls the engine's multiplayer server (at most once a millisecond: it prints an error on every
+## poll while a client's request is too big, until handshake_timeout) and echoes every packet
+## to its sender.
+func _poll_mp_host() -> void:
+	if _mp_host == null or _mp_host.get_connection_status() != CONNECTED:
+		return
+	var now := Time.get_ticks_usec()
+	if now - _mp_host_polled < 1000:
+		return
+	_mp_host_polled = now
+	_mp_host.poll()
+	while _mp_host.get_available_packet_count() > 0:
+		var from := _mp_host.get_packet_peer()
+		var pkt := _mp_host.get_packet()
+		if _mp_host_peers.has(from):
+			_mp_host.set_target_peer(from)
+			_mp_host.put_packet(pkt)
+
+
+func _mp_host_url() -> String:
+	return "ws://127.0.0.1:%d" % _mp_host_port
 
 
 func _desc(v: Variant) -> String:
@@ -416,7 +492,7 @@ func _sane(arg: Dictionary, default: Variant, has_default: bool, ctx: Dictionary
 			return "127.0.0.1"
 		"port":
 			return 0
-		"id":
+		"id", "peer_id", "peer":
 			return ctx.get("id", 0)
 		"code":
 			return 1000
@@ -450,11 +526,13 @@ func _sane(arg: Dictionary, default: Variant, has_default: bool, ctx: Dictionary
 	return null
 
 
-## The methods tested for `cls`: its own, plus for the peer the PacketPeer methods (they call
-## its virtuals). Virtual methods ("_...") are not called directly.
+## The methods tested for `cls`: its own, plus for the peers the MultiplayerPeer and PacketPeer
+## methods (they call its virtuals). Virtual methods ("_...") are not called directly.
 func _methods(cls: String) -> Array:
 	var out := []
 	var lists := [ClassDB.class_get_method_list(cls, true)]
+	if ClassDB.is_parent_class(cls, "MultiplayerPeer"):
+		lists.append(ClassDB.class_get_method_list("MultiplayerPeer", true))
 	if ClassDB.is_parent_class(cls, "PacketPeer"):
 		lists.append(ClassDB.class_get_method_list("PacketPeer", true))
 	for list in lists:
@@ -462,6 +540,16 @@ func _methods(cls: String) -> Array:
 			if String(m["name"]).begins_with("_") or (int(m["flags"]) & METHOD_FLAG_VIRTUAL) != 0:
 				continue
 			out.append(m)
+	return out
+
+
+## The properties tested for `cls`: its own, plus for the multiplayer peer those of
+## MultiplayerPeer (transfer_mode, transfer_channel, refuse_new_connections: they call its
+## virtuals).
+func _properties(cls: String) -> Array:
+	var out := ClassDB.class_get_property_list(cls, true)
+	if ClassDB.is_parent_class(cls, "MultiplayerPeer"):
+		out = out + ClassDB.class_get_property_list("MultiplayerPeer", true)
 	return out
 
 
@@ -502,9 +590,44 @@ func _wire_echo(server: Object) -> void:
 
 
 ## A new object of `cls` in `state`: {obj, poll: [objects to poll], client (an engine peer
-## connected to a server under test), server, id}. Returns {} if the state was not reached.
+## connected to a server under test), server, id; for the multiplayer peer remote (the engine
+## WebSocketMultiplayerPeer client that joined our server) and id (the remote's peer id, 1 for
+## our client)}. Returns {} if the state was not reached.
 func _make(cls: String, state: String, label: String) -> Dictionary:
 	match cls + ":" + state:
+		"RustWebSocketMultiplayerPeer:new":
+			var m: Object = ClassDB.instantiate(MP)
+			return {"obj": m, "poll": [m]}
+		"RustWebSocketMultiplayerPeer:server":
+			var m: Object = ClassDB.instantiate(MP)
+			var ids := []
+			m.connect("peer_connected", func(id: int) -> void: ids.append(id))
+			if _call(m, "create_server", [0, "127.0.0.1"], label) != OK:
+				return {}
+			var c := WebSocketMultiplayerPeer.new()
+			c.create_client("ws://127.0.0.1:%d" % m.callv("get_local_port", []))
+			var ok := await _wait(func(): return ids.size() == 1 and c.get_connection_status() == CONNECTED, [m, c], label, 3.0)
+			if ok and ids[0] == c.get_unique_id():
+				return {"obj": m, "poll": [m, c], "remote": c, "id": ids[0]}
+			c.close()
+			m.callv("close", [])
+			return {}
+		"RustWebSocketMultiplayerPeer:client_connecting":
+			var m: Object = ClassDB.instantiate(MP)
+			_call(m, "create_client", [_silent.url()], label)
+			await _wait(func(): return _silent.conns.size() > 0, [m], label, 1.0)
+			if _status(m) == CONNECTING:
+				return {"obj": m, "poll": [m], "id": 1}
+			m.callv("close", [])
+			return {}
+		"RustWebSocketMultiplayerPeer:client_connected":
+			var m: Object = ClassDB.instantiate(MP)
+			_call(m, "create_client", [_mp_host_url()], label)
+			var ok := await _wait(func(): return _status(m) == CONNECTED, [m], label, 3.0)
+			if ok and int(m.callv("get_unique_id", [])) > 1:
+				return {"obj": m, "poll": [m], "id": 1}
+			m.callv("close", [])
+			return {}
 		"RustWebSocketPeer:new":
 			return {"obj": RustWebSocketPeer.new(), "poll": []}
 		"RustWebSocketPeer:connecting":
@@ -546,6 +669,13 @@ func _make(cls: String, state: String, label: String) -> Dictionary:
 
 
 func _dispose(ctx: Dictionary) -> void:
+	if ctx.get("obj") != null and ctx["obj"].is_class(MP):
+		ctx["obj"].callv("close", [])
+		if ctx.get("remote") != null:
+			ctx["remote"].close()
+		_silent.drop_all()
+		_echo.drop_all()
+		return
 	for o in [ctx.get("obj"), ctx.get("server"), ctx.get("client")]:
 		if o == null or not is_instance_valid(o):
 			continue
@@ -564,6 +694,20 @@ func _dispose(ctx: Dictionary) -> void:
 func _use(ctx: Dictionary, label: String) -> void:
 	var obj: Object = ctx["obj"]
 	var objs: Array = ctx["poll"]
+	if obj.is_class(MP):
+		var st := _status(obj)
+		if st == CONNECTED and (ctx.get("remote") != null or int(obj.callv("get_unique_id", [])) > 1):
+			await _mp_exchange(obj, ctx.get("remote"), ctx.get("id", 1), label)
+		elif st == CONNECTING:
+			# A connection a hostile call started fails or gets through within a few polls on
+			# loopback; one to the silent server is left connecting.
+			var polls := [0]
+			await _wait(func():
+				polls[0] += 1
+				return _status(obj) != CONNECTING or polls[0] >= 20, objs, label, 1.0)
+		else:
+			await _wait(func(): return true, objs, label)
+		return
 	var client: WebSocketPeer = ctx.get("client")
 	if client != null:
 		if client.get_ready_state() == WebSocketPeer.STATE_OPEN:
@@ -591,7 +735,7 @@ func _use(ctx: Dictionary, label: String) -> void:
 ## Puts every property of `obj` back to the value a new object has.
 func _reset(obj: Object, label: String) -> void:
 	var fresh: Object = ClassDB.instantiate(obj.get_class())
-	for p in ClassDB.class_get_property_list(obj.get_class(), true):
+	for p in _properties(obj.get_class()):
 		_assign(obj, p["name"], fresh.get(p["name"]), label + " (reset)")
 
 
@@ -635,12 +779,103 @@ func _server_works(s: Object, label: String) -> String:
 	return why
 
 
+## One packet each way through the MultiplayerPeer API between our multiplayer peer `m` and
+## `remote`: for our server, the engine client `remote` whose peer id is `id`; for our client
+## (`remote` null), the engine server, which echoes. Returns what went wrong, or "".
+func _mp_exchange(m: Object, remote: WebSocketMultiplayerPeer, id: int, label: String) -> String:
+	if _status(m) != CONNECTED:
+		return "not connected (status %d)" % _status(m)
+	var out := ("to %d: %d" % [id, randi()]).to_utf8_buffer()
+	if remote != null:
+		_call(m, "set_target_peer", [id], label)
+		var r = _call(m, "put_packet", [out], label)
+		if r != OK:
+			return "put_packet to %d -> %s" % [id, r]
+		if not await _wait(func(): return remote.get_available_packet_count() > 0 or remote.get_connection_status() != CONNECTED, [m, remote], label, 2.0) \
+				or remote.get_available_packet_count() == 0:
+			return "the engine client got nothing (status %d)" % remote.get_connection_status()
+		var from := remote.get_packet_peer()
+		var got := remote.get_packet()
+		if from != 1 or got != out:
+			return "the engine client got %s from %d" % [got.get_string_from_utf8().c_escape(), from]
+		var back := ("from %d: %d" % [id, randi()]).to_utf8_buffer()
+		remote.set_target_peer(1)
+		remote.put_packet(back)
+		if not await _wait(func(): return int(m.callv("get_available_packet_count", [])) > 0 or _status(m) != CONNECTED, [m, remote], label, 2.0) \
+				or int(m.callv("get_available_packet_count", [])) == 0:
+			return "nothing from the engine client (status %d)" % _status(m)
+		from = m.callv("get_packet_peer", [])
+		got = m.callv("get_packet", [])
+		if from != id or got != back:
+			return "got %s from %d, expected %s from %d" % [got.get_string_from_utf8().c_escape(), from, back.get_string_from_utf8().c_escape(), id]
+		return ""
+	_call(m, "set_target_peer", [1], label)
+	var r = _call(m, "put_packet", [out], label)
+	if r != OK:
+		return "put_packet to 1 -> %s" % [r]
+	if not await _wait(func(): return int(m.callv("get_available_packet_count", [])) > 0 or _status(m) != CONNECTED, [m], label, 2.0) \
+			or int(m.callv("get_available_packet_count", [])) == 0:
+		return "no echo from the engine server (status %d)" % _status(m)
+	var from = m.callv("get_packet_peer", [])
+	var got = m.callv("get_packet", [])
+	if from != 1 or got != out:
+		return "echo %s from %s, expected %s from 1" % [got.get_string_from_utf8().c_escape() if got is PackedByteArray else str(got), from, out.get_string_from_utf8()]
+	return ""
+
+
+## A multiplayer peer (disconnected) that works in both roles: it hosts on 127.0.0.1 port 0,
+## an engine client joins, a packet goes each way; then it joins the engine's server and gets
+## a packet echoed.
+func _mp_works(m: Object, label: String) -> String:
+	if _status(m) != DISCONNECTED:
+		return "not disconnected after close(): status %d" % _status(m)
+	var r = _call(m, "create_server", [0, "127.0.0.1"], label)
+	if r != OK:
+		return "create_server(0, \"127.0.0.1\") -> %s" % [r]
+	var port = m.callv("get_local_port", [])
+	if not (port is int and port > 0):
+		_call(m, "close", [], label)
+		return "get_local_port() -> %s while hosting" % [port]
+	var c := WebSocketMultiplayerPeer.new()
+	c.create_client("ws://127.0.0.1:%d" % port)
+	var why := ""
+	if not await _wait(func(): return c.get_connection_status() == CONNECTED, [m, c], label, 3.0):
+		why = "server: an engine client could not join (status %d)" % c.get_connection_status()
+	else:
+		why = await _mp_exchange(m, c, c.get_unique_id(), label)
+		if not why.is_empty():
+			why = "server: " + why
+	c.close()
+	_call(m, "close", [], label)
+	if not why.is_empty():
+		return why
+	if _mp_host_port == 0:
+		return "client: the engine's server could not listen"
+	r = _call(m, "create_client", [_mp_host_url()], label)
+	if r != OK:
+		return "client: create_client -> %s" % [r]
+	if not await _wait(func(): return _status(m) == CONNECTED, [m], label, 3.0):
+		why = "client: could not join the engine's server (status %d)" % _status(m)
+	else:
+		why = await _mp_exchange(m, null, 1, label)
+		if not why.is_empty():
+			why = "client: " + why
+	_call(m, "close", [], label)
+	return why
+
+
 ## After a hostile call: the object (reset to defaults) still works.
 func _still_works(ctx: Dictionary, label: String) -> void:
 	var obj: Object = ctx["obj"]
 	var server: Object = ctx.get("server")
 	var why := ""
-	if server != null:
+	if obj.is_class(MP):
+		if ctx.get("remote") != null:
+			ctx["remote"].close()
+		_call(obj, "close", [], label)
+		_reset(obj, label)
+		why = await _mp_works(obj, label)
+	elif server != null:
 		# A server's peer cannot reconnect; its server must still serve.
 		_call(server, "stop", [], label)
 		_reset(server, label)
@@ -681,10 +916,10 @@ func _hammer_methods(cls: String, state: String) -> void:
 				continue
 			if ctx.has("id"):
 				# Ids are per connection: a sane "id" is this connection's.
-				var idx: int = m["args"].map(func(a): return a["name"]).find("id")
-				if idx >= 0 and typeof(args[idx]) == TYPE_INT and args[idx] == ctx_ids["id"]:
-					args = args.duplicate()
-					args[idx] = ctx["id"]
+				for idx in m["args"].size():
+					if m["args"][idx]["name"] in ["id", "peer_id", "peer"] and typeof(args[idx]) == TYPE_INT and args[idx] == ctx_ids["id"]:
+						args = args.duplicate()
+						args[idx] = ctx["id"]
 			_cases += 1
 			_call(ctx["obj"], m["name"], args, label)
 			await _use(ctx, label)
@@ -720,11 +955,11 @@ func test_server_methods_while_listening() -> void:
 ## Every property of `cls`: set on a new object, read back, used, reset; the object must work.
 func _hammer_properties(cls: String) -> void:
 	_begin()
-	for p in ClassDB.class_get_property_list(cls, true):
+	for p in _properties(cls):
 		var prop: String = p["name"]
 		var setter := ClassDB.class_get_property_setter(cls, prop)
-		var arg := p
-		for m in ClassDB.class_get_method_list(cls, true):
+		var arg: Dictionary = p
+		for m in _methods(cls):
 			if m["name"] == setter and m["args"].size() == 1:
 				arg = m["args"][0]
 		for v in _hostile(arg):
@@ -757,6 +992,23 @@ func _check_read_back(_cls: String, prop: String, v: Variant, got: Variant, labe
 ## sends a message; a server listens and a client sends it one. Any outcome but a panic or a
 ## hang is fine.
 func _use_setting(obj: Object, label: String) -> void:
+	if obj.is_class(MP):
+		# As a server: an engine client joins and a packet goes each way.
+		if _call(obj, "create_server", [0, "127.0.0.1"], label) == OK:
+			var c := WebSocketMultiplayerPeer.new()
+			c.create_client("ws://127.0.0.1:%d" % obj.callv("get_local_port", []))
+			await _wait(func(): return c.get_connection_status() != CONNECTING, [obj, c], label, 2.0)
+			if c.get_connection_status() == CONNECTED:
+				await _mp_exchange(obj, c, c.get_unique_id(), label)
+			c.close()
+			_call(obj, "close", [], label)
+		# As a client of the engine's server.
+		if _mp_host_port != 0 and _call(obj, "create_client", [_mp_host_url()], label) == OK:
+			await _wait(func(): return _status(obj) != CONNECTING, [obj], label, 2.0)
+			if _status(obj) == CONNECTED:
+				await _mp_exchange(obj, null, 1, label)
+			_call(obj, "close", [], label)
+		return
 	if obj is RustWebSocketPeer:
 		if _call(obj, "connect_to_url", [_echo.url()], label) != OK:
 			return
@@ -787,6 +1039,26 @@ func test_server_properties() -> void:
 	await _hammer_properties("WebSocketServer")
 
 
+func test_multiplayer_peer_methods_when_new() -> void:
+	await _hammer_methods(MP, "new")
+
+
+func test_multiplayer_peer_methods_on_a_server_with_a_client() -> void:
+	await _hammer_methods(MP, "server")
+
+
+func test_multiplayer_peer_methods_on_a_connecting_client() -> void:
+	await _hammer_methods(MP, "client_connecting")
+
+
+func test_multiplayer_peer_methods_on_a_connected_client() -> void:
+	await _hammer_methods(MP, "client_connected")
+
+
+func test_multiplayer_peer_properties() -> void:
+	await _hammer_properties(MP)
+
+
 func test_every_extension_class_is_covered() -> void:
 	var found := []
 	for c in ClassDB.get_class_list():
@@ -798,6 +1070,15 @@ func test_every_extension_class_is_covered() -> void:
 	check_eq(found, known, "extension classes (add a new one, with its states, to EXTENSION_CLASSES and _make)")
 	if not ClassDB.class_exists("Logger"):
 		print("    no Logger class (Godot < 4.5): panics are only caught by the log check (\"panicked at\")")
+	# Every state listed is one `_make` reaches.
+	_begin()
+	for cls in EXTENSION_CLASSES:
+		if not ClassDB.class_exists(cls):
+			continue
+		for state in EXTENSION_CLASSES[cls]:
+			var ctx: Dictionary = await _make(cls, state, "%s[%s]" % [cls, state])
+			if check(not ctx.is_empty(), "%s: _make does not reach state %s" % [cls, state]):
+				_dispose(ctx)
 
 
 # --- Specific expectations ------------------------------------------------------------------
@@ -1015,3 +1296,212 @@ func test_request_validator_junk_refuses_the_client() -> void:
 		_assign(s, "request_validator", Callable(), label)
 		var why: String = await _server_works(s, label)
 		check(why.is_empty(), "%s: afterwards the server no longer works: %s" % [label, why])
+
+
+# --- Specific expectations: RustWebSocketMultiplayerPeer ----------------------------------------
+
+
+## create_server with a port outside 0..65535: ERR_INVALID_PARAMETER, an error pushed, still
+## disconnected (the engine's class truncates the port to 16 bits and listens on that one).
+func test_multiplayer_create_server_rejects_out_of_range_ports() -> void:
+	_begin()
+	for port in [-1, 65536, 70000, I64_MAX, I64_MIN, 1 << 31, -(1 << 31) - 1]:
+		var label := "create_server(%d, \"127.0.0.1\")" % port
+		var m: Object = ClassDB.instantiate(MP)
+		check_eq(_call(m, "create_server", [port, "127.0.0.1"], label), ERR_INVALID_PARAMETER, label)
+		check(not _errors.is_empty(), "%s: an error is pushed" % label)
+		check_eq([_status(m), m.callv("get_local_port", []), m.callv("get_unique_id", [])], [DISCONNECTED, 0, 0], label + ": still disconnected")
+		var why: String = await _mp_works(m, label)
+		check(why.is_empty(), "%s: afterwards the peer does not work: %s" % [label, why])
+
+
+## create_client with a URL the engine's WebSocketMultiplayerPeer also refuses (Godot 4.6.3:
+## empty, no host, unclosed IPv6 bracket, another scheme, port 0 or outside 1..65535, a port
+## that is not a number): ERR_INVALID_PARAMETER, an error pushed, still disconnected.
+func test_multiplayer_create_client_rejects_bad_urls() -> void:
+	_begin()
+	for url in ["", "ws://", "wss://", "wss://[::1", "ws://[::1", "http://x", "ftp://127.0.0.1/",
+			"ws://127.0.0.1:0/", "ws://127.0.0.1:99999/", "ws://127.0.0.1:65536/", "ws://127.0.0.1:-1/",
+			"ws://127.0.0.1:%da" % _dead_port, "ws://127.0.0.1:99999999999999999999/", "ws://127.0.0.1:" + "9".repeat(10240)]:
+		var label := "create_client(%s)" % _desc(url)
+		var m: Object = ClassDB.instantiate(MP)
+		check_eq(_call(m, "create_client", [url], label), ERR_INVALID_PARAMETER, label)
+		check(not _errors.is_empty(), "%s: an error is pushed" % label)
+		check_eq([_status(m), m.callv("get_unique_id", [])], [DISCONNECTED, 0], label + ": still disconnected")
+		var why: String = await _mp_works(m, label)
+		check(why.is_empty(), "%s: afterwards the peer does not work: %s" % [label, why])
+
+
+## create_server or create_client on a peer that is hosting, connecting or connected:
+## ERR_ALREADY_IN_USE with an error, and the session goes on untouched.
+func test_multiplayer_create_while_in_use() -> void:
+	_begin()
+	for state in ["server", "client_connecting", "client_connected"]:
+		var ctx: Dictionary = await _make(MP, state, state)
+		if not check(not ctx.is_empty(), "%s: state reached" % state):
+			continue
+		var m: Object = ctx["obj"]
+		var status := _status(m)
+		var uid = m.callv("get_unique_id", [])
+		var port = m.callv("get_local_port", [])
+		for call in [["create_server", [0, "127.0.0.1"]], ["create_server", [_dead_port, "127.0.0.1"]],
+				["create_server", [-1, "127.0.0.1"]], ["create_client", [_mp_host_url()]],
+				["create_client", ["ws://127.0.0.1:%d/" % _dead_port]], ["create_client", [""]]]:
+			var label := "%s: %s(%s)" % [state, call[0], ", ".join(call[1].map(_desc))]
+			check_eq(_call(m, call[0], call[1], label), ERR_ALREADY_IN_USE, label)
+			check(not _errors.is_empty(), "%s: an error is pushed" % label)
+			check_eq([_status(m), m.callv("get_unique_id", []), m.callv("get_local_port", [])], [status, uid, port], label + ": nothing changed")
+		if state != "client_connecting":
+			var why: String = await _mp_exchange(m, ctx.get("remote"), ctx["id"], state)
+			check(why.is_empty(), "%s: the session after the refused calls: %s" % [state, why])
+		_dispose(ctx)
+
+
+## Unknown, negative or huge peer ids: get_peer returns null, get_peer_address "" and
+## get_peer_port 0, each with an error; disconnect_peer (either mode) pushes an error and
+## nothing else happens: the real client stays, is not reported gone, and exchanges packets.
+## (disconnect_peer takes a 32-bit id: values that truncate to the real id are left out.)
+func test_multiplayer_invalid_peer_ids() -> void:
+	_begin()
+	for state in ["new", "server", "client_connecting", "client_connected"]:
+		var ctx: Dictionary = await _make(MP, state, state)
+		if not check(not ctx.is_empty(), "%s: state reached" % state):
+			continue
+		var m: Object = ctx["obj"]
+		var id: int = ctx.get("id", 1)
+		var gone := []
+		m.connect("peer_disconnected", func(p: int) -> void: gone.append(p))
+		var bads := [-1, 0, 2, 65536, 70000, I64_MIN, I64_MAX, 1 << 40, 1 << 31, -(1 << 31) - 1, (1 << 31) - 1,
+			id + (1 << 32), id - (1 << 32), -id]
+		# (A connecting client's id 1, the server, is left out: the engine's get_peer(1) returns
+		# the connection and disconnect_peer(1) ends it; ours is tested as unknown only when new.)
+		if state == "new":
+			bads.append(1)
+		elif state == "server":
+			bads.append_array([1, id + 1, id - 1])
+		for bad in bads:
+			if bad == id and state != "new":
+				continue
+			var label := "%s: id %d" % [state, bad]
+			check_eq(_call(m, "get_peer", [bad], label), null, label + ": get_peer")
+			check(not _errors.is_empty(), label + ": get_peer pushes an error")
+			check_eq(_call(m, "get_peer_address", [bad], label), "", label + ": get_peer_address")
+			check(not _errors.is_empty(), label + ": get_peer_address pushes an error")
+			check_eq(_call(m, "get_peer_port", [bad], label), 0, label + ": get_peer_port")
+			check(not _errors.is_empty(), label + ": get_peer_port pushes an error")
+			var as32: int = bad & 0xFFFFFFFF
+			if as32 >= 1 << 31:
+				as32 -= 1 << 32
+			if as32 == id and state != "new":
+				continue
+			for force in [false, true]:
+				_call(m, "disconnect_peer", [bad, force], label)
+				check(not _errors.is_empty(), "%s: disconnect_peer(force %s) pushes an error" % [label, force])
+		await _wait(func(): return false, ctx["poll"], state, 0.1)
+		check_eq(gone, [], state + ": no peer_disconnected")
+		if state in ["server", "client_connected"]:
+			check_eq(_status(m), CONNECTED, state + ": still connected")
+			var why: String = await _mp_exchange(m, ctx.get("remote"), id, state)
+			check(why.is_empty(), "%s: the real peer afterwards: %s" % [state, why])
+			if ctx.get("remote") != null:
+				check_eq(ctx["remote"].get_connection_status(), CONNECTED, state + ": the engine client is still connected")
+		elif state == "client_connecting":
+			check_eq(_status(m), CONNECTING, state + ": still connecting")
+		_dispose(ctx)
+
+
+## Our server's put_packet to a target that is no connected client (an unknown id, itself):
+## ERR_INVALID_PARAMETER with an error, nothing reaches the client; the next packet to the
+## client's id arrives first. (set_target_peer takes a 32-bit id, as the engine's.)
+func test_multiplayer_put_packet_to_an_unknown_target() -> void:
+	_begin()
+	var ctx: Dictionary = await _make(MP, "server", "setup")
+	if not check(not ctx.is_empty(), "a server with a client"):
+		return
+	var m: Object = ctx["obj"]
+	var c: WebSocketMultiplayerPeer = ctx["remote"]
+	var id: int = ctx["id"]
+	for target in [1, 2, 65536, 70000, (1 << 31) - 1, id + 1, id - 1]:
+		if target == id or target < 1:
+			continue
+		var label := "target %d" % target
+		_call(m, "set_target_peer", [target], label)
+		check_eq(_call(m, "put_packet", [PackedByteArray([1, 2, 3])], label), ERR_INVALID_PARAMETER, label + ": put_packet")
+		check(not _errors.is_empty(), label + ": an error is pushed")
+		check_eq(_call(m, "put_var", ["x"], label), ERR_INVALID_PARAMETER, label + ": put_var")
+	await _wait(func(): return false, ctx["poll"], "after", 0.1)
+	check_eq(c.get_available_packet_count(), 0, "nothing reached the client")
+	var why: String = await _mp_exchange(m, c, id, "afterwards")
+	check(why.is_empty(), "a packet to the client afterwards: %s" % why)
+	_dispose(ctx)
+
+
+## handshake_timeout and heartbeat_interval set to NaN, ±inf or a negative number: refused with
+## an error, the value set before is kept.
+func test_invalid_durations_are_refused() -> void:
+	_begin()
+	for cls in [MP, "RustWebSocketPeer", "WebSocketServer"]:
+		for prop in ["heartbeat_interval", "handshake_timeout"]:
+			for v in [NAN, INF, -INF, -1.0, -1e-300, -1e308]:
+				var label := "%s.%s = %s" % [cls, prop, _desc(v)]
+				var obj: Object = ClassDB.instantiate(cls)
+				_assign(obj, prop, 0.25, label)
+				_assign(obj, prop, v, label)
+				check(not _errors.is_empty(), label + ": an error is pushed")
+				check_eq(obj.get(prop), 0.25, label + ": the value set before is kept")
+				if cls == MP:
+					var why: String = await _mp_works(obj, label)
+					check(why.is_empty(), "%s: afterwards the peer does not work: %s" % [label, why])
+
+
+## A connection from get_peer() of a multiplayer peer in `state` (our server with its client,
+## or our client joined), after `ending`: "close" (the session closed, the multiplayer peer kept
+## and returned) or "free" (closed and let go). Returns [peer, engine client or null, instance id
+## of the multiplayer peer, the multiplayer peer or null], or [] if the state was not reached.
+## (A helper, so that no variable or temporary of the test keeps the multiplayer peer alive.)
+func _orphan_peer(state: String, ending: String, label: String) -> Array:
+	var ctx: Dictionary = await _make(MP, state, label)
+	if ctx.is_empty():
+		return []
+	var m: Object = ctx["obj"]
+	var p = _call(m, "get_peer", [ctx["id"]], label)
+	if not check(p is Object and p.is_class("RustWebSocketPeer"), "%s: get_peer(%d) -> %s" % [label, ctx["id"], p]):
+		_dispose(ctx)
+		return []
+	check_eq(_state(p), 1, label + ": the peer is open while the session is")
+	var out := [p, ctx.get("remote"), m.get_instance_id(), null]
+	if ending == "close":
+		_call(m, "close", [], label)
+		out[3] = m
+	else:
+		_dispose(ctx)
+	return out
+
+
+## The RustWebSocketPeer that get_peer() returns, used after its multiplayer peer closed the
+## session and after it was freed: every call answers (closed), none panics.
+func test_multiplayer_get_peer_outlives_its_session() -> void:
+	_begin()
+	for state in ["server", "client_connected"]:
+		for ending in ["close", "free"]:
+			var label := "%s, %s" % [state, ending]
+			var got: Array = await _orphan_peer(state, ending, label)
+			if not check(not got.is_empty(), label + ": state reached"):
+				continue
+			var p: Object = got[0]
+			if ending == "free":
+				# Finished coroutines and lambdas let go of what they captured within a few frames.
+				for i in 10:
+					if not is_instance_id_valid(got[2]):
+						break
+					await get_tree().process_frame
+				check(not is_instance_id_valid(got[2]), label + ": the multiplayer peer is freed")
+			for call in [["poll", []], ["get_ready_state", []], ["send_text", ["x"]], ["put_packet", [PackedByteArray([1])]],
+					["get_packet", []], ["get_available_packet_count", []], ["get_connected_host", []],
+					["get_connected_port", []], ["close", [1000, "bye"]], ["poll", []], ["close", [-1, ""]]]:
+				_call(p, call[0], call[1], "%s: %s" % [label, call[0]])
+			check_eq(_state(p), 3, label + ": the peer reads closed")
+			if got[3] != null:
+				got[3].callv("close", [])
+			if got[1] != null:
+				got[1].close()
