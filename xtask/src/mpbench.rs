@@ -55,8 +55,10 @@ const JOIN_WINDOW: usize = 64;
 const JOIN_LIMIT: Duration = Duration::from_secs(45);
 /// A client that is not joined this long after its connect starts is dropped and tries again.
 const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
-/// Phases: idle sample, load before the sample, load sample, and the wait for late answers.
+/// Phases: idle sample (the whole `multiplayer.poll()`, then the peer's `poll()` alone), load
+/// before the sample, load sample, and the wait for late answers.
 const IDLE: Duration = Duration::from_secs(2);
+const IDLE_PEER: Duration = Duration::from_secs(1);
 const RAMP: Duration = Duration::from_secs(1);
 const LOAD: Duration = Duration::from_secs(4);
 const DRAIN: Duration = Duration::from_secs(5);
@@ -100,6 +102,7 @@ struct Figures {
     join_s: f64,
     join_attempts: u32,
     idle: Phase,
+    idle_peer: Phase,
     load: Phase,
     offered_per_s: f64,
     handled_per_s: f64,
@@ -128,7 +131,7 @@ struct Phase {
 impl Figures {
     fn summary(&self) -> String {
         format!(
-            "{} joined in {:.2} s ({} attempts); idle poll p50 {:.0} µs p99 {:.0} µs max {:.0} µs ({:.0} frames); load poll p50 {:.0} µs p99 {:.0} µs max {:.0} µs ({:.0} frames, {:.1} fps), {:.0}/{:.0} RPCs/s handled, rtt p50 {:.1} ms p99 {:.1} ms, {} unanswered, {} dropped; cpu server {:.0} % / generator {:.0} % (lag max {:.1} ms)",
+            "{} joined in {:.2} s ({} attempts); idle poll p50 {:.0} µs p99 {:.0} µs max {:.0} µs ({:.0} frames), peer's own p50 {:.0} µs p99 {:.0} µs; load poll p50 {:.0} µs p99 {:.0} µs max {:.0} µs ({:.0} frames, {:.1} fps), {:.0}/{:.0} RPCs/s handled, rtt p50 {:.1} ms p99 {:.1} ms, {} unanswered, {} dropped; cpu server {:.0} % / generator {:.0} % (lag max {:.1} ms)",
             self.joined,
             self.join_s,
             self.join_attempts,
@@ -136,6 +139,8 @@ impl Figures {
             self.idle.poll_p99_us,
             self.idle.poll_max_us,
             self.idle.frames,
+            self.idle_peer.poll_p50_us,
+            self.idle_peer.poll_p99_us,
             self.load.poll_p50_us,
             self.load.poll_p99_us,
             self.load.poll_max_us,
@@ -349,6 +354,7 @@ impl Generator {
         self.wait(|g| g.counters.answered >= want, Duration::from_secs(30), "the warm-up RPCs' answers")?;
         // Idle.
         f.idle = self.phase("idle", IDLE)?;
+        f.idle_peer = self.phase("idle-peer", IDLE_PEER)?;
         // Load: open loop from now on; the sample starts after RAMP.
         self.counters = Counters { control: std::mem::take(&mut self.counters.control), ..Counters::default() };
         let per_s = RATE * self.joined.len() as f64;
@@ -857,6 +863,16 @@ fn table(results: &BTreeMap<&str, Vec<Figures>>, clients: usize) -> String {
             "idle: `multiplayer.poll()` per frame, p50 / p99".into(),
             Box::new(|k| {
                 format!("{} / {}", micros(m(k, &|f| f.idle.poll_p50_us)), micros(m(k, &|f| f.idle.poll_p99_us)))
+            }),
+        ),
+        (
+            "idle: of which the peer's own `poll()`, p50 / p99".into(),
+            Box::new(|k| {
+                format!(
+                    "{} / {}",
+                    micros(m(k, &|f| f.idle_peer.poll_p50_us)),
+                    micros(m(k, &|f| f.idle_peer.poll_p99_us))
+                )
             }),
         ),
         ("idle: server CPU (one core = 100 %)".into(), Box::new(|k| format!("{:.0} %", m(k, &|f| f.idle.server_cpu)))),

@@ -17,7 +17,10 @@ extends Node
 ## `FIGURES` line (peers, frames, poll µs p50/p99/max, RPCs handled).
 ##
 ## Control packets from a client (RAW, `multiplayer.send_bytes`, byte 0 = 3 on the wire):
-## - `begin NAME`: starts a fresh sample of frame costs; answered `begun NAME`;
+## - `begin NAME`: starts a fresh sample of frame costs; answered `begun NAME`. When NAME ends
+##   in `-peer`, the sample is the cost of the peer's own `poll()` alone, called just before
+##   `multiplayer.poll()` (which then polls it once more, unmeasured): the peer's share of an
+##   idle frame, without `SceneMultiplayer`'s own per-peer work;
 ## - `end NAME`: prints and answers `PHASE NAME frames=… seconds=… fps=… poll_p50_us=…
 ##   poll_p99_us=… poll_max_us=… rpcs=… peers=…` over the frames since `begin NAME`;
 ## - `quit`: leaves the session (`multiplayer_peer = null`, `close()`) and quits.
@@ -31,6 +34,7 @@ var rpcs := 0
 
 ## The current phase: frame costs (µs) since `begin`, the RPC count and time at `begin`.
 var phase := ""
+var peer_only := false
 var phase_costs := PackedInt32Array()
 var phase_rpcs := 0
 var phase_start_us := 0
@@ -100,8 +104,14 @@ func pong(_data: PackedByteArray) -> void:
 
 func _process(_delta: float) -> void:
 	var t0 := Time.get_ticks_usec()
-	mp.poll()
-	var cost := Time.get_ticks_usec() - t0
+	var cost := 0
+	if peer_only:
+		peer.poll()
+		cost = Time.get_ticks_usec() - t0
+		mp.poll()
+	else:
+		mp.poll()
+		cost = Time.get_ticks_usec() - t0
 	window_costs.append(cost)
 	if phase != "":
 		phase_costs.append(cost)
@@ -136,6 +146,7 @@ func _on_control(id: int, bytes: PackedByteArray) -> void:
 	match words[0]:
 		"begin":
 			phase = label
+			peer_only = label.ends_with("-peer")
 			phase_costs.clear()
 			phase_rpcs = rpcs
 			phase_start_us = Time.get_ticks_usec()
@@ -148,6 +159,7 @@ func _on_control(id: int, bytes: PackedByteArray) -> void:
 				rpcs - phase_rpcs, mp.get_peers().size()]
 			print(line)
 			phase = ""
+			peer_only = false
 			mp.send_bytes(line.to_utf8_buffer(), id)
 		"quit":
 			# Not from inside SceneMultiplayer's packet loop: after this frame's poll.
