@@ -246,7 +246,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
         let now = Instant::now();
         let found = match (&mut self.session, u32::try_from(peer)) {
             (Session::Server(server), Ok(id)) => server.disconnect_peer(id, force, now),
-            (Session::Client(client), Ok(SERVER_ID)) if client.id().is_some() => {
+            (Session::Client(client), Ok(SERVER_ID)) => {
                 client.disconnect(force, now);
                 true
             }
@@ -338,7 +338,7 @@ impl RustWebSocketMultiplayerPeer {
     }
 
     /// The connection to peer `peer_id` as a [RustWebSocketPeer] (a client's only peer is 1,
-    /// the server), or null with an error. It shows the connection and can send on it; its
+    /// the server, also while connecting), or null with an error. It shows the connection and can send on it; its
     /// packets are read through this multiplayer peer. The same object is returned for a peer
     /// as long as it is in the session.
     #[func]
@@ -352,7 +352,7 @@ impl RustWebSocketMultiplayerPeer {
         }
         let conn = match &self.session {
             Session::Server(server) => server.peer(id).cloned(),
-            Session::Client(client) if id == SERVER_ID && client.id().is_some() => Some(client.connection().clone()),
+            Session::Client(client) if id == SERVER_ID => Some(client.connection().clone()),
             _ => None,
         };
         let Some(conn) = conn else {

@@ -915,3 +915,46 @@ func test_five_hundred_clients_join_our_server() -> void:
 		c.close()
 	await _wait(func(): return server.count("api.peer_disconnected") == 500, "500 left", 30.0)
 	print("    500 clients on our server: whole session %d ms" % (Time.get_ticks_msec() - t0))
+
+
+## The RustWebSocketPeer that our get_peer(id) hands out shows the connection and can send on
+## it, but cannot take the packets the multiplayer peer reads (they would then be credited to
+## the wrong sender); the same object comes back for the same id while it is in the session.
+func test_our_peer_objects_show_the_connection_but_leave_its_packets_to_the_session() -> void:
+	var server_peer := _make_peer("ours")
+	_eq(server_peer.create_server(0, "127.0.0.1"), OK, "create_server")
+	pollables.append(server_peer)
+	var client := WebSocketMultiplayerPeer.new()
+	_eq(client.create_client("ws://127.0.0.1:%d" % server_peer.get_local_port()), OK, "create_client")
+	pollables.append(client)
+	if not await _wait(func(): return client.get_connection_status() == CONNECTED, "client joined"):
+		return
+	var id := client.get_unique_id()
+	var view: RustWebSocketPeer = server_peer.get_peer(id)
+	_ok(view != null and view == server_peer.get_peer(id), "the same object for the same id")
+	_eq(view.get_connected_host(), "127.0.0.1", "it shows the connection")
+	client.put_packet("to the session".to_utf8_buffer())
+	if not await _wait(func(): return server_peer.get_available_packet_count() == 1, "the packet arrived"):
+		return
+	_eq(view.get_available_packet_count(), 0, "the peer object offers no packets")
+	_eq(view.get_packet(), PackedByteArray(), "get_packet on it takes nothing")
+	_eq(server_peer.get_packet_peer(), id, "the session still has the packet, from its sender")
+	_eq(server_peer.get_packet().get_string_from_utf8(), "to the session", "and reads it")
+	_eq(view.send_text("direct"), OK, "the peer object can send")
+	_ok(await _wait(func(): return client.get_available_packet_count() == 1, "the direct message arrived"), "sent directly")
+
+
+## A client of ours that is still connecting: get_peer(1) shows the connection, and
+## disconnect_peer(1) ends it (as the engine), with connection_failed-style DISCONNECTED status.
+func test_our_connecting_client_can_be_disconnected_from_peer_1() -> void:
+	var silent := TCPServer.new()
+	_eq(silent.listen(0, "127.0.0.1"), OK, "silent listener")
+	var client := _make_peer("ours")
+	_eq(client.create_client("ws://127.0.0.1:%d" % silent.get_local_port()), OK, "create_client")
+	pollables.append(client)
+	await _wait(func(): return client.get_peer_port(1) != 0, "TCP connected", 2.0)
+	_eq(client.get_connection_status(), CONNECTING, "CONNECTING: the upgrade is never answered")
+	_ok(client.get_peer(1) != null, "get_peer(1) while connecting")
+	client.disconnect_peer(1)
+	_ok(await _wait(func(): return client.get_connection_status() == DISCONNECTED, "disconnected", 2.0), "disconnect_peer(1) ends it")
+	silent.stop()
