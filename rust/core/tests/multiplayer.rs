@@ -232,13 +232,14 @@ fn a_peer_the_server_disconnects_is_reported_once_at_the_next_poll_even_when_for
         let id = a.id().unwrap();
         assert!(s.disconnect_peer(id, force, Instant::now()));
         assert!(s.peer(id).is_none(), "it left the session at once");
-        assert_eq!(s.send(Target::One(id), b"x", Instant::now()), Err(MpSendError::NoPeer(id)));
+        assert_eq!(s.send(Target::One(id), b"x", Instant::now()), Ok(()), "dropped quietly until reported");
         pump(&mut s, &mut [&mut a], &mut log, |_, c, _| c[0].status() == MpStatus::Disconnected);
         for _ in 0..5 {
             log.extend(s.poll(Instant::now()).into_iter().map(|e| (0, e)));
         }
         let reported = log.iter().filter(|e| **e == (0, MpEvent::PeerDisconnected(id))).count();
         assert_eq!(reported, 1, "force = {force}: {log:?}");
+        assert_eq!(s.send(Target::One(id), b"x", Instant::now()), Err(MpSendError::NoPeer(id)), "gone once reported");
         assert!(!s.disconnect_peer(id, force, Instant::now()), "gone");
     }
 }

@@ -239,13 +239,13 @@ impl Connection {
     }
 
     /// Answers a held request: `Ok` sends the 101 and opens the connection at the next poll;
-    /// `Err` sends that HTTP error and closes. Does nothing when no request is held.
+    /// `Err` sends that HTTP error and closes (not logged: the owner decided it, and a game
+    /// turning requests away routinely wants no warning each time). Does nothing when no
+    /// request is held.
     pub fn approve(&mut self, decision: Result<(), handshake::Rejection>) {
         let Phase::Upgrading(up) = &mut self.phase else { return };
         let Some((accepted, tail)) = up.take_held() else { return };
-        if let Some(refused) = up.answer(decision.map(|()| (accepted, tail)), &self.config.handshake_headers) {
-            self.events.push(upgrade::refused_warning(self.remote, &refused));
-        }
+        up.answer(decision.map(|()| (accepted, tail)), &self.config.handshake_headers);
         self.wake();
     }
 

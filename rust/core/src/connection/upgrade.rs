@@ -261,6 +261,6 @@ fn check_response(
 }
 
 /// The log line for a refused upgrade request.
-pub(super) fn refused_warning(remote: Option<SocketAddr>, refused: &Rejection) -> Event {
+fn refused_warning(remote: Option<SocketAddr>, refused: &Rejection) -> Event {
     Event::Warning(format!("refused a WebSocket upgrade from {}: {refused}", fmt_addr(remote)))
 }

@@ -140,6 +140,12 @@ impl MpServer {
     /// engine does; one target: its error.
     pub fn send(&mut self, target: Target, data: &[u8], now: Instant) -> Result<(), MpSendError> {
         if let Target::One(id) = target {
+            // A peer that left but is not reported yet is still known to `SceneMultiplayer`,
+            // which may address it (its notices of other departures): dropped quietly, as the
+            // engine does for a closing peer.
+            if self.departed.contains(&id) {
+                return Ok(());
+            }
             let conn = self.peers.get(&id).ok_or(MpSendError::NoPeer(id))?;
             return conn.borrow_mut().send(data, false, now).map_err(MpSendError::Send);
         }
