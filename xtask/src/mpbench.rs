@@ -58,7 +58,7 @@ const ATTEMPT_LIMIT: Duration = Duration::from_secs(10);
 /// Phases: idle sample (the whole `multiplayer.poll()`, then the peer's `poll()` alone), load
 /// before the sample, load sample, and the wait for late answers.
 const IDLE: Duration = Duration::from_secs(2);
-const IDLE_PEER: Duration = Duration::from_secs(1);
+const IDLE_PEER: Duration = Duration::from_secs(2);
 const RAMP: Duration = Duration::from_secs(1);
 const LOAD: Duration = Duration::from_secs(4);
 const DRAIN: Duration = Duration::from_secs(5);

@@ -103,6 +103,9 @@ func pong(_data: PackedByteArray) -> void:
 
 
 func _process(_delta: float) -> void:
+	# A frame counts in a phase when the phase was on before it: the frame whose poll read the
+	# `begin` was measured the old way.
+	var was := phase
 	var t0 := Time.get_ticks_usec()
 	var cost := 0
 	if peer_only:
@@ -113,7 +116,7 @@ func _process(_delta: float) -> void:
 		mp.poll()
 		cost = Time.get_ticks_usec() - t0
 	window_costs.append(cost)
-	if phase != "":
+	if phase != "" and phase == was:
 		phase_costs.append(cost)
 	var now := Time.get_ticks_msec()
 	if now >= next_figures_ms:
