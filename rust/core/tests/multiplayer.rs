@@ -40,6 +40,16 @@ fn pump(
     }
 }
 
+/// A server and one client that has joined: (server, client, its id, the events so far).
+fn joined_pair() -> (MpServer, MpClient, u32, Vec<(usize, MpEvent)>) {
+    let mut s = server();
+    let mut a = client(&url(&s));
+    let mut log = Vec::new();
+    pump(&mut s, &mut [&mut a], &mut log, |_, c, _| c[0].status() == MpStatus::Connected);
+    let id = a.id().unwrap();
+    (s, a, id, log)
+}
+
 fn url(s: &MpServer) -> String {
     format!("ws://127.0.0.1:{}/", s.server().local_addr().port())
 }
@@ -208,11 +218,7 @@ fn ids_are_little_endian_int32_from_2() {
 #[test]
 fn a_client_leaving_with_disconnect_is_reported_on_both_sides_unless_forced() {
     for force in [false, true] {
-        let mut s = server();
-        let mut a = client(&url(&s));
-        let mut log = Vec::new();
-        pump(&mut s, &mut [&mut a], &mut log, |_, c, _| c[0].status() == MpStatus::Connected);
-        let id = a.id().unwrap();
+        let (mut s, mut a, id, mut log) = joined_pair();
         a.disconnect(force, Instant::now());
         pump(&mut s, &mut [&mut a], &mut log, |_, c, log| {
             c[0].status() == MpStatus::Disconnected && log.contains(&(0, MpEvent::PeerDisconnected(id)))
@@ -225,11 +231,7 @@ fn a_client_leaving_with_disconnect_is_reported_on_both_sides_unless_forced() {
 #[test]
 fn a_peer_the_server_disconnects_is_reported_once_at_the_next_poll_even_when_forced() {
     for force in [false, true] {
-        let mut s = server();
-        let mut a = client(&url(&s));
-        let mut log = Vec::new();
-        pump(&mut s, &mut [&mut a], &mut log, |_, c, _| c[0].status() == MpStatus::Connected);
-        let id = a.id().unwrap();
+        let (mut s, mut a, id, mut log) = joined_pair();
         assert!(s.disconnect_peer(id, force, Instant::now()));
         assert!(s.peer(id).is_none(), "it left the session at once");
         assert_eq!(s.send(Target::One(id), b"x", Instant::now()), Ok(()), "dropped quietly until reported");

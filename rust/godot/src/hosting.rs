@@ -122,3 +122,118 @@ fn verdict_to_decision(class: &str, verdict: &Variant) -> Result<(), Rejection> 
         }
     }
 }
+
+/// Wraps a server class's `#[godot_api] impl` block and adds the accessors of the properties
+/// both server classes have (the connection settings of accepted clients, `max_peers`,
+/// `request_validator`), kept in the class's `hosting: Hosting` and applied by its
+/// `sync(taken: bool)`. Uses the `CLASS` name of the calling module. (gdext registers `#[func]`s
+/// only from the `#[godot_api]` block itself, so the block is wrapped rather than extended.)
+macro_rules! server_class_api {
+    (impl $class:ident { $($body:tt)* }) => {
+        #[godot_api]
+        impl $class {
+            $($body)*
+
+            /// Getter of [member supported_protocols].
+            #[func]
+            fn get_supported_protocols(&self) -> PackedStringArray {
+                settings::supported_protocols(&self.hosting.config)
+            }
+            /// Setter of [member supported_protocols].
+            #[func]
+            fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
+                let taken = settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
+                self.sync(taken);
+            }
+            /// Getter of [member handshake_headers].
+            #[func]
+            fn get_handshake_headers(&self) -> PackedStringArray {
+                settings::handshake_headers(&self.hosting.config)
+            }
+            /// Setter of [member handshake_headers].
+            #[func]
+            fn set_handshake_headers(&mut self, headers: PackedStringArray) {
+                let taken = settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
+                self.sync(taken);
+            }
+            /// Getter of [member handshake_timeout].
+            #[func]
+            fn get_handshake_timeout(&self) -> f64 {
+                settings::handshake_timeout(&self.hosting.config)
+            }
+            /// Setter of [member handshake_timeout].
+            #[func]
+            fn set_handshake_timeout(&mut self, seconds: f64) {
+                let taken = settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
+                self.sync(taken);
+            }
+            /// Getter of [member inbound_buffer_size].
+            #[func]
+            fn get_inbound_buffer_size(&self) -> i64 {
+                settings::inbound_buffer_size(&self.hosting.config)
+            }
+            /// Setter of [member inbound_buffer_size].
+            #[func]
+            fn set_inbound_buffer_size(&mut self, size: i64) {
+                let taken = settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
+                self.sync(taken);
+            }
+            /// Getter of [member outbound_buffer_size].
+            #[func]
+            fn get_outbound_buffer_size(&self) -> i64 {
+                settings::outbound_buffer_size(&self.hosting.config)
+            }
+            /// Setter of [member outbound_buffer_size].
+            #[func]
+            fn set_outbound_buffer_size(&mut self, size: i64) {
+                let taken = settings::set_outbound_buffer_size(&mut self.hosting.config, size);
+                self.sync(taken);
+            }
+            /// Getter of [member max_queued_packets].
+            #[func]
+            fn get_max_queued_packets(&self) -> i64 {
+                settings::max_queued_packets(&self.hosting.config)
+            }
+            /// Setter of [member max_queued_packets].
+            #[func]
+            fn set_max_queued_packets(&mut self, count: i64) {
+                let taken = settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
+                self.sync(taken);
+            }
+            /// Getter of [member heartbeat_interval].
+            #[func]
+            fn get_heartbeat_interval(&self) -> f64 {
+                settings::heartbeat_interval(&self.hosting.config)
+            }
+            /// Setter of [member heartbeat_interval].
+            #[func]
+            fn set_heartbeat_interval(&mut self, seconds: f64) {
+                let taken = settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
+                self.sync(taken);
+            }
+            /// Getter of [member request_validator].
+            #[func]
+            fn get_request_validator(&self) -> Callable {
+                self.hosting.validator()
+            }
+            /// Setter of [member request_validator].
+            #[func]
+            fn set_request_validator(&mut self, validator: Callable) {
+                self.hosting.set_validator(validator);
+                self.sync(true);
+            }
+            /// Getter of [member max_peers].
+            #[func]
+            fn get_max_peers(&self) -> i64 {
+                i64::try_from(self.hosting.max_peers).unwrap_or(i64::MAX)
+            }
+            /// Setter of [member max_peers].
+            #[func]
+            fn set_max_peers(&mut self, count: i64) {
+                let taken = self.hosting.set_max_peers(CLASS, count);
+                self.sync(taken);
+            }
+        }
+    };
+}
+pub(crate) use server_class_api;

@@ -27,10 +27,14 @@ mod tests {
     #[test]
     fn everything_is_documented() {
         let docs: Vec<String> = godot::docs::__gather_xml_docs().collect();
+        // The server classes' shared accessors are written once, in hosting.rs's macro.
         for (class, source) in [
-            ("RustWebSocketPeer", include_str!("peer.rs")),
-            ("WebSocketServer", include_str!("server.rs")),
-            ("RustWebSocketMultiplayerPeer", include_str!("multiplayer_peer.rs")),
+            ("RustWebSocketPeer", include_str!("peer.rs").to_string()),
+            ("WebSocketServer", [include_str!("server.rs"), include_str!("hosting.rs")].concat()),
+            (
+                "RustWebSocketMultiplayerPeer",
+                [include_str!("multiplayer_peer.rs"), include_str!("hosting.rs")].concat(),
+            ),
         ] {
             let xml = docs.iter().find(|x| x.contains(&format!("<class name=\"{class}\""))).expect(class);
             assert!(between(xml, "<brief_description>", "</brief_description>").trim().len() > 20, "{class}");
@@ -39,7 +43,7 @@ mod tests {
             for (attr, tag) in
                 [("#[func]", "method"), ("#[signal]", "signal"), ("#[constant]", "constant"), ("#[var(", "member")]
             {
-                for name in registered(source, attr) {
+                for name in registered(&source, attr) {
                     seen += 1;
                     let open = format!("<{tag} name=\"{name}\"");
                     let Some(at) = xml.find(&open) else {

@@ -285,204 +285,105 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     }
 }
 
-#[godot_api]
-impl RustWebSocketMultiplayerPeer {
-    /// Starts a server on `port` (0 picks a free one, see [method get_local_port]) at
-    /// `bind_address` (`"*"` or an IP address); with `tls_server_options` from
-    /// [method TLSOptions.server] clients connect with `wss://`. The server is peer 1 and
-    /// [constant MultiplayerPeer.CONNECTION_CONNECTED] at once. Returns `ERR_ALREADY_IN_USE`
-    /// unless disconnected, `ERR_INVALID_PARAMETER` for a bad port, address or TLS options,
-    /// `ERR_CANT_CREATE` when the port cannot be bound.
-    #[func]
-    fn create_server(
-        &mut self,
-        port: i64,
-        #[opt(default = "*")] bind_address: GString,
-        #[opt(default = OptionalTls::none())] tls_server_options: OptionalTls,
-    ) -> Error {
-        if self.status() != ConnectionStatus::DISCONNECTED {
-            godot_error!("{CLASS}: already in use; call close() first");
-            return Error::ERR_ALREADY_IN_USE;
-        }
-        match self.hosting.listen(CLASS, port, &bind_address, &tls_server_options) {
-            Ok(server) => {
-                let mut session = MpServer::new(server);
-                session.refuse_new = self.refuse_new;
-                self.session = Session::Server(Box::new(session));
-                Error::OK
+hosting::server_class_api! {
+    impl RustWebSocketMultiplayerPeer {
+        /// Starts a server on `port` (0 picks a free one, see [method get_local_port]) at
+        /// `bind_address` (`"*"` or an IP address); with `tls_server_options` from
+        /// [method TLSOptions.server] clients connect with `wss://`. The server is peer 1 and
+        /// [constant MultiplayerPeer.CONNECTION_CONNECTED] at once. Returns `ERR_ALREADY_IN_USE`
+        /// unless disconnected, `ERR_INVALID_PARAMETER` for a bad port, address or TLS options,
+        /// `ERR_CANT_CREATE` when the port cannot be bound.
+        #[func]
+        fn create_server(
+            &mut self,
+            port: i64,
+            #[opt(default = "*")] bind_address: GString,
+            #[opt(default = OptionalTls::none())] tls_server_options: OptionalTls,
+        ) -> Error {
+            if self.status() != ConnectionStatus::DISCONNECTED {
+                godot_error!("{CLASS}: already in use; call close() first");
+                return Error::ERR_ALREADY_IN_USE;
             }
-            Err(e) => e,
+            match self.hosting.listen(CLASS, port, &bind_address, &tls_server_options) {
+                Ok(server) => {
+                    let mut session = MpServer::new(server);
+                    session.refuse_new = self.refuse_new;
+                    self.session = Session::Server(Box::new(session));
+                    Error::OK
+                }
+                Err(e) => e,
+            }
         }
-    }
 
-    /// Joins the server at `url` (`ws://` or `wss://`; `tls_client_options` default to
-    /// [method TLSOptions.client]). The status is [constant MultiplayerPeer.CONNECTION_CONNECTING]
-    /// until the server's id arrives. Returns `ERR_ALREADY_IN_USE` unless disconnected and
-    /// `ERR_INVALID_PARAMETER` for a bad URL or TLS options.
-    #[func]
-    fn create_client(
-        &mut self,
-        url: GString,
-        #[opt(default = OptionalTls::none())] tls_client_options: OptionalTls,
-    ) -> Error {
-        if self.status() != ConnectionStatus::DISCONNECTED {
-            godot_error!("{CLASS}: already in use; call close() first");
-            return Error::ERR_ALREADY_IN_USE;
+        /// Joins the server at `url` (`ws://` or `wss://`; `tls_client_options` default to
+        /// [method TLSOptions.client]). The status is [constant MultiplayerPeer.CONNECTION_CONNECTING]
+        /// until the server's id arrives. Returns `ERR_ALREADY_IN_USE` unless disconnected and
+        /// `ERR_INVALID_PARAMETER` for a bad URL or TLS options.
+        #[func]
+        fn create_client(
+            &mut self,
+            url: GString,
+            #[opt(default = OptionalTls::none())] tls_client_options: OptionalTls,
+        ) -> Error {
+            if self.status() != ConnectionStatus::DISCONNECTED {
+                godot_error!("{CLASS}: already in use; call close() first");
+                return Error::ERR_ALREADY_IN_USE;
+            }
+            let mut conn = Connection::new(self.hosting.config.clone());
+            let started = peer::start_client(CLASS, &mut conn, &url, &tls_client_options);
+            if started == Error::OK {
+                self.session = Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now()));
+            }
+            started
         }
-        let mut conn = Connection::new(self.hosting.config.clone());
-        let started = peer::start_client(CLASS, &mut conn, &url, &tls_client_options);
-        if started == Error::OK {
-            self.session = Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now()));
+
+        /// The connection to peer `peer_id` as a [RustWebSocketPeer] (a client's only peer is 1,
+        /// the server, also while connecting), or null with an error. It shows the connection and can send on it; its
+        /// packets are read through this multiplayer peer. The same object is returned for a peer
+        /// as long as it is in the session.
+        #[func]
+        fn get_peer(&mut self, peer_id: i64) -> Option<Gd<RustWebSocketPeer>> {
+            let Ok(id) = u32::try_from(peer_id) else {
+                godot_error!("{CLASS}: no peer with id {peer_id}");
+                return None;
+            };
+            if let Some(peer) = self.peer_objects.get(&id) {
+                return Some(peer.clone());
+            }
+            let conn = match &self.session {
+                Session::Server(server) => server.peer(id).cloned(),
+                Session::Client(client) if id == SERVER_ID => Some(client.connection().clone()),
+                _ => None,
+            };
+            let Some(conn) = conn else {
+                godot_error!("{CLASS}: no peer with id {peer_id}");
+                return None;
+            };
+            let peer = RustWebSocketPeer::driven_by(conn, Owner::Multiplayer);
+            self.peer_objects.insert(id, peer.clone());
+            Some(peer)
         }
-        started
-    }
 
-    /// The connection to peer `peer_id` as a [RustWebSocketPeer] (a client's only peer is 1,
-    /// the server, also while connecting), or null with an error. It shows the connection and can send on it; its
-    /// packets are read through this multiplayer peer. The same object is returned for a peer
-    /// as long as it is in the session.
-    #[func]
-    fn get_peer(&mut self, peer_id: i64) -> Option<Gd<RustWebSocketPeer>> {
-        let Ok(id) = u32::try_from(peer_id) else {
-            godot_error!("{CLASS}: no peer with id {peer_id}");
-            return None;
-        };
-        if let Some(peer) = self.peer_objects.get(&id) {
-            return Some(peer.clone());
+        /// The IP address of peer `id`, or `""` with an error.
+        #[func]
+        fn get_peer_address(&self, id: i64) -> GString {
+            self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
         }
-        let conn = match &self.session {
-            Session::Server(server) => server.peer(id).cloned(),
-            Session::Client(client) if id == SERVER_ID => Some(client.connection().clone()),
-            _ => None,
-        };
-        let Some(conn) = conn else {
-            godot_error!("{CLASS}: no peer with id {peer_id}");
-            return None;
-        };
-        let peer = RustWebSocketPeer::driven_by(conn, Owner::Multiplayer);
-        self.peer_objects.insert(id, peer.clone());
-        Some(peer)
-    }
 
-    /// The IP address of peer `id`, or `""` with an error.
-    #[func]
-    fn get_peer_address(&self, id: i64) -> GString {
-        self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
-    }
-
-    /// The TCP port of peer `id`, or 0 with an error.
-    #[func]
-    fn get_peer_port(&self, id: i64) -> i64 {
-        self.peer_addr(id).map_or(0, |a| a.port().into())
-    }
-
-    /// Server: the port listened on (useful after `create_server(0)`), or 0.
-    #[func]
-    fn get_local_port(&self) -> i64 {
-        match &self.session {
-            Session::Server(server) => server.server().local_addr().port().into(),
-            _ => 0,
+        /// The TCP port of peer `id`, or 0 with an error.
+        #[func]
+        fn get_peer_port(&self, id: i64) -> i64 {
+            self.peer_addr(id).map_or(0, |a| a.port().into())
         }
-    }
 
-    /// Getter of [member supported_protocols].
-    #[func]
-    fn get_supported_protocols(&self) -> PackedStringArray {
-        settings::supported_protocols(&self.hosting.config)
-    }
-    /// Setter of [member supported_protocols].
-    #[func]
-    fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        let taken = settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
-        self.sync(taken);
-    }
-    /// Getter of [member handshake_headers].
-    #[func]
-    fn get_handshake_headers(&self) -> PackedStringArray {
-        settings::handshake_headers(&self.hosting.config)
-    }
-    /// Setter of [member handshake_headers].
-    #[func]
-    fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-        let taken = settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
-        self.sync(taken);
-    }
-    /// Getter of [member handshake_timeout].
-    #[func]
-    fn get_handshake_timeout(&self) -> f64 {
-        settings::handshake_timeout(&self.hosting.config)
-    }
-    /// Setter of [member handshake_timeout].
-    #[func]
-    fn set_handshake_timeout(&mut self, seconds: f64) {
-        let taken = settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
-        self.sync(taken);
-    }
-    /// Getter of [member inbound_buffer_size].
-    #[func]
-    fn get_inbound_buffer_size(&self) -> i64 {
-        settings::inbound_buffer_size(&self.hosting.config)
-    }
-    /// Setter of [member inbound_buffer_size].
-    #[func]
-    fn set_inbound_buffer_size(&mut self, size: i64) {
-        let taken = settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
-        self.sync(taken);
-    }
-    /// Getter of [member outbound_buffer_size].
-    #[func]
-    fn get_outbound_buffer_size(&self) -> i64 {
-        settings::outbound_buffer_size(&self.hosting.config)
-    }
-    /// Setter of [member outbound_buffer_size].
-    #[func]
-    fn set_outbound_buffer_size(&mut self, size: i64) {
-        let taken = settings::set_outbound_buffer_size(&mut self.hosting.config, size);
-        self.sync(taken);
-    }
-    /// Getter of [member max_queued_packets].
-    #[func]
-    fn get_max_queued_packets(&self) -> i64 {
-        settings::max_queued_packets(&self.hosting.config)
-    }
-    /// Setter of [member max_queued_packets].
-    #[func]
-    fn set_max_queued_packets(&mut self, count: i64) {
-        let taken = settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
-        self.sync(taken);
-    }
-    /// Getter of [member heartbeat_interval].
-    #[func]
-    fn get_heartbeat_interval(&self) -> f64 {
-        settings::heartbeat_interval(&self.hosting.config)
-    }
-    /// Setter of [member heartbeat_interval].
-    #[func]
-    fn set_heartbeat_interval(&mut self, seconds: f64) {
-        let taken = settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
-        self.sync(taken);
-    }
-    /// Getter of [member max_peers].
-    #[func]
-    fn get_max_peers(&self) -> i64 {
-        i64::try_from(self.hosting.max_peers).unwrap_or(i64::MAX)
-    }
-    /// Setter of [member max_peers].
-    #[func]
-    fn set_max_peers(&mut self, count: i64) {
-        let taken = self.hosting.set_max_peers(CLASS, count);
-        self.sync(taken);
-    }
-    /// Getter of [member request_validator].
-    #[func]
-    fn get_request_validator(&self) -> Callable {
-        self.hosting.validator()
-    }
-    /// Setter of [member request_validator].
-    #[func]
-    fn set_request_validator(&mut self, validator: Callable) {
-        self.hosting.set_validator(validator);
-        self.sync(true);
+        /// Server: the port listened on (useful after `create_server(0)`), or 0.
+        #[func]
+        fn get_local_port(&self) -> i64 {
+            match &self.session {
+                Session::Server(server) => server.server().local_addr().port().into(),
+                _ => 0,
+            }
+        }
     }
 }
 

@@ -94,228 +94,129 @@ impl IRefCounted for WebSocketServer {
     }
 }
 
-#[godot_api]
-impl WebSocketServer {
-    /// A client completed the WebSocket handshake; `protocol` is the selected subprotocol.
-    #[signal]
-    fn client_connected(id: i64, protocol: GString);
-    /// A connected client is gone; `was_clean` tells whether it sent a close frame first.
-    #[signal]
-    fn client_disconnected(id: i64, was_clean: bool);
-    /// A client sent a close frame; keep polling until [signal client_disconnected].
-    #[signal]
-    fn client_close_request(id: i64, code: i64, reason: GString);
-    /// One complete message from client `id` is ready: `get_peer(id).get_packet()`.
-    #[signal]
-    fn data_received(id: i64);
+hosting::server_class_api! {
+    impl WebSocketServer {
+        /// A client completed the WebSocket handshake; `protocol` is the selected subprotocol.
+        #[signal]
+        fn client_connected(id: i64, protocol: GString);
+        /// A connected client is gone; `was_clean` tells whether it sent a close frame first.
+        #[signal]
+        fn client_disconnected(id: i64, was_clean: bool);
+        /// A client sent a close frame; keep polling until [signal client_disconnected].
+        #[signal]
+        fn client_close_request(id: i64, code: i64, reason: GString);
+        /// One complete message from client `id` is ready: `get_peer(id).get_packet()`.
+        #[signal]
+        fn data_received(id: i64);
 
-    /// Listens on `port` (0 picks a free port, see [method get_local_port]). `bind_address` is
-    /// `"*"` for every interface, or an IP address such as `"127.0.0.1"`. With
-    /// `tls_server_options` from [method TLSOptions.server] clients connect with `wss://`.
-    #[func]
-    fn listen(
-        &mut self,
-        port: i64,
-        #[opt(default = "*")] bind_address: GString,
-        #[opt(default = OptionalTls::none())] tls_server_options: OptionalTls,
-    ) -> Error {
-        if self.core.is_some() {
-            godot_error!("WebSocketServer: already listening; call stop() first");
-            return Error::ERR_ALREADY_IN_USE;
-        }
-        match self.hosting.listen(CLASS, port, &bind_address, &tls_server_options) {
-            Ok(server) => {
-                self.core = Some(server);
-                Error::OK
+        /// Listens on `port` (0 picks a free port, see [method get_local_port]). `bind_address` is
+        /// `"*"` for every interface, or an IP address such as `"127.0.0.1"`. With
+        /// `tls_server_options` from [method TLSOptions.server] clients connect with `wss://`.
+        #[func]
+        fn listen(
+            &mut self,
+            port: i64,
+            #[opt(default = "*")] bind_address: GString,
+            #[opt(default = OptionalTls::none())] tls_server_options: OptionalTls,
+        ) -> Error {
+            if self.core.is_some() {
+                godot_error!("WebSocketServer: already listening; call stop() first");
+                return Error::ERR_ALREADY_IN_USE;
             }
-            Err(e) => e,
+            match self.hosting.listen(CLASS, port, &bind_address, &tls_server_options) {
+                Ok(server) => {
+                    self.core = Some(server);
+                    Error::OK
+                }
+                Err(e) => e,
+            }
         }
-    }
 
-    /// Closes every client with code 1001 (going away), emitting [signal client_disconnected]
-    /// for each connected one, and stops listening.
-    #[func]
-    fn stop(&mut self) {
-        let Some(mut core) = self.core.take() else { return };
-        let events = core.stop(Instant::now());
-        drop(core);
-        self.emit_all(events);
-        self.peers.clear();
-    }
-
-    /// Whether [method listen] succeeded and [method stop] was not called since.
-    #[func]
-    fn is_listening(&self) -> bool {
-        self.core.is_some()
-    }
-
-    /// The port listened on (useful after `listen(0)`), or 0.
-    #[func]
-    fn get_local_port(&self) -> i64 {
-        self.core.as_ref().map(|c| c.local_addr().port() as i64).unwrap_or(0)
-    }
-
-    /// Accepts clients, reads and writes, runs timeouts, and emits this class's signals.
-    /// Call it every frame.
-    #[func]
-    fn poll(&mut self) {
-        let Some(core) = self.core.as_mut() else { return };
-        let events = core.poll(Instant::now());
-        self.emit_all(events);
-    }
-
-    /// The peer of client `id`, or null (with an error) if there is none.
-    #[func]
-    fn get_peer(&self, id: i64) -> Option<Gd<RustWebSocketPeer>> {
-        let peer = u32::try_from(id).ok().and_then(|id| self.peers.get(&id)).cloned();
-        if peer.is_none() {
-            godot_error!("WebSocketServer: no peer with id {id}");
+        /// Closes every client with code 1001 (going away), emitting [signal client_disconnected]
+        /// for each connected one, and stops listening.
+        #[func]
+        fn stop(&mut self) {
+            let Some(mut core) = self.core.take() else { return };
+            let events = core.stop(Instant::now());
+            drop(core);
+            self.emit_all(events);
+            self.peers.clear();
         }
-        peer
-    }
 
-    /// Whether client `id` is connected.
-    #[func]
-    fn has_peer(&self, id: i64) -> bool {
-        u32::try_from(id).is_ok_and(|id| self.peers.contains_key(&id))
-    }
-
-    /// Ids of the connected clients.
-    #[func]
-    fn get_peer_ids(&self) -> PackedInt64Array {
-        let mut ids: Vec<i64> = self.peers.keys().map(|&i| i as i64).collect();
-        ids.sort_unstable();
-        PackedInt64Array::from(ids)
-    }
-
-    /// The IP address of client `id`, or `""`.
-    #[func]
-    fn get_peer_address(&self, id: i64) -> GString {
-        self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
-    }
-
-    /// The TCP port of client `id`, or 0.
-    #[func]
-    fn get_peer_port(&self, id: i64) -> i64 {
-        self.peer_addr(id).map(|a| a.port() as i64).unwrap_or(0)
-    }
-
-    /// Starts closing client `id` with `code` and `reason`; [signal client_disconnected] follows
-    /// from a later [method poll].
-    #[func]
-    fn disconnect_peer(&mut self, id: i64, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
-        let close = convert::close_with("WebSocketServer.disconnect_peer()", code);
-        let now = Instant::now();
-        let found = match (self.core.as_mut(), u32::try_from(id)) {
-            (Some(core), Ok(id)) if self.peers.contains_key(&id) => match close {
-                CloseWith::Abort => core.abort_peer(id, now),
-                CloseWith::Frame(code) => core.disconnect_peer(id, code, &reason.to_string(), now),
-            },
-            _ => false,
-        };
-        if !found {
-            godot_error!("WebSocketServer: no peer with id {id}");
+        /// Whether [method listen] succeeded and [method stop] was not called since.
+        #[func]
+        fn is_listening(&self) -> bool {
+            self.core.is_some()
         }
-    }
 
-    /// Getter of [member supported_protocols].
-    #[func]
-    fn get_supported_protocols(&self) -> PackedStringArray {
-        settings::supported_protocols(&self.hosting.config)
-    }
-    /// Setter of [member supported_protocols].
-    #[func]
-    fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        let taken = settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
-        self.sync(taken);
-    }
-    /// Getter of [member handshake_headers].
-    #[func]
-    fn get_handshake_headers(&self) -> PackedStringArray {
-        settings::handshake_headers(&self.hosting.config)
-    }
-    /// Setter of [member handshake_headers].
-    #[func]
-    fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-        let taken = settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
-        self.sync(taken);
-    }
-    /// Getter of [member handshake_timeout].
-    #[func]
-    fn get_handshake_timeout(&self) -> f64 {
-        settings::handshake_timeout(&self.hosting.config)
-    }
-    /// Setter of [member handshake_timeout].
-    #[func]
-    fn set_handshake_timeout(&mut self, seconds: f64) {
-        let taken = settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
-        self.sync(taken);
-    }
-    /// Getter of [member inbound_buffer_size].
-    #[func]
-    fn get_inbound_buffer_size(&self) -> i64 {
-        settings::inbound_buffer_size(&self.hosting.config)
-    }
-    /// Setter of [member inbound_buffer_size].
-    #[func]
-    fn set_inbound_buffer_size(&mut self, size: i64) {
-        let taken = settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
-        self.sync(taken);
-    }
-    /// Getter of [member outbound_buffer_size].
-    #[func]
-    fn get_outbound_buffer_size(&self) -> i64 {
-        settings::outbound_buffer_size(&self.hosting.config)
-    }
-    /// Setter of [member outbound_buffer_size].
-    #[func]
-    fn set_outbound_buffer_size(&mut self, size: i64) {
-        let taken = settings::set_outbound_buffer_size(&mut self.hosting.config, size);
-        self.sync(taken);
-    }
-    /// Getter of [member max_queued_packets].
-    #[func]
-    fn get_max_queued_packets(&self) -> i64 {
-        settings::max_queued_packets(&self.hosting.config)
-    }
-    /// Setter of [member max_queued_packets].
-    #[func]
-    fn set_max_queued_packets(&mut self, count: i64) {
-        let taken = settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
-        self.sync(taken);
-    }
-    /// Getter of [member heartbeat_interval].
-    #[func]
-    fn get_heartbeat_interval(&self) -> f64 {
-        settings::heartbeat_interval(&self.hosting.config)
-    }
-    /// Setter of [member heartbeat_interval].
-    #[func]
-    fn set_heartbeat_interval(&mut self, seconds: f64) {
-        let taken = settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
-        self.sync(taken);
-    }
-    /// Getter of [member request_validator].
-    #[func]
-    fn get_request_validator(&self) -> Callable {
-        self.hosting.validator()
-    }
-    /// Setter of [member request_validator].
-    #[func]
-    fn set_request_validator(&mut self, validator: Callable) {
-        self.hosting.set_validator(validator);
-        self.sync(true);
-    }
-    /// Getter of [member max_peers].
-    #[func]
-    fn get_max_peers(&self) -> i64 {
-        i64::try_from(self.hosting.max_peers).unwrap_or(i64::MAX)
-    }
-    /// Setter of [member max_peers].
-    #[func]
-    fn set_max_peers(&mut self, count: i64) {
-        let taken = self.hosting.set_max_peers(CLASS, count);
-        self.sync(taken);
+        /// The port listened on (useful after `listen(0)`), or 0.
+        #[func]
+        fn get_local_port(&self) -> i64 {
+            self.core.as_ref().map(|c| c.local_addr().port() as i64).unwrap_or(0)
+        }
+
+        /// Accepts clients, reads and writes, runs timeouts, and emits this class's signals.
+        /// Call it every frame.
+        #[func]
+        fn poll(&mut self) {
+            let Some(core) = self.core.as_mut() else { return };
+            let events = core.poll(Instant::now());
+            self.emit_all(events);
+        }
+
+        /// The peer of client `id`, or null (with an error) if there is none.
+        #[func]
+        fn get_peer(&self, id: i64) -> Option<Gd<RustWebSocketPeer>> {
+            let peer = u32::try_from(id).ok().and_then(|id| self.peers.get(&id)).cloned();
+            if peer.is_none() {
+                godot_error!("WebSocketServer: no peer with id {id}");
+            }
+            peer
+        }
+
+        /// Whether client `id` is connected.
+        #[func]
+        fn has_peer(&self, id: i64) -> bool {
+            u32::try_from(id).is_ok_and(|id| self.peers.contains_key(&id))
+        }
+
+        /// Ids of the connected clients.
+        #[func]
+        fn get_peer_ids(&self) -> PackedInt64Array {
+            let mut ids: Vec<i64> = self.peers.keys().map(|&i| i as i64).collect();
+            ids.sort_unstable();
+            PackedInt64Array::from(ids)
+        }
+
+        /// The IP address of client `id`, or `""`.
+        #[func]
+        fn get_peer_address(&self, id: i64) -> GString {
+            self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
+        }
+
+        /// The TCP port of client `id`, or 0.
+        #[func]
+        fn get_peer_port(&self, id: i64) -> i64 {
+            self.peer_addr(id).map(|a| a.port() as i64).unwrap_or(0)
+        }
+
+        /// Starts closing client `id` with `code` and `reason`; [signal client_disconnected] follows
+        /// from a later [method poll].
+        #[func]
+        fn disconnect_peer(&mut self, id: i64, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
+            let close = convert::close_with("WebSocketServer.disconnect_peer()", code);
+            let now = Instant::now();
+            let found = match (self.core.as_mut(), u32::try_from(id)) {
+                (Some(core), Ok(id)) if self.peers.contains_key(&id) => match close {
+                    CloseWith::Abort => core.abort_peer(id, now),
+                    CloseWith::Frame(code) => core.disconnect_peer(id, code, &reason.to_string(), now),
+                },
+                _ => false,
+            };
+            if !found {
+                godot_error!("WebSocketServer: no peer with id {id}");
+            }
+        }
     }
 }
 
