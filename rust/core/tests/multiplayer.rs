@@ -241,6 +241,7 @@ fn a_peer_the_server_disconnects_is_reported_once_at_the_next_poll_even_when_for
         }
         let reported = log.iter().filter(|e| **e == (0, MpEvent::PeerDisconnected(id))).count();
         assert_eq!(reported, 1, "force = {force}: {log:?}");
+        // Until the poll after the report, SceneMultiplayer may still address it.
         assert_eq!(s.send(Target::One(id), b"x", Instant::now()), Err(MpSendError::NoPeer(id)), "gone once reported");
         assert!(!s.disconnect_peer(id, force, Instant::now()), "gone");
     }
@@ -262,4 +263,23 @@ fn a_client_gives_up_when_no_id_arrives_within_the_handshake_timeout() {
     assert!(events.iter().any(|e| matches!(e, MpEvent::Warning(w) if w.contains("no peer id"))), "{events:?}");
     assert!(!events.contains(&MpEvent::PeerConnected(SERVER_ID)));
     server.join().unwrap();
+}
+
+#[test]
+fn a_departure_can_still_be_addressed_until_the_poll_after_its_report() {
+    let (mut s, mut a, id, _) = joined_pair();
+    a.close(Instant::now());
+    let start = Instant::now();
+    loop {
+        assert!(start.elapsed() < LIMIT, "never reported");
+        a.poll(Instant::now());
+        if s.poll(Instant::now()).contains(&MpEvent::PeerDisconnected(id)) {
+            break;
+        }
+    }
+    // SceneMultiplayer, handling this batch, tells the other peers: its packets to the leaver
+    // are dropped quietly.
+    assert_eq!(s.send(Target::One(id), b"DEL_PEER", Instant::now()), Ok(()));
+    s.poll(Instant::now());
+    assert_eq!(s.send(Target::One(id), b"x", Instant::now()), Err(MpSendError::NoPeer(id)));
 }

@@ -2,7 +2,7 @@
 //! joined peers and the order in which their packets arrived, and leaves everything else
 //! (accepting, TLS, handshakes, request approval, timeouts, back-pressure) to the server.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use super::{id_message, MpEvent, MpPacket, MpSendError, Target};
@@ -19,9 +19,14 @@ pub struct MpServer {
     arrivals: VecDeque<(u32, SharedConnection)>,
     /// How many entries of `arrivals` each sender has.
     pending: HashMap<u32, usize>,
-    /// Peers that left while packets of theirs were still queued: `PeerDisconnected` waits until
-    /// those are read, because `SceneMultiplayer` drops packets from peers it was told are gone.
+    /// Peers that left, in order, not yet reported: `PeerDisconnected` waits until their queued
+    /// packets are read, because `SceneMultiplayer` drops packets from peers it was told are gone.
     departed: Vec<u32>,
+    /// The ids in `departed` and those the latest poll reported: `SceneMultiplayer` may still
+    /// address them (its notices of other departures) until it has handled the reports, so
+    /// packets to them are dropped quietly, as the engine does for a closing peer.
+    leaving: HashSet<u32>,
+    reported: Vec<u32>,
     /// New clients are dropped when their WebSocket opens (the engine's `refuse_new_connections`).
     pub refuse_new: bool,
 }
@@ -34,6 +39,8 @@ impl MpServer {
             arrivals: VecDeque::new(),
             pending: HashMap::new(),
             departed: Vec::new(),
+            leaving: HashSet::new(),
+            reported: Vec::new(),
             refuse_new: false,
         }
     }
@@ -54,6 +61,9 @@ impl MpServer {
     /// Accepts, reads and writes what is ready; returns what happened to the session.
     pub fn poll(&mut self, now: Instant) -> Vec<MpEvent> {
         let mut out = Vec::new();
+        for id in self.reported.drain(..) {
+            self.leaving.remove(&id);
+        }
         self.report_departures(&mut out);
         for event in self.server.poll(now) {
             match event {
@@ -68,7 +78,7 @@ impl MpServer {
                 // As the engine: a peer that starts closing has left the session.
                 ServerEvent::CloseRequest { id, .. } | ServerEvent::Disconnected { id, .. } => {
                     if self.peers.remove(&id).is_some() {
-                        self.departed.push(id);
+                        self.depart(id);
                     }
                 }
                 ServerEvent::Warning(w) => out.push(MpEvent::Warning(w)),
@@ -78,13 +88,19 @@ impl MpServer {
         out
     }
 
+    fn depart(&mut self, id: u32) {
+        self.departed.push(id);
+        self.leaving.insert(id);
+    }
+
     /// `PeerDisconnected` for the peers that left and whose packets were all read.
     fn report_departures(&mut self, out: &mut Vec<MpEvent>) {
-        let pending = &self.pending;
+        let (pending, reported) = (&self.pending, &mut self.reported);
         self.departed.retain(|id| {
             let waiting = pending.contains_key(id);
             if !waiting {
                 out.push(MpEvent::PeerDisconnected(*id));
+                reported.push(*id);
             }
             waiting
         });
@@ -140,10 +156,7 @@ impl MpServer {
     /// engine does; one target: its error.
     pub fn send(&mut self, target: Target, data: &[u8], now: Instant) -> Result<(), MpSendError> {
         if let Target::One(id) = target {
-            // A peer that left but is not reported yet is still known to `SceneMultiplayer`,
-            // which may address it (its notices of other departures): dropped quietly, as the
-            // engine does for a closing peer.
-            if self.departed.contains(&id) {
+            if self.leaving.contains(&id) {
                 return Ok(());
             }
             let conn = self.peers.get(&id).ok_or(MpSendError::NoPeer(id))?;
@@ -161,7 +174,7 @@ impl MpServer {
     /// `force`, which leaves the peer in `SceneMultiplayer` for good (godot#108716).
     pub fn disconnect_peer(&mut self, id: u32, force: bool, now: Instant) -> bool {
         let Some(conn) = self.peers.remove(&id) else { return false };
-        self.departed.push(id);
+        self.depart(id);
         let mut conn = conn.borrow_mut();
         conn.close(Some(1000), "", now);
         if force {
@@ -177,6 +190,8 @@ impl MpServer {
         self.arrivals.clear();
         self.pending.clear();
         self.departed.clear();
+        self.leaving.clear();
+        self.reported.clear();
         self.server.stop(now);
     }
 }
