@@ -32,12 +32,19 @@ var mp: SceneMultiplayer
 var quit_at_ms := 0
 var rpcs := 0
 
-## The current phase: frame costs (µs) since `begin`, the RPC count and time at `begin`.
+## The current phase. It counts whole frames: from the one after the frame whose poll read
+## `begin` (that one was measured the old way) to the one before the frame that reads `end`.
 var phase := ""
 var peer_only := false
+var phase_armed := false
+var counting := false
 var phase_costs := PackedInt32Array()
+## The RPC count and the time when the phase's first frame started.
 var phase_rpcs := 0
 var phase_start_us := 0
+## The RPC count and the time when the current frame started.
+var frame_rpcs := 0
+var frame_start_us := 0
 
 ## The periodic FIGURES line's window.
 var window_costs := PackedInt32Array()
@@ -103,10 +110,16 @@ func pong(_data: PackedByteArray) -> void:
 
 
 func _process(_delta: float) -> void:
-	# A frame counts in a phase when the phase was on before it: the frame whose poll read the
-	# `begin` was measured the old way.
-	var was := phase
 	var t0 := Time.get_ticks_usec()
+	frame_start_us = t0
+	frame_rpcs = rpcs
+	if phase_armed:
+		phase_armed = false
+		counting = true
+		phase_costs.clear()
+		phase_start_us = t0
+		phase_rpcs = rpcs
+	var counted := counting
 	var cost := 0
 	if peer_only:
 		peer.poll()
@@ -116,7 +129,8 @@ func _process(_delta: float) -> void:
 		mp.poll()
 		cost = Time.get_ticks_usec() - t0
 	window_costs.append(cost)
-	if phase != "" and phase == was:
+	# Unless this frame's poll read `end`.
+	if counted and counting:
 		phase_costs.append(cost)
 	var now := Time.get_ticks_msec()
 	if now >= next_figures_ms:
@@ -150,19 +164,23 @@ func _on_control(id: int, bytes: PackedByteArray) -> void:
 		"begin":
 			phase = label
 			peer_only = label.ends_with("-peer")
+			phase_armed = true
+			counting = false
 			phase_costs.clear()
-			phase_rpcs = rpcs
 			phase_start_us = Time.get_ticks_usec()
+			phase_rpcs = rpcs
 			mp.send_bytes(("begun " + label).to_utf8_buffer(), id)
 		"end":
-			var seconds := (Time.get_ticks_usec() - phase_start_us) / 1e6
+			var seconds := maxf(0.0, frame_start_us - phase_start_us) / 1e6
 			var s := _stats(phase_costs)
 			var line := "PHASE %s frames=%d seconds=%.3f fps=%.1f poll_p50_us=%d poll_p99_us=%d poll_max_us=%d rpcs=%d peers=%d" % [
 				label, phase_costs.size(), seconds, phase_costs.size() / maxf(seconds, 1e-6), s[0], s[1], s[2],
-				rpcs - phase_rpcs, mp.get_peers().size()]
+				maxi(0, frame_rpcs - phase_rpcs), mp.get_peers().size()]
 			print(line)
 			phase = ""
 			peer_only = false
+			phase_armed = false
+			counting = false
 			mp.send_bytes(line.to_utf8_buffer(), id)
 		"quit":
 			# Not from inside SceneMultiplayer's packet loop: after this frame's poll.
