@@ -210,3 +210,21 @@ fn tls12_only_when_tls13_is_switched_off() {
     let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
     assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
 }
+
+#[test]
+fn a_ca_certificate_used_as_the_server_certificate_gets_its_own_advice() {
+    // A CA:TRUE certificate signed by the trusted root, presented as the server's own: webpki
+    // refuses it as CaUsedAsEndEntity, which rustls passes on as `CertificateError::Other`.
+    let ca = ca();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let mut s = tls_server(&key.serialize_pem(), &format!("{}{}", cert.pem(), ca.pem));
+    let (c, warnings, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(
+        warnings.iter().any(|w| w.contains("it is a CA (self-signed?) certificate; trust it explicitly")),
+        "{warnings:?}"
+    );
+}

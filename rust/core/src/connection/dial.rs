@@ -17,10 +17,10 @@ use crate::transport::Transport;
 
 pub(super) struct Dial {
     client: ClientRole,
-    step: Step,
+    stage: Stage,
 }
 
-enum Step {
+enum Stage {
     Resolving(Resolve),
     Connecting { stream: TcpStream, rest: VecDeque<SocketAddr> },
 }
@@ -37,38 +37,38 @@ pub(super) enum Dialed {
 
 impl Dial {
     pub fn start(client: ClientRole) -> Dial {
-        let step = Step::Resolving(Resolve::start(&client.url.host, client.url.port));
-        Dial { client, step }
+        let stage = Stage::Resolving(Resolve::start(&client.url.host, client.url.port));
+        Dial { client, stage }
     }
 
     /// The socket being connected, for registration with a mio registry.
     pub fn socket_mut(&mut self) -> Option<&mut TcpStream> {
-        match &mut self.step {
-            Step::Connecting { stream, .. } => Some(stream),
-            Step::Resolving(_) => None,
+        match &mut self.stage {
+            Stage::Connecting { stream, .. } => Some(stream),
+            Stage::Resolving(_) => None,
         }
     }
 
     /// Advances as far as possible now.
     pub fn poll(self, config: &Config, no_delay: bool) -> Dialed {
-        let Dial { client, step } = self;
+        let Dial { client, stage } = self;
         let requested = client.requested.as_str();
-        match step {
-            Step::Resolving(mut lookup) => match lookup.poll() {
-                None => Dialed::Pending(Dial { client, step: Step::Resolving(lookup) }),
+        match stage {
+            Stage::Resolving(mut lookup) => match lookup.poll() {
+                None => Dialed::Pending(Dial { client, stage: Stage::Resolving(lookup) }),
                 Some(Ok(addrs)) if !addrs.is_empty() => match connect_next(addrs.into(), requested) {
-                    Ok(step) => Dial { client, step }.poll(config, no_delay),
+                    Ok(stage) => Dial { client, stage }.poll(config, no_delay),
                     Err(why) => Dialed::Failed(why),
                 },
                 Some(Ok(_)) => Dialed::Failed(format!("no address found for '{}'", client.url.host)),
                 Some(Err(e)) => Dialed::Failed(format!("could not resolve '{}': {e}", client.url.host)),
             },
-            Step::Connecting { stream, rest } => {
+            Stage::Connecting { stream, rest } => {
                 let error = match stream.take_error() {
                     Ok(None) => match stream.peer_addr() {
                         Ok(remote) => return connected(client, stream, remote, config, no_delay),
                         Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                            return Dialed::Pending(Dial { client, step: Step::Connecting { stream, rest } });
+                            return Dialed::Pending(Dial { client, stage: Stage::Connecting { stream, rest } });
                         }
                         Err(e) => e,
                     },
@@ -78,7 +78,7 @@ impl Dial {
                     return Dialed::Failed(format!("could not connect to '{requested}': {error}"));
                 }
                 match connect_next(rest, requested) {
-                    Ok(step) => Dialed::Pending(Dial { client, step }),
+                    Ok(stage) => Dialed::Pending(Dial { client, stage }),
                     Err(why) => Dialed::Failed(why),
                 }
             }
@@ -96,11 +96,11 @@ fn connected(client: ClientRole, stream: TcpStream, remote: SocketAddr, config: 
 }
 
 /// Starts a connect to the first address that takes one.
-fn connect_next(mut addrs: VecDeque<SocketAddr>, requested: &str) -> Result<Step, String> {
+fn connect_next(mut addrs: VecDeque<SocketAddr>, requested: &str) -> Result<Stage, String> {
     let mut last_err = None;
     while let Some(addr) = addrs.pop_front() {
         match TcpStream::connect(addr) {
-            Ok(stream) => return Ok(Step::Connecting { stream, rest: addrs }),
+            Ok(stream) => return Ok(Stage::Connecting { stream, rest: addrs }),
             Err(e) => last_err = Some(format!("{addr}: {e}")),
         }
     }

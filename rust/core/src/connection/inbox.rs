@@ -29,7 +29,9 @@ impl Inbox {
         self.queue.len()
     }
 
-    /// At `max_queued_packets` messages or `inbound_buffer_size` bytes.
+    /// At `max_queued_packets` messages or `inbound_buffer_size` bytes. A bound of 0 counts as
+    /// 1 here (a connection that may hold nothing could never read); for sending, 0 means what
+    /// it says, as in the engine: every send is refused.
     pub fn is_full(&self, config: &Config) -> bool {
         self.queue.len() >= config.max_queued_packets.max(1) || self.bytes >= config.inbound_buffer_size.max(1)
     }
