@@ -866,7 +866,7 @@ fn table(results: &BTreeMap<&str, Vec<Figures>>, clients: usize) -> String {
             }),
         ),
         (
-            "idle: of which the peer's own `poll()`, p50 / p99".into(),
+            "idle: the peer's own `poll()` alone (its own sample), p50 / p99".into(),
             Box::new(|k| {
                 format!(
                     "{} / {}",
