@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::connection::{Connection, Event, ReadyState, WakeList};
 use crate::handshake::{error_response, Rejection};
 
-pub use crate::connection::SharedConnection;
+use crate::connection::SharedConnection;
 
 const LISTENER: Token = Token(0);
 

@@ -279,3 +279,21 @@ fn held_requests_are_answered_by_the_embedder() {
         }
     }
 }
+
+#[test]
+fn a_close_the_server_starts_times_out_when_the_client_never_answers() {
+    let mut s = server(Config::default());
+    let (c, id, _) = connected(&mut s, Config::default());
+    // From now on the client is never polled: it neither reads nor answers our close frame.
+    let now = Instant::now();
+    for _ in 0..20 {
+        s.poll(now); // drains readiness left over from the handshake
+    }
+    assert!(s.disconnect_peer(id, Some(1000), "bye", now));
+    let mut log = s.poll(now);
+    assert!(!log.iter().any(|e| matches!(e, ServerEvent::Disconnected { .. })), "{log:?}");
+    // No socket activity will come: the close timeout alone must end it.
+    log.extend(s.poll(now + rust_websocket_core::connection::CLOSE_TIMEOUT));
+    assert!(log.contains(&ServerEvent::Disconnected { id, clean: false }), "{log:?}");
+    drop(c);
+}

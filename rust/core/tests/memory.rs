@@ -180,7 +180,7 @@ fn durations_past_the_end_of_time_mean_never_and_do_not_panic() {
 }
 
 #[test]
-fn abort_closes_at_once_with_code_minus_one_and_no_frame() {
+fn abort_closes_at_once_without_a_close_code_or_frame() {
     let (mut server, mut client, now) = pair(usize::MAX);
     pump(&mut server, &mut client, now, |s, c| {
         s.ready_state() == ReadyState::Open && c.ready_state() == ReadyState::Open

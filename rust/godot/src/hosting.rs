@@ -3,18 +3,20 @@
 //! and asking the game's `request_validator`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
 use godot::global::Error;
 use godot::prelude::*;
+use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::handshake::Rejection;
-use rust_websocket_core::server::SharedConnection;
 use rust_websocket_core::{Config, Server};
 
 use crate::convert::{self, OptionalTls};
 use crate::peer::{Owner, RustWebSocketPeer};
 use crate::tls_bridge;
 
-/// A server class's settings for the clients it accepts.
+/// A server class's settings for the clients it accepts (the multiplayer class also starts its
+/// client connection with `config`).
 pub struct Hosting {
     /// Copied into every accepted connection.
     pub config: Config,
@@ -25,13 +27,15 @@ pub struct Hosting {
 }
 
 impl Hosting {
-    pub fn new(config: Config) -> Hosting {
+    /// The engine's defaults for its server classes (a 3 s handshake timeout).
+    pub fn new() -> Hosting {
+        let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() };
         Hosting { config, max_peers: 4096, validator: None }
     }
 
     /// Listens (see [`listen`]) with these settings.
     pub fn listen(&self, class: &str, port: i64, bind: &GString, tls: &OptionalTls) -> Result<Server, Error> {
-        let mut server = listen(class, port, bind, tls, &self.config)?;
+        let mut server = listen(class, port, bind, tls)?;
         self.apply(&mut server);
         Ok(server)
     }
@@ -59,13 +63,7 @@ impl Hosting {
 
 /// Listens on `port` at `bind_address` (`"*"` every interface, `"localhost"`, or an IP
 /// address), with TLS from `TLSOptions.server()` options. Errors are pushed, naming `class`.
-pub fn listen(
-    class: &str,
-    port: i64,
-    bind_address: &GString,
-    tls: &OptionalTls,
-    config: &Config,
-) -> Result<Server, Error> {
+fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> Result<Server, Error> {
     let Ok(port) = u16::try_from(port) else {
         godot_error!("{class}: invalid port {port}");
         return Err(Error::ERR_INVALID_PARAMETER);
@@ -91,7 +89,7 @@ pub fn listen(
     };
     let mut last_err = None;
     for ip in candidates {
-        match Server::listen(SocketAddr::new(ip, port), config.clone(), tls.clone()) {
+        match Server::listen(SocketAddr::new(ip, port), Config::default(), tls.clone()) {
             Ok(server) => return Ok(server),
             Err(e) => last_err = Some(e),
         }
@@ -103,8 +101,14 @@ pub fn listen(
 
 /// Asks `validator(id, peer)` about the held upgrade request of `conn`. The caller lets the
 /// validator re-enter it (holds its `base_mut()` guard).
-pub fn ask_validator(class: &str, validator: &Callable, id: u32, conn: SharedConnection) -> Result<(), Rejection> {
-    let peer = RustWebSocketPeer::driven_by(conn, Owner::Server);
+pub fn ask_validator(
+    class: &str,
+    validator: &Callable,
+    id: u32,
+    conn: SharedConnection,
+    owner: Owner,
+) -> Result<(), Rejection> {
+    let peer = RustWebSocketPeer::driven_by(conn, owner);
     let verdict = validator.call(&[(id as i64).to_variant(), peer.to_variant()]);
     verdict_to_decision(class, &verdict)
 }
@@ -126,7 +130,8 @@ fn verdict_to_decision(class: &str, verdict: &Variant) -> Result<(), Rejection> 
 /// Wraps a server class's `#[godot_api] impl` block and adds the accessors of the properties
 /// both server classes have (the connection settings of accepted clients, `max_peers`,
 /// `request_validator`), kept in the class's `hosting: Hosting` and applied by its
-/// `sync(taken: bool)`. Uses the `CLASS` name of the calling module. (gdext registers `#[func]`s
+/// `sync(taken: bool)`; `CLASS` names the class in error messages (a `const` of the calling
+/// module). (gdext registers `#[func]`s
 /// only from the `#[godot_api]` block itself, so the block is wrapped rather than extended.)
 macro_rules! server_class_api {
     (impl $class:ident { $($body:tt)* }) => {
@@ -137,78 +142,78 @@ macro_rules! server_class_api {
             /// Getter of [member supported_protocols].
             #[func]
             fn get_supported_protocols(&self) -> PackedStringArray {
-                settings::supported_protocols(&self.hosting.config)
+                $crate::settings::supported_protocols(&self.hosting.config)
             }
             /// Setter of [member supported_protocols].
             #[func]
             fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-                let taken = settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
+                let taken = $crate::settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
                 self.sync(taken);
             }
             /// Getter of [member handshake_headers].
             #[func]
             fn get_handshake_headers(&self) -> PackedStringArray {
-                settings::handshake_headers(&self.hosting.config)
+                $crate::settings::handshake_headers(&self.hosting.config)
             }
             /// Setter of [member handshake_headers].
             #[func]
             fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-                let taken = settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
+                let taken = $crate::settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
                 self.sync(taken);
             }
             /// Getter of [member handshake_timeout].
             #[func]
             fn get_handshake_timeout(&self) -> f64 {
-                settings::handshake_timeout(&self.hosting.config)
+                $crate::settings::handshake_timeout(&self.hosting.config)
             }
             /// Setter of [member handshake_timeout].
             #[func]
             fn set_handshake_timeout(&mut self, seconds: f64) {
-                let taken = settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
+                let taken = $crate::settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
                 self.sync(taken);
             }
             /// Getter of [member inbound_buffer_size].
             #[func]
             fn get_inbound_buffer_size(&self) -> i64 {
-                settings::inbound_buffer_size(&self.hosting.config)
+                $crate::settings::inbound_buffer_size(&self.hosting.config)
             }
             /// Setter of [member inbound_buffer_size].
             #[func]
             fn set_inbound_buffer_size(&mut self, size: i64) {
-                let taken = settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
+                let taken = $crate::settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
                 self.sync(taken);
             }
             /// Getter of [member outbound_buffer_size].
             #[func]
             fn get_outbound_buffer_size(&self) -> i64 {
-                settings::outbound_buffer_size(&self.hosting.config)
+                $crate::settings::outbound_buffer_size(&self.hosting.config)
             }
             /// Setter of [member outbound_buffer_size].
             #[func]
             fn set_outbound_buffer_size(&mut self, size: i64) {
-                let taken = settings::set_outbound_buffer_size(&mut self.hosting.config, size);
+                let taken = $crate::settings::set_outbound_buffer_size(&mut self.hosting.config, size);
                 self.sync(taken);
             }
             /// Getter of [member max_queued_packets].
             #[func]
             fn get_max_queued_packets(&self) -> i64 {
-                settings::max_queued_packets(&self.hosting.config)
+                $crate::settings::max_queued_packets(&self.hosting.config)
             }
             /// Setter of [member max_queued_packets].
             #[func]
             fn set_max_queued_packets(&mut self, count: i64) {
-                let taken = settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
+                let taken = $crate::settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
                 self.sync(taken);
             }
             /// Getter of [member heartbeat_interval].
             #[func]
             fn get_heartbeat_interval(&self) -> f64 {
-                settings::heartbeat_interval(&self.hosting.config)
+                $crate::settings::heartbeat_interval(&self.hosting.config)
             }
             /// Setter of [member heartbeat_interval].
             #[func]
             fn set_heartbeat_interval(&mut self, seconds: f64) {
-                let taken = settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
+                let taken = $crate::settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
                 self.sync(taken);
             }
             /// Getter of [member request_validator].

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use godot::classes::multiplayer_peer::{ConnectionStatus, TransferMode};
 use godot::classes::{IMultiplayerPeerExtension, MultiplayerPeerExtension};
@@ -15,12 +15,11 @@ use godot::meta::conv::RawPtr;
 use godot::prelude::*;
 use rust_websocket_core::connection::Packet;
 use rust_websocket_core::multiplayer::{MpClient, MpEvent, MpSendError, MpServer, MpStatus, Target, SERVER_ID};
-use rust_websocket_core::{Config, Connection};
+use rust_websocket_core::Connection;
 
 use crate::convert::{self, OptionalTls};
 use crate::hosting::{self, Hosting};
 use crate::peer::{self, Owner, RustWebSocketPeer};
-use crate::settings;
 
 const CLASS: &str = "RustWebSocketMultiplayerPeer";
 
@@ -66,6 +65,9 @@ pub struct RustWebSocketMultiplayerPeer {
     refuse_new: bool,
     /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
     current: Option<Packet>,
+    /// Counts sessions, so that signals of one are never emitted into the next (a handler may
+    /// close this peer and start another session).
+    generation: u64,
 
     /// Subprotocols the client offers, or the server accepts (see [member WebSocketServer.supported_protocols]).
     #[var(get = get_supported_protocols, set = set_supported_protocols)]
@@ -108,13 +110,14 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     fn init(base: Base<MultiplayerPeerExtension>) -> Self {
         Self {
             session: Session::None,
-            hosting: Hosting::new(Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() }),
+            hosting: Hosting::new(),
             peer_objects: HashMap::new(),
             target: Target::All,
             transfer_mode: TransferMode::RELIABLE,
             transfer_channel: 0,
             refuse_new: false,
             current: None,
+            generation: 0,
             supported_protocols: PhantomVar::default(),
             handshake_headers: PhantomVar::default(),
             handshake_timeout: PhantomVar::default(),
@@ -179,7 +182,12 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     }
 
     fn get_max_packet_size(&self) -> i32 {
-        self.hosting.config.outbound_buffer_size.map_or(i32::MAX, |c| i32::try_from(c).unwrap_or(i32::MAX))
+        let cap = match &self.session {
+            // A client's connection keeps the settings it started with.
+            Session::Client(client) => client.connection().borrow().config().outbound_buffer_size,
+            _ => self.hosting.config.outbound_buffer_size,
+        };
+        cap.map_or(i32::MAX, |c| i32::try_from(c).unwrap_or(i32::MAX))
     }
 
     fn get_packet_channel(&self) -> i32 {
@@ -308,7 +316,7 @@ hosting::server_class_api! {
                 Ok(server) => {
                     let mut session = MpServer::new(server);
                     session.refuse_new = self.refuse_new;
-                    self.session = Session::Server(Box::new(session));
+                    self.begin(Session::Server(Box::new(session)));
                     Error::OK
                 }
                 Err(e) => e,
@@ -332,7 +340,7 @@ hosting::server_class_api! {
             let mut conn = Connection::new(self.hosting.config.clone());
             let started = peer::start_client(CLASS, &mut conn, &url, &tls_client_options);
             if started == Error::OK {
-                self.session = Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now()));
+                self.begin(Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now())));
             }
             started
         }
@@ -352,7 +360,9 @@ hosting::server_class_api! {
             }
             let conn = match &self.session {
                 Session::Server(server) => server.peer(id).cloned(),
-                Session::Client(client) if id == SERVER_ID => Some(client.connection().clone()),
+                Session::Client(client) if id == SERVER_ID && client.status() != MpStatus::Disconnected => {
+                Some(client.connection().clone())
+            }
                 _ => None,
             };
             let Some(conn) = conn else {
@@ -388,6 +398,14 @@ hosting::server_class_api! {
 }
 
 impl RustWebSocketMultiplayerPeer {
+    /// Starts a new session: nothing of the previous one (peer objects, the last packet) is kept.
+    fn begin(&mut self, session: Session) {
+        self.session = session;
+        self.generation += 1;
+        self.peer_objects.clear();
+        self.current = None;
+    }
+
     /// A server setting that was `taken` applies to clients accepted from now on, as on
     /// [WebSocketServer]; a client's connection keeps the settings it started with.
     fn sync(&mut self, taken: bool) {
@@ -426,8 +444,9 @@ impl RustWebSocketMultiplayerPeer {
     /// A handler that closes this peer ends the batch: nothing more is emitted for a session
     /// that is gone.
     fn emit_all(&mut self, events: Vec<MpEvent>) {
+        let generation = self.generation;
         for event in events {
-            if matches!(self.session, Session::None) {
+            if self.generation != generation || matches!(self.session, Session::None) {
                 return;
             }
             match event {
@@ -449,7 +468,7 @@ impl RustWebSocketMultiplayerPeer {
             None => Ok(()),
             Some(validator) => {
                 let _reentrant = self.base_mut();
-                hosting::ask_validator(CLASS, &validator, id, conn)
+                hosting::ask_validator(CLASS, &validator, id, conn, Owner::Multiplayer)
             }
         };
         if let Session::Server(server) = &mut self.session {

@@ -109,7 +109,8 @@ const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum Owner {
     /// The game, through this object's `poll()` (a client, or `accept_stream`).
     SelfPolled,
-    /// A [WebSocketServer]'s poll; the game reads and writes through this object.
+    /// A [WebSocketServer]'s poll (also the peer a `request_validator` is shown); the game reads
+    /// and writes through this object.
     Server,
     /// A `RustWebSocketMultiplayerPeer`'s poll, which also reads the packets: this object only
     /// shows the connection and sends.
@@ -176,7 +177,9 @@ impl RustWebSocketPeer {
         #[opt(default = OptionalTls::none())] tls_client_options: OptionalTls,
     ) -> Error {
         if self.owner != Owner::SelfPolled {
-            godot_error!("RustWebSocketPeer: this peer is driven by its server and cannot connect elsewhere");
+            godot_error!(
+                "RustWebSocketPeer: this peer is driven by its server or multiplayer peer and cannot connect elsewhere"
+            );
             return Error::ERR_UNAVAILABLE;
         }
         self.last = None;
@@ -191,7 +194,9 @@ impl RustWebSocketPeer {
     #[func]
     fn accept_stream(&mut self, stream: Option<Gd<StreamPeer>>) -> Error {
         if self.owner != Owner::SelfPolled {
-            godot_error!("RustWebSocketPeer: this peer is driven by its server and cannot accept a stream");
+            godot_error!(
+                "RustWebSocketPeer: this peer is driven by its server or multiplayer peer and cannot accept a stream"
+            );
             return Error::ERR_UNAVAILABLE;
         }
         let Some(stream) = stream else {
@@ -234,7 +239,8 @@ impl RustWebSocketPeer {
     }
 
     /// Does the pending work: name lookup, connect, TLS, handshake, reads, writes, heartbeat
-    /// and closing. Call it every frame. Peers of a [WebSocketServer] are polled by the server.
+    /// and closing. Call it every frame. Peers of a [WebSocketServer] or a
+    /// `RustWebSocketMultiplayerPeer` are polled by their owner; this does nothing for them.
     #[func]
     fn poll(&mut self) {
         if self.owner != Owner::SelfPolled {
@@ -256,10 +262,17 @@ impl RustWebSocketPeer {
     /// (at most 123 bytes) and moves to [constant STATE_CLOSING]; keep polling until
     /// [constant STATE_CLOSED]. A negative `code`, or a connection not yet open, closes at once
     /// without notifying the remote (close code -1). `0` sends a close frame without a status
-    /// code, as the engine does. A code that a close frame cannot carry (RFC 6455: only
-    /// 1000–1003, 1007–1014 and 3000–4999) gives an error and closes without a status code.
+    /// code, as the engine does. A code that a close frame cannot carry (only 1000–1003,
+    /// 1007–1013 and 3000–4999; the engine sends others, e.g. 1014, which peers then refuse)
+    /// gives an error and closes without a status code. A peer from
+    /// [method RustWebSocketMultiplayerPeer.get_peer] is closed with
+    /// [method MultiplayerPeer.disconnect_peer] instead.
     #[func]
     fn close(&mut self, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
+        if self.owner == Owner::Multiplayer {
+            godot_error!("RustWebSocketPeer: close this peer with its multiplayer peer's disconnect_peer(id)");
+            return;
+        }
         let now = Instant::now();
         match convert::close_with("RustWebSocketPeer.close()", code) {
             CloseWith::Abort => self.conn.borrow_mut().abort(now),

@@ -2,16 +2,15 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use godot::global::Error;
 use godot::prelude::*;
-use rust_websocket_core::{Config, Server, ServerEvent};
+use rust_websocket_core::{Server, ServerEvent};
 
 use crate::convert::{self, CloseWith, OptionalTls};
 use crate::hosting::{self, Hosting};
 use crate::peer::Owner;
-use crate::settings;
 
 const CLASS: &str = "WebSocketServer";
 use crate::peer::RustWebSocketPeer;
@@ -34,8 +33,8 @@ pub struct WebSocketServer {
     peers: HashMap<u32, Gd<RustWebSocketPeer>>,
     hosting: Hosting,
 
-    /// Subprotocols accepted, in order of preference is the client's: the first protocol the
-    /// client offers that is listed here is selected. A client offering none of them is refused
+    /// Subprotocols accepted. The client's order of preference decides: the first protocol it
+    /// offers that is listed here is selected. A client offering none of them is refused
     /// (HTTP 400); with this list empty, every client is accepted without a protocol.
     #[var(get = get_supported_protocols, set = set_supported_protocols)]
     supported_protocols: PhantomVar<PackedStringArray>,
@@ -75,11 +74,10 @@ pub struct WebSocketServer {
 #[godot_api]
 impl IRefCounted for WebSocketServer {
     fn init(base: Base<RefCounted>) -> Self {
-        let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() };
         Self {
             core: None,
             peers: HashMap::new(),
-            hosting: Hosting::new(config),
+            hosting: Hosting::new(),
             supported_protocols: PhantomVar::default(),
             handshake_headers: PhantomVar::default(),
             handshake_timeout: PhantomVar::default(),
@@ -139,8 +137,12 @@ hosting::server_class_api! {
             let Some(mut core) = self.core.take() else { return };
             let events = core.stop(Instant::now());
             drop(core);
+            // A handler may listen again: only this server's peers are forgotten.
+            let stopped: Vec<u32> = self.peers.keys().copied().collect();
             self.emit_all(events);
-            self.peers.clear();
+            for id in stopped {
+                self.peers.remove(&id);
+            }
         }
 
         /// Whether [method listen] succeeded and [method stop] was not called since.
@@ -236,7 +238,7 @@ impl WebSocketServer {
             Some(validator) => {
                 // The validator may call back into this server: let it (see emit_all).
                 let _reentrant = self.base_mut();
-                hosting::ask_validator(CLASS, &validator, id, conn)
+                hosting::ask_validator(CLASS, &validator, id, conn, Owner::Server)
             }
         };
         if let Some(core) = self.core.as_mut() {

@@ -942,6 +942,12 @@ func test_our_peer_objects_show_the_connection_but_leave_its_packets_to_the_sess
 	_eq(server_peer.get_packet().get_string_from_utf8(), "to the session", "and reads it")
 	_eq(view.send_text("direct"), OK, "the peer object can send")
 	_ok(await _wait(func(): return client.get_available_packet_count() == 1, "the direct message arrived"), "sent directly")
+	view.close(1000, "not this way")
+	_eq(view.get_ready_state(), RustWebSocketPeer.STATE_OPEN, "close() on it is refused: disconnect_peer(id) leaves the session")
+	# A new session hands out no object of the previous one.
+	server_peer.close()
+	_eq(server_peer.create_server(0, "127.0.0.1"), OK, "a new session")
+	_eq(server_peer.get_peer(id), null, "no peer object survives its session")
 
 
 ## A client of ours that is still connecting: get_peer(1) shows the connection, and

@@ -31,7 +31,8 @@ pub(super) enum Dropped {
     ByOwner,
     /// The remote closed or reset the TCP connection.
     ByRemote,
-    /// We answered the upgrade request with an HTTP error (already reported).
+    /// We answered the upgrade request with an HTTP error (logged when the core refused it; not
+    /// when the owner did, see `Connection::approve`).
     Refused,
     /// The transport failed.
     Io(io::Error),

@@ -444,11 +444,11 @@ impl Connection {
             Phase::Closed => {}
             Phase::Dialing(_) | Phase::Upgrading(_) => self.abort(now),
             Phase::Open(open) if open.is_closing() => {}
-            Phase::Open(open) => {
-                if let Err(end) = open.close(code, reason, now) {
-                    self.end_now(end, now);
-                }
-            }
+            Phase::Open(open) => match open.close(code, reason, now) {
+                Err(end) => self.end_now(end, now),
+                // Its owner must schedule the close timeout even if the remote never answers.
+                Ok(()) => self.wake(),
+            },
         }
     }
 }

@@ -265,7 +265,7 @@ impl Open {
         use tungstenite::Error as E;
         let close_received = self.received.is_some();
         match e {
-            E::ConnectionClosed | E::AlreadyClosed if close_received => {
+            E::ConnectionClosed | E::AlreadyClosed if self.received.is_some() => {
                 let (code, reason) = self.received.clone().unwrap_or_default();
                 End::Clean { code, reason }
             }

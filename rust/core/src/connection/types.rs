@@ -67,9 +67,9 @@ pub struct Packet {
 /// nothing (for example after the game drained a full inbound queue, or closed it).
 pub type WakeList = std::rc::Rc<std::cell::RefCell<Vec<u32>>>;
 
-/// Whether `code` may be sent in a close frame (RFC 6455 §7.4: 1000–1003, 1007–1013,
-/// 3000–4999). The one rule for both directions: a received close frame with another code fails
-/// the connection (tungstenite's `CloseCode::is_allowed`).
+/// Whether `code` may be sent in a close frame: 1000–1003, 1007–1013 (RFC 6455 §7.4 and the
+/// IANA registry's 1012/1013), 3000–4999. It is tungstenite's rule (`CloseCode::is_allowed`),
+/// so it is also the rule for received frames: one with another code fails the connection.
 pub fn is_sendable_close_code(code: u16) -> bool {
     tungstenite::protocol::frame::coding::CloseCode::from(code).is_allowed()
 }

@@ -56,7 +56,8 @@ pub(super) enum Upgraded {
         tail: Vec<u8>,
         protocol: String,
     },
-    /// We answered with an HTTP error (already reported) and it is written.
+    /// We answered with an HTTP error and it is written (logged when we refused a bad request;
+    /// not when the owner refused, see `Connection::approve`).
     Refused {
         io: Transport,
     },

@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use super::{parse_id, MpEvent, MpPacket, MpSendError, SERVER_ID};
 use crate::clock;
+use crate::connection::SharedConnection;
 use crate::connection::{Event, ReadyState};
-use crate::server::SharedConnection;
 
 /// The engine's `MultiplayerPeer.ConnectionStatus`, same values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

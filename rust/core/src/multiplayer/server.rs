@@ -2,11 +2,11 @@
 //! joined peers and the order in which their packets arrived, and leaves everything else
 //! (accepting, TLS, handshakes, request approval, timeouts, back-pressure) to the server.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use super::{id_message, MpEvent, MpPacket, MpSendError, Target};
-use crate::server::SharedConnection;
+use crate::connection::SharedConnection;
 use crate::{Server, ServerEvent};
 
 pub struct MpServer {
@@ -25,7 +25,7 @@ pub struct MpServer {
     /// The ids in `departed` and those the latest poll reported: `SceneMultiplayer` may still
     /// address them (its notices of other departures) until it has handled the reports, so
     /// packets to them are dropped quietly, as the engine does for a closing peer.
-    leaving: HashSet<u32>,
+    leaving: HashMap<u32, SharedConnection>,
     reported: Vec<u32>,
     /// New clients are dropped when their WebSocket opens (the engine's `refuse_new_connections`).
     pub refuse_new: bool,
@@ -39,7 +39,7 @@ impl MpServer {
             arrivals: VecDeque::new(),
             pending: HashMap::new(),
             departed: Vec::new(),
-            leaving: HashSet::new(),
+            leaving: HashMap::new(),
             reported: Vec::new(),
             refuse_new: false,
         }
@@ -53,9 +53,10 @@ impl MpServer {
         &mut self.server
     }
 
-    /// The connection of a joined peer.
+    /// The connection of a peer in the session, or one that left and is not reported yet (the
+    /// game still sees it until `PeerDisconnected`).
     pub fn peer(&self, id: u32) -> Option<&SharedConnection> {
-        self.peers.get(&id)
+        self.peers.get(&id).or_else(|| self.leaving.get(&id))
     }
 
     /// Accepts, reads and writes what is ready; returns what happened to the session.
@@ -77,8 +78,8 @@ impl MpServer {
                 }
                 // As the engine: a peer that starts closing has left the session.
                 ServerEvent::CloseRequest { id, .. } | ServerEvent::Disconnected { id, .. } => {
-                    if self.peers.remove(&id).is_some() {
-                        self.depart(id);
+                    if let Some(conn) = self.peers.remove(&id) {
+                        self.depart(id, conn);
                     }
                 }
                 ServerEvent::Warning(w) => out.push(MpEvent::Warning(w)),
@@ -88,9 +89,9 @@ impl MpServer {
         out
     }
 
-    fn depart(&mut self, id: u32) {
+    fn depart(&mut self, id: u32, conn: SharedConnection) {
         self.departed.push(id);
-        self.leaving.insert(id);
+        self.leaving.insert(id, conn);
     }
 
     /// `PeerDisconnected` for the peers that left and whose packets were all read.
@@ -156,7 +157,7 @@ impl MpServer {
     /// engine does; one target: its error.
     pub fn send(&mut self, target: Target, data: &[u8], now: Instant) -> Result<(), MpSendError> {
         if let Target::One(id) = target {
-            if self.leaving.contains(&id) {
+            if self.leaving.contains_key(&id) {
                 return Ok(());
             }
             let conn = self.peers.get(&id).ok_or(MpSendError::NoPeer(id))?;
@@ -173,8 +174,11 @@ impl MpServer {
     /// poll, once its packets already queued were read. The engine reports nothing after
     /// `force`, which leaves the peer in `SceneMultiplayer` for good (godot#108716).
     pub fn disconnect_peer(&mut self, id: u32, force: bool, now: Instant) -> bool {
+        if self.leaving.contains_key(&id) {
+            return true; // Already leaving: reported at a coming poll.
+        }
         let Some(conn) = self.peers.remove(&id) else { return false };
-        self.depart(id);
+        self.depart(id, conn.clone());
         let mut conn = conn.borrow_mut();
         conn.close(Some(1000), "", now);
         if force {
