@@ -4,6 +4,7 @@
 
 use godot::prelude::*;
 
+mod client;
 mod convert;
 mod enums;
 mod hosting;

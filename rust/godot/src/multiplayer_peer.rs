@@ -17,9 +17,10 @@ use rust_websocket_core::connection::Packet;
 use rust_websocket_core::multiplayer::{MpClient, MpEvent, MpSendError, MpServer, MpStatus, Target, SERVER_ID};
 use rust_websocket_core::Connection;
 
+use crate::client;
 use crate::convert::{self, OptionalTls};
 use crate::hosting::{self, Hosting};
-use crate::peer::{self, Owner, RustWebSocketPeer};
+use crate::peer::{Owner, RustWebSocketPeer};
 
 const CLASS: &str = "RustWebSocketMultiplayerPeer";
 
@@ -338,7 +339,7 @@ hosting::server_class_api! {
                 return Error::ERR_ALREADY_IN_USE;
             }
             let mut conn = Connection::new(self.hosting.config.clone());
-            let started = peer::start_client(CLASS, &mut conn, &url, &tls_client_options);
+            let started = client::start(CLASS, &mut conn, &url, &tls_client_options);
             if started == Error::OK {
                 self.begin(Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now())));
             }

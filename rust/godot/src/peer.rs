@@ -8,18 +8,17 @@ use godot::classes::{IPacketPeerExtension, PacketPeerExtension, StreamPeer};
 use godot::global::Error;
 use godot::meta::conv::RawPtr;
 use godot::prelude::*;
+use rust_websocket_core::connection::Packet;
 use rust_websocket_core::connection::SharedConnection;
-use rust_websocket_core::connection::{ConnectError, Packet};
-use rust_websocket_core::url::WsUrl;
 use rust_websocket_core::{Config, Connection, Event, ReadyState};
 
+use crate::client;
 use crate::convert::{self, CloseWith, OptionalTls};
 use crate::enums::{State, WriteMode};
 use crate::settings;
 
 const CLASS: &str = "RustWebSocketPeer";
 use crate::stream_bridge::GodotStream;
-use crate::tls_bridge;
 
 /// A WebSocket connection with the same API as Godot's [WebSocketPeer], implemented in Rust
 /// (tungstenite over mio, TLS by rustls).
@@ -183,7 +182,7 @@ impl RustWebSocketPeer {
             return Error::ERR_UNAVAILABLE;
         }
         self.last = None;
-        start_client("RustWebSocketPeer", &mut self.conn.borrow_mut(), &url, &tls_client_options)
+        client::start("RustWebSocketPeer", &mut self.conn.borrow_mut(), &url, &tls_client_options)
     }
 
     /// Runs the server side of a connection the game accepted itself: `stream` is a
@@ -489,35 +488,6 @@ impl RustWebSocketPeer {
                 }
                 convert::send_error(e)
             }
-        }
-    }
-}
-
-/// Starts `conn` as a client of `url` (the engine's `connect_to_url` rules and return codes);
-/// errors are pushed, naming `class`.
-pub(crate) fn start_client(class: &str, conn: &mut Connection, url: &GString, options: &OptionalTls) -> Error {
-    let url = url.to_string();
-    let wants_tls = WsUrl::parse(&url).is_ok_and(|u| u.tls);
-    let tls = if wants_tls || options.0.is_some() {
-        match tls_bridge::client_tls(options.0.clone()) {
-            Ok(t) => Some(t),
-            Err(e) => {
-                godot_error!("{class}: {e}");
-                return Error::ERR_INVALID_PARAMETER;
-            }
-        }
-    } else {
-        None
-    };
-    match conn.connect(&url, tls, Instant::now()) {
-        Ok(()) => Error::OK,
-        Err(e) => {
-            match &e {
-                ConnectError::Url(u) => godot_error!("{class}: invalid URL '{url}': {u}"),
-                ConnectError::Tls(t) => godot_error!("{class}: {t}"),
-                ConnectError::InUse => {}
-            }
-            convert::connect_error(&e)
         }
     }
 }
