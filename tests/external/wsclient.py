@@ -193,6 +193,14 @@ def wait_for_peers(port, count, limit_s=10.0):
         time.sleep(0.02)  # polling interval between two questions, not a wait for an event
 
 
+def read_until_close(s):
+    """Reads frames until the peer's close frame."""
+    while True:
+        op, _, _ = recv_frame(s)
+        if op == 8:
+            return
+
+
 def stop_server(port, tls=False, protocol=None):
     """Asks the echo server to quit cleanly, and waits (bounded) until it has closed this
     connection, which it does while stopping: closing first could reset the connection before
@@ -201,10 +209,7 @@ def stop_server(port, tls=False, protocol=None):
         c = Client(port, tls, protocol=protocol)
         c.send(1, b"__quit__")
         c.s.settimeout(5)
-        while True:
-            op, _, _ = recv_frame(c.s)
-            if op == 8:
-                break
+        read_until_close(c.s)
     except (OSError, Closed):
         pass
 
@@ -234,10 +239,7 @@ def mp_raw(c, text):
 def mp_close(c):
     """Closes with 1000 and reads up to the server's close frame."""
     c.send(8, struct.pack(">H", 1000))
-    while True:
-        op, _, _ = recv_frame(c.s)
-        if op == 8:
-            break
+    read_until_close(c.s)
     c.s.close()
 
 
@@ -257,9 +259,6 @@ def mp_stop_server(port, tls=False, protocol=None):
         c, _ = mp_join(port, tls, protocol)
         c.send(2, b"\x03__quit__")
         c.s.settimeout(5)
-        while True:
-            op, _, _ = recv_frame(c.s)
-            if op == 8:
-                break
+        read_until_close(c.s)
     except (OSError, Closed):
         pass
