@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use crate::extensions::Compression;
+
 /// Settings of one connection. A server copies its own into every peer it accepts.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -19,6 +21,8 @@ pub struct Config {
     pub handshake_headers: Vec<String>,
     /// Time allowed from the start of a connection to an open WebSocket; `None` waits forever.
     pub handshake_timeout: Option<Duration>,
+    /// permessage-deflate: offered (client) or accepted (server) when enabled.
+    pub compression: Compression,
 }
 
 impl Default for Config {
@@ -31,6 +35,7 @@ impl Default for Config {
             supported_protocols: Vec::new(),
             handshake_headers: Vec::new(),
             handshake_timeout: None,
+            compression: Compression::default(),
         }
     }
 }

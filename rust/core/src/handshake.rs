@@ -10,6 +10,7 @@ use std::fmt;
 pub use tungstenite::handshake::client::generate_key;
 pub use tungstenite::handshake::derive_accept_key;
 
+use crate::extensions::{self, Agreement};
 use crate::url::WsUrl;
 
 /// Most bytes of a response head a client reads (the engine's `WSL_MAX_HEADER_SIZE`).
@@ -46,6 +47,7 @@ pub enum ClientHandshakeError {
     MissingUpgrade,
     AcceptMismatch,
     Protocol(String),
+    Extension(String),
 }
 
 impl fmt::Display for ClientHandshakeError {
@@ -59,12 +61,20 @@ impl fmt::Display for ClientHandshakeError {
             }
             Self::AcceptMismatch => write!(f, "the server's Sec-WebSocket-Accept does not match the key sent"),
             Self::Protocol(e) => write!(f, "subprotocol negotiation failed: {e}"),
+            Self::Extension(e) => write!(f, "extension negotiation failed: {e}"),
         }
     }
 }
 
 /// The client's upgrade request, byte for byte as the engine writes it.
-pub fn client_request(url: &WsUrl, key: &str, protocols: &[String], extra_headers: &[String]) -> Vec<u8> {
+/// With `compression`, permessage-deflate is offered after the engine's lines.
+pub fn client_request(
+    url: &WsUrl,
+    key: &str,
+    protocols: &[String],
+    compression: bool,
+    extra_headers: &[String],
+) -> Vec<u8> {
     let mut s = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n",
         url.target,
@@ -72,6 +82,9 @@ pub fn client_request(url: &WsUrl, key: &str, protocols: &[String], extra_header
     );
     if !protocols.is_empty() {
         s.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", protocols.join(",")));
+    }
+    if compression {
+        s.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", extensions::CLIENT_OFFER));
     }
     end_head(s, extra_headers)
 }
@@ -125,8 +138,22 @@ fn collect(headers: &[httparse::Header<'_>]) -> Headers {
     headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).trim().to_string())).collect()
 }
 
-/// Checks a response as the engine does; returns the selected subprotocol ("" for none).
-pub fn verify_response(head: &ResponseHead, key: &str, offered: &[String]) -> Result<String, ClientHandshakeError> {
+/// What the server's 101 selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selected {
+    /// The subprotocol, "" for none.
+    pub protocol: String,
+    pub extension: Option<Agreement>,
+}
+
+/// Checks a response as the engine does, and its extension answer as RFC 7692 asks
+/// (`compression`: whether we offered permessage-deflate).
+pub fn verify_response(
+    head: &ResponseHead,
+    key: &str,
+    offered: &[String],
+    compression: bool,
+) -> Result<Selected, ClientHandshakeError> {
     if head.status != 101 {
         return Err(ClientHandshakeError::Status(head.status, head.reason.clone()));
     }
@@ -136,6 +163,13 @@ pub fn verify_response(head: &ResponseHead, key: &str, offered: &[String]) -> Re
     if header(&head.headers, "sec-websocket-accept").as_deref() != Some(derive_accept_key(key.as_bytes()).as_str()) {
         return Err(ClientHandshakeError::AcceptMismatch);
     }
+    let answer = header(&head.headers, "sec-websocket-extensions");
+    let extension = extensions::verify(answer.as_deref(), compression).map_err(ClientHandshakeError::Extension)?;
+    let protocol = selected_protocol(head, offered)?;
+    Ok(Selected { protocol, extension })
+}
+
+fn selected_protocol(head: &ResponseHead, offered: &[String]) -> Result<String, ClientHandshakeError> {
     let selected = header(&head.headers, "sec-websocket-protocol").unwrap_or_default();
     match (offered.is_empty(), selected.is_empty()) {
         (true, true) => Ok(selected),
@@ -227,6 +261,8 @@ pub struct Accepted {
     pub accept_key: String,
     /// The selected subprotocol, "" for none.
     pub protocol: String,
+    /// permessage-deflate, when offered and accepted.
+    pub extension: Option<Agreement>,
 }
 
 /// Decides whether `req` is a WebSocket upgrade this server accepts.
@@ -234,7 +270,9 @@ pub struct Accepted {
 /// Subprotocols: the first offered one (client's order) that `supported` lists. With `supported`
 /// empty, any offer is accepted without a protocol (RFC 6455 allows it; the engine refuses). With
 /// `supported` non-empty, a client that offers none of them is refused, as by the engine.
-pub fn accept_request(req: &RequestHead, supported: &[String]) -> Result<Accepted, Rejection> {
+///
+/// With `compression`, the first valid permessage-deflate offer is accepted.
+pub fn accept_request(req: &RequestHead, supported: &[String], compression: bool) -> Result<Accepted, Rejection> {
     if req.method != "GET" {
         return Err(Rejection::new(405, format!("method {} is not GET", req.method)));
     }
@@ -263,7 +301,10 @@ pub fn accept_request(req: &RequestHead, supported: &[String]) -> Result<Accepte
             format!("no supported subprotocol offered (offered '{offered}', supported '{}')", supported.join(",")),
         ));
     }
-    Ok(Accepted { accept_key: derive_accept_key(key.trim().as_bytes()), protocol })
+    // Every Sec-WebSocket-Extensions line counts (RFC 6455 §9.1): `header` joins them in order.
+    let offers = header(h, "sec-websocket-extensions").unwrap_or_default();
+    let extension = if compression { extensions::accept(&offers) } else { None };
+    Ok(Accepted { accept_key: derive_accept_key(key.trim().as_bytes()), protocol, extension })
 }
 
 /// A key is the base64 encoding of 16 bytes: 22 characters and "==".
@@ -283,6 +324,9 @@ pub fn response_101(accepted: &Accepted, extra_headers: &[String]) -> Vec<u8> {
     );
     if !accepted.protocol.is_empty() {
         s.push_str(&format!("Sec-WebSocket-Protocol: {}\r\n", accepted.protocol));
+    }
+    if let Some(agreed) = &accepted.extension {
+        s.push_str(&format!("Sec-WebSocket-Extensions: {}\r\n", agreed.header));
     }
     end_head(s, extra_headers)
 }
@@ -324,7 +368,7 @@ mod tests {
     fn rfc_example_key_and_target() {
         let req = request("");
         assert_eq!(req.target, "/chat?x=1");
-        let a = accept_request(&req, &[]).unwrap();
+        let a = accept_request(&req, &[], false).unwrap();
         assert_eq!(a.accept_key, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
         assert_eq!(a.protocol, "");
     }
@@ -332,23 +376,23 @@ mod tests {
     #[test]
     fn subprotocols_follow_client_order_and_are_lenient_without_support() {
         let req = request("Sec-WebSocket-Protocol: a, b\r\nSec-WebSocket-Protocol: c\r\n");
-        assert_eq!(accept_request(&req, &["c".into(), "b".into()]).unwrap().protocol, "b");
-        assert_eq!(accept_request(&req, &[]).unwrap().protocol, "");
-        assert_eq!(accept_request(&req, &["z".into()]).unwrap_err().status, 400);
-        assert_eq!(accept_request(&request(""), &["z".into()]).unwrap_err().status, 400);
+        assert_eq!(accept_request(&req, &["c".into(), "b".into()], false).unwrap().protocol, "b");
+        assert_eq!(accept_request(&req, &[], false).unwrap().protocol, "");
+        assert_eq!(accept_request(&req, &["z".into()], false).unwrap_err().status, 400);
+        assert_eq!(accept_request(&request(""), &["z".into()], false).unwrap_err().status, 400);
     }
 
     #[test]
     fn refusals_have_statuses() {
         let plain = parse_request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n").unwrap().unwrap().1;
-        assert_eq!(accept_request(&plain, &[]).unwrap_err().status, 426);
+        assert_eq!(accept_request(&plain, &[], false).unwrap_err().status, 426);
         let bad_key = request("")
             .headers
             .into_iter()
             .map(|(n, v)| if n == "Sec-WebSocket-Key" { (n, "abc".into()) } else { (n, v) })
             .collect();
         let r = RequestHead { headers: bad_key, ..request("") };
-        assert_eq!(accept_request(&r, &[]).unwrap_err().status, 400);
+        assert_eq!(accept_request(&r, &[], false).unwrap_err().status, 400);
         assert_eq!(parse_request(b"\x16\x03\x01garbage\r\n\r\n").unwrap_err().status, 400);
         let big = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(MAX_REQUEST_HEAD + 1));
         assert_eq!(parse_request(big.as_bytes()).unwrap_err().status, 431);
@@ -362,16 +406,36 @@ mod tests {
     fn client_request_and_response_round_trip() {
         let url = WsUrl::parse("ws://localhost:9080/p").unwrap();
         let key = generate_key();
-        let raw = client_request(&url, &key, &["a".into(), "b".into()], &["X-Token: 1".into()]);
+        let raw = client_request(&url, &key, &["a".into(), "b".into()], false, &["X-Token: 1".into()]);
         let (n, req) = parse_request(&raw).unwrap().unwrap();
         assert_eq!(n, raw.len());
         assert_eq!(header(&req.headers, "host").unwrap(), "localhost:9080");
         assert_eq!(header(&req.headers, "x-token").unwrap(), "1");
-        let acc = accept_request(&req, &["b".into()]).unwrap();
+        let acc = accept_request(&req, &["b".into()], false).unwrap();
         let resp = response_101(&acc, &["X-Extra: y".into()]);
         let (_, head) = parse_response(&resp).unwrap().unwrap();
-        assert_eq!(verify_response(&head, &key, &["a".into(), "b".into()]).unwrap(), "b");
-        assert!(matches!(verify_response(&head, &key, &[]), Err(ClientHandshakeError::Protocol(_))));
-        assert_eq!(verify_response(&head, "other", &["b".into()]), Err(ClientHandshakeError::AcceptMismatch));
+        let selected = verify_response(&head, &key, &["a".into(), "b".into()], false).unwrap();
+        assert_eq!((selected.protocol.as_str(), selected.extension), ("b", None));
+        assert!(matches!(verify_response(&head, &key, &[], false), Err(ClientHandshakeError::Protocol(_))));
+        assert_eq!(verify_response(&head, "other", &["b".into()], false), Err(ClientHandshakeError::AcceptMismatch));
+    }
+
+    #[test]
+    fn permessage_deflate_is_offered_and_accepted_only_when_enabled() {
+        let url = WsUrl::parse("ws://localhost/").unwrap();
+        let key = generate_key();
+        let plain = client_request(&url, &key, &[], false, &[]);
+        assert!(!String::from_utf8_lossy(&plain).contains("Extensions"), "the engine's request stays exact");
+        let raw = client_request(&url, &key, &[], true, &[]);
+        let (_, req) = parse_request(&raw).unwrap().unwrap();
+        assert_eq!(header(&req.headers, "sec-websocket-extensions").unwrap(), extensions::CLIENT_OFFER);
+        assert_eq!(accept_request(&req, &[], false).unwrap().extension, None);
+        let acc = accept_request(&req, &[], true).unwrap();
+        let resp = response_101(&acc, &[]);
+        assert!(String::from_utf8_lossy(&resp).contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"));
+        let (_, head) = parse_response(&resp).unwrap().unwrap();
+        let agreed = verify_response(&head, &key, &[], true).unwrap().extension.unwrap();
+        assert_eq!(agreed.deflate.send_window, 15);
+        assert!(matches!(verify_response(&head, &key, &[], false), Err(ClientHandshakeError::Extension(_))));
     }
 }

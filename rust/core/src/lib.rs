@@ -1,7 +1,7 @@
 //! The Godot-free core of godot-rust-websocket.
 //!
-//! Everything here is plain Rust: non-blocking WebSocket connections (tungstenite's frame codec over
-//! mio sockets, TLS by rustls) and a server that accepts them. The gdext crate on top only
+//! Everything here is plain Rust: non-blocking WebSocket connections (our frame layer, with
+//! tungstenite's frame headers, over mio sockets, TLS by rustls) and a server that accepts them. The gdext crate on top only
 //! translates between these types and Godot's. Time is an input (`poll(now)`), so timeouts are
 //! testable, and nothing here ever blocks the calling thread.
 //!
@@ -9,12 +9,16 @@
 //!   module per phase (dialing, upgrading, open).
 //! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness.
 //! * [`multiplayer`]: the engine's `WebSocketMultiplayerPeer` protocol over both.
-//! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes.
+//! * [`frames`]: frames in and out, permessage-deflate, incremental UTF-8 checks.
+//! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes;
+//!   [`extensions`]: the permessage-deflate negotiation.
 //! * [`tls`]: rustls configurations for the engine's `TLSOptions` meanings.
 
 pub mod clock;
 pub mod config;
 pub mod connection;
+pub mod extensions;
+pub mod frames;
 pub mod handshake;
 pub mod memory;
 pub mod multiplayer;

@@ -216,6 +216,28 @@ macro_rules! server_class_api {
                 let taken = $crate::settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
                 self.sync(taken);
             }
+            /// Getter of [member compression_enabled].
+            #[func]
+            fn get_compression_enabled(&self) -> bool {
+                $crate::settings::compression_enabled(&self.hosting.config)
+            }
+            /// Setter of [member compression_enabled].
+            #[func]
+            fn set_compression_enabled(&mut self, enabled: bool) {
+                let taken = $crate::settings::set_compression_enabled(&mut self.hosting.config, enabled);
+                self.sync(taken);
+            }
+            /// Getter of [member compression_threshold].
+            #[func]
+            fn get_compression_threshold(&self) -> i64 {
+                $crate::settings::compression_threshold(&self.hosting.config)
+            }
+            /// Setter of [member compression_threshold].
+            #[func]
+            fn set_compression_threshold(&mut self, bytes: i64) {
+                let taken = $crate::settings::set_compression_threshold(&mut self.hosting.config, CLASS, bytes);
+                self.sync(taken);
+            }
             /// Getter of [member request_validator].
             #[func]
             fn get_request_validator(&self) -> Callable {

@@ -93,6 +93,15 @@ pub struct RustWebSocketMultiplayerPeer {
     /// none). Default 0 (off).
     #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
     heartbeat_interval: PhantomVar<f64>,
+    /// [member RustWebSocketPeer.compression_enabled] of each connection: as a server, for
+    /// clients accepted afterwards that offer permessage-deflate (browsers, and our clients with
+    /// it enabled; the engine's own never do); as a client, offered to the server. Off by
+    /// default. Costs up to ~300 KiB of memory per connection that compresses both ways.
+    #[var(get = get_compression_enabled, set = set_compression_enabled)]
+    compression_enabled: PhantomVar<bool>,
+    /// [member RustWebSocketPeer.compression_threshold] of each connection (default 128).
+    #[var(get = get_compression_threshold, set = set_compression_threshold)]
+    compression_threshold: PhantomVar<i64>,
     /// Server: most simultaneous clients (joining or joined); more are answered HTTP 503.
     #[var(get = get_max_peers, set = set_max_peers)]
     max_peers: PhantomVar<i64>,
@@ -126,6 +135,8 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
             outbound_buffer_size: PhantomVar::default(),
             max_queued_packets: PhantomVar::default(),
             heartbeat_interval: PhantomVar::default(),
+            compression_enabled: PhantomVar::default(),
+            compression_threshold: PhantomVar::default(),
             max_peers: PhantomVar::default(),
             request_validator: PhantomVar::default(),
             base,

@@ -56,6 +56,14 @@ pub struct WebSocketServer {
     /// [member RustWebSocketPeer.heartbeat_interval] of each accepted peer.
     #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
     heartbeat_interval: PhantomVar<f64>,
+    /// [member RustWebSocketPeer.compression_enabled] for each client accepted afterwards: a
+    /// client that offers permessage-deflate (every browser does) gets compressed messages.
+    /// Off by default. Costs up to ~300 KiB of memory per client that compresses both ways.
+    #[var(get = get_compression_enabled, set = set_compression_enabled)]
+    compression_enabled: PhantomVar<bool>,
+    /// [member RustWebSocketPeer.compression_threshold] of each accepted client (default 128).
+    #[var(get = get_compression_threshold, set = set_compression_threshold)]
+    compression_threshold: PhantomVar<i64>,
     /// Most simultaneous clients (handshaking or connected); more are answered HTTP 503.
     #[var(get = get_max_peers, set = set_max_peers)]
     max_peers: PhantomVar<i64>,
@@ -85,6 +93,8 @@ impl IRefCounted for WebSocketServer {
             outbound_buffer_size: PhantomVar::default(),
             max_queued_packets: PhantomVar::default(),
             heartbeat_interval: PhantomVar::default(),
+            compression_enabled: PhantomVar::default(),
+            compression_threshold: PhantomVar::default(),
             max_peers: PhantomVar::default(),
             request_validator: PhantomVar::default(),
             base,

@@ -67,3 +67,22 @@ pub fn set_max_queued_packets(c: &mut Config, class: &str, count: i64) -> bool {
     let what = format!("{class}.max_queued_packets");
     convert::size(&what, count, usize::MAX).map(|v| c.max_queued_packets = v).is_some()
 }
+
+pub fn compression_enabled(c: &Config) -> bool {
+    c.compression.enabled
+}
+
+pub fn set_compression_enabled(c: &mut Config, enabled: bool) -> bool {
+    c.compression.enabled = enabled;
+    true
+}
+
+pub fn compression_threshold(c: &Config) -> i64 {
+    i64::try_from(c.compression.threshold).unwrap_or(i64::MAX)
+}
+
+/// Negative values are refused.
+pub fn set_compression_threshold(c: &mut Config, class: &str, bytes: i64) -> bool {
+    let what = format!("{class}.compression_threshold");
+    convert::size(&what, bytes, usize::MAX).map(|v| c.compression.threshold = v).is_some()
+}

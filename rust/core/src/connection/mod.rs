@@ -46,7 +46,7 @@ use self::role::{ClientRole, Role, ServerRole};
 use self::upgrade::{Upgrade, Upgraded};
 use crate::clock;
 use crate::config::Config;
-use crate::handshake::{self, RequestHead};
+use crate::handshake::{self, RequestHead, Selected};
 use crate::transport::{ByteStream, Transport};
 use crate::url::WsUrl;
 
@@ -81,6 +81,8 @@ pub struct Connection {
     no_delay: bool,
     inbox: Inbox,
     selected_protocol: String,
+    /// The agreed `Sec-WebSocket-Extensions` value ("" for none).
+    extensions: String,
     /// Once closed: the close code (none unless clean or failed by us) and reason.
     close_code: Option<u16>,
     close_reason: String,
@@ -102,6 +104,7 @@ impl Connection {
             no_delay: true,
             inbox: Inbox::default(),
             selected_protocol: String::new(),
+            extensions: String::new(),
             close_code: None,
             close_reason: String::new(),
             was_open: false,
@@ -269,6 +272,12 @@ impl Connection {
         &self.selected_protocol
     }
 
+    /// The extensions agreed in the upgrade, as the 101's `Sec-WebSocket-Extensions` value ("" for
+    /// none; only permessage-deflate is known).
+    pub fn negotiated_extensions(&self) -> &str {
+        &self.extensions
+    }
+
     /// Client: the URL as given. Server: scheme + `Host` + request target ("" before a request).
     pub fn requested_url(&self) -> String {
         match &self.role {
@@ -388,7 +397,7 @@ impl Connection {
                 },
                 Phase::Upgrading(up) => match up.poll(&self.config, &mut self.role, &mut self.events, self.remote) {
                     Upgraded::Pending(up) => Step::Wait(Phase::Upgrading(up)),
-                    Upgraded::Open { io, tail, protocol } => Step::Next(self.open(io, tail, protocol)),
+                    Upgraded::Open { io, tail, selected } => Step::Next(self.open(io, tail, selected)),
                     Upgraded::Refused { io } => {
                         Step::End(End::Abort { close_received: false, why: Dropped::Refused }, Some(io))
                     }
@@ -411,12 +420,16 @@ impl Connection {
     }
 
     /// The upgrade completed: the open phase starts.
-    fn open(&mut self, io: Transport, tail: Vec<u8>, protocol: String) -> Phase {
+    fn open(&mut self, io: Transport, tail: Vec<u8>, selected: Selected) -> Phase {
+        let Selected { protocol, extension } = selected;
         self.selected_protocol = protocol.clone();
         self.was_open = true;
         self.open_deadline = None;
         self.events.push(Event::Open { protocol });
-        Phase::Open(Open::new(io, tail, matches!(self.role, Role::Server(_)), &self.config))
+        let server = matches!(self.role, Role::Server(_));
+        let open = Open::new(io, tail, server, &self.config, extension.as_ref());
+        self.extensions = extension.map(|agreed| agreed.header).unwrap_or_default();
+        Phase::Open(open)
     }
 
     /// Queues one message (`text` picks the frame type; the bytes are sent as given) and tries

@@ -1,38 +1,39 @@
-//! The open WebSocket: frames in and out through tungstenite's codec, the closing handshake,
-//! the heartbeat, and the outbound byte and message caps. tungstenite writes straight to the
-//! transport and keeps in its buffer only what the socket would not take yet.
+//! The open WebSocket: frames in and out through the frame layer ([`crate::frames`]), the
+//! closing handshake, the heartbeat, the outbound byte and message caps, and the rule that
+//! messages received before a protocol violation reach the game before the connection fails.
+//! What is sent is written at once; the writer keeps only what the socket would not take yet.
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use tungstenite::protocol::frame::coding::{CloseCode, Data as OpData, OpCode};
-use tungstenite::protocol::frame::{CloseFrame, Frame};
-use tungstenite::protocol::{Role as WsRole, WebSocketConfig, WebSocketContext};
-use tungstenite::{Bytes, Message};
-
 use super::inbox::Inbox;
-use super::types::{is_sendable_close_code, Event, Packet};
+use super::types::{is_sendable_close_code, Event};
 use super::{Dropped, End};
 use crate::clock;
 use crate::config::Config;
+use crate::extensions::Agreement;
+use crate::frames::read::{Incoming, Reader};
+use crate::frames::write::Writer;
+use crate::frames::Violation;
 use crate::transport::Transport;
 
 /// How long a closing handshake may take before the connection is dropped (close code -1):
 /// a remote that never answers our close frame, or never reads our reply, holds nothing longer.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Bytes read from the socket at a time.
-const READ_CHUNK: usize = 4096;
-
 pub(super) struct Open {
     io: Transport,
-    ws: WebSocketContext,
+    reader: Reader,
+    writer: Writer,
     /// Our close frame is queued or sent.
     close_sent: bool,
     /// The remote's close frame: its code (1005 when it had none) and reason.
     received: Option<(u16, String)>,
     /// When the closing handshake must be over (set once it starts).
     close_deadline: Option<Instant>,
+    /// A violation found after messages were delivered in the same poll: the game gets one
+    /// poll to read and answer them, then the connection fails (at this time).
+    failing: Option<(Violation, Instant)>,
     /// Bytes and messages accepted by `send` and not yet fully written.
     pending_bytes: usize,
     pending_msgs: usize,
@@ -57,21 +58,17 @@ pub(super) enum Opened {
 
 impl Open {
     /// The WebSocket over `io`; `tail` holds bytes read past the HTTP head (first frames).
-    pub fn new(io: Transport, tail: Vec<u8>, server: bool, config: &Config) -> Box<Open> {
-        let max = config.inbound_buffer_size.max(1);
-        let ws_config = WebSocketConfig::default()
-            .read_buffer_size(READ_CHUNK)
-            .write_buffer_size(0)
-            .max_write_buffer_size(usize::MAX)
-            .max_message_size(Some(max))
-            .max_frame_size(Some(max));
-        let role = if server { WsRole::Server } else { WsRole::Client };
+    pub fn new(io: Transport, tail: Vec<u8>, server: bool, config: &Config, agreed: Option<&Agreement>) -> Box<Open> {
+        let deflate = agreed.map(|a| &a.deflate);
+        let threshold = config.compression.threshold;
         Box::new(Open {
             io,
-            ws: WebSocketContext::from_partially_read(tail, role, Some(ws_config)),
+            reader: Reader::new(tail, server, config.inbound_buffer_size.max(1), deflate),
+            writer: Writer::new(server, deflate, threshold),
             close_sent: false,
             received: None,
             close_deadline: None,
+            failing: None,
             pending_bytes: 0,
             pending_msgs: 0,
             ping: Ping::Start,
@@ -103,6 +100,9 @@ impl Open {
 
     /// When `poll` has work to do without socket activity.
     pub fn next_deadline(&self, config: &Config) -> Option<Instant> {
+        if let Some((_, at)) = &self.failing {
+            return Some(*at);
+        }
         if self.is_closing() {
             return self.close_deadline;
         }
@@ -138,6 +138,9 @@ impl Open {
         if self.is_closing() && self.close_deadline.is_some_and(|d| now >= d) {
             return Err(End::Abort { close_received: false, why: Dropped::CloseTimeout });
         }
+        if let Some((violation, _)) = self.failing.take() {
+            return Err(self.fail(violation));
+        }
         self.heartbeat(now, config)?;
         self.read(now, config, inbox, events)?;
         self.flush()
@@ -160,66 +163,70 @@ impl Open {
         }
         self.ping_outstanding = true;
         self.ping = clock::deadline(now, interval).map_or(Ping::Never, Ping::At);
-        ignore_would_block(self.ws.write(&mut self.io, Message::Ping(Bytes::new()))).map_err(|e| self.error(e))
+        self.writer.ping();
+        Ok(())
     }
 
+    /// Takes what the remote sent until the socket is drained, the inbox is full or the
+    /// remote's close frame is in. A violation ends the connection at once, unless messages were
+    /// delivered in this poll: then the game reads and answers them first (RFC 6455 §7.1.7
+    /// does not ask to drop them), and the connection fails at the next poll.
     fn read(&mut self, now: Instant, config: &Config, inbox: &mut Inbox, events: &mut Vec<Event>) -> Result<(), End> {
-        while !inbox.is_full(config) {
-            let (data, text) = match self.ws.read(&mut self.io) {
-                Ok(Message::Text(t)) => (Bytes::from(t), true),
-                Ok(Message::Binary(b)) => (b, false),
-                Ok(Message::Pong(_)) => {
-                    self.ping_outstanding = false;
-                    continue;
+        let mut delivered = false;
+        while !inbox.is_full(config) && self.received.is_none() {
+            match self.reader.next_incoming() {
+                Ok(Some(Incoming::Message(packet))) => {
+                    inbox.push(packet);
+                    events.push(Event::Message);
+                    delivered = true;
                 }
-                Ok(Message::Ping(_) | Message::Frame(_)) => continue,
-                Ok(Message::Close(Some(frame))) if self.is_substituted(&frame) => {
-                    let detail = "the remote's close frame carries a status code that may not be sent (RFC 6455 §7.4)";
-                    return Err(self.fail(1002, "Protocol error", detail.into()));
-                }
-                Ok(Message::Close(frame)) => {
-                    self.on_close_frame(frame, now, events);
+                Ok(Some(Incoming::Ping(payload))) if !self.close_sent => self.writer.pong(&payload),
+                Ok(Some(Incoming::Ping(_))) => {}
+                Ok(Some(Incoming::Pong)) => self.ping_outstanding = false,
+                Ok(Some(Incoming::Close(code, reason))) => self.on_close_frame(code, reason, now, events),
+                Ok(None) => match self.reader.fill(&mut self.io) {
+                    Ok(0) => return Err(self.ended_by_remote(None)),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(self.ended_by_remote(Some(e))),
+                },
+                Err(violation) if delivered => {
+                    self.failing = Some((violation, now));
                     return Ok(());
                 }
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.error(e)),
-            };
-            inbox.push(Packet { data, text });
-            events.push(Event::Message);
+                Err(violation) => return Err(self.fail(violation)),
+            }
         }
         Ok(())
     }
 
-    fn on_close_frame(&mut self, frame: Option<CloseFrame>, now: Instant, events: &mut Vec<Event>) {
-        let (code, reason) = match frame {
-            Some(f) => (u16::from(f.code), f.reason.to_string()),
-            None => (1005, String::new()),
-        };
+    fn on_close_frame(&mut self, code: u16, reason: String, now: Instant, events: &mut Vec<Event>) {
         self.received = Some((code, reason.clone()));
         if !self.close_sent {
-            // tungstenite queued the echo; the remote asked to close.
+            // Echo the remote's close frame, as tungstenite did.
+            let echo = (code != 1005).then_some(code);
+            self.writer.close(echo, truncate_utf8(&reason, 123));
             self.close_sent = true;
             self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
             events.push(Event::CloseRequest { code, reason });
         }
     }
 
-    /// Whether `frame` is tungstenite's stand-in for the remote's: when a close frame with a code
-    /// that may not be sent (see [`is_sendable_close_code`]) arrives first, tungstenite queues
-    /// its 1002 answer and hands over that answer, `1002 "Protocol violation"`, in place of the
-    /// frame received, so the original code is lost. Known false positive: a remote that itself
-    /// closes first with exactly that frame (tungstenite-based peers do, after receiving such a
-    /// code) is treated the same way; the local close code is 1002 in both cases. The frame
-    /// layer planned for permessage-deflate will see the original frame.
-    fn is_substituted(&self, frame: &CloseFrame) -> bool {
-        !self.close_sent && frame.code == CloseCode::Protocol && frame.reason.as_str() == "Protocol violation"
+    /// The stream ended or broke: a clean end once the remote's close frame is in.
+    fn ended_by_remote(&mut self, error: Option<io::Error>) -> End {
+        let close_received = self.received.is_some();
+        match (&self.received, error) {
+            (Some((code, reason)), _) => End::Clean { code: *code, reason: reason.clone() },
+            (None, Some(e)) if !is_disconnect(&e) => End::Abort { close_received, why: Dropped::Io(e) },
+            (None, _) => End::Abort { close_received, why: Dropped::ByRemote },
+        }
     }
 
-    /// Writes what tungstenite holds; ends the connection once the closing handshake is done.
+    /// Writes what is framed; ends the connection once the closing handshake is done.
     fn flush(&mut self) -> Result<(), End> {
-        match self.ws.flush(&mut self.io) {
-            Ok(()) => {
+        match self.writer.flush(&mut self.io) {
+            Ok(true) => {
                 self.pending_bytes = 0;
                 self.pending_msgs = 0;
                 match &self.received {
@@ -227,8 +234,8 @@ impl Open {
                     _ => Ok(()),
                 }
             }
-            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(self.error(e)),
+            Ok(false) => Ok(()),
+            Err(e) => Err(self.ended_by_remote(Some(e))),
         }
     }
 
@@ -239,9 +246,9 @@ impl Open {
         if self.pending_msgs >= config.max_queued_packets || over_bytes {
             return Ok(false);
         }
-        let opcode = OpCode::Data(if text { OpData::Text } else { OpData::Binary });
-        let frame = Frame::message(Bytes::copy_from_slice(data), opcode, true);
-        ignore_would_block(self.ws.write(&mut self.io, Message::Frame(frame))).map_err(|e| self.error(e))?;
+        if let Err(why) = self.writer.message(data, text) {
+            return Err(self.fail(Violation::internal(&format!("compressing a message failed: {why}"))));
+        }
         self.pending_bytes += data.len();
         self.pending_msgs += 1;
         self.flush().map(|()| true)
@@ -251,59 +258,27 @@ impl Open {
     /// all without a `code`, or with one that may not be sent) and starts the closing handshake.
     pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<(), End> {
         let code = code.filter(|c| is_sendable_close_code(*c));
-        let frame =
-            code.map(|code| CloseFrame { code: CloseCode::from(code), reason: truncate_utf8(reason, 123).into() });
+        self.writer.close(code, truncate_utf8(reason, 123));
         self.close_sent = true;
         self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
-        ignore_would_block(self.ws.close(&mut self.io, frame)).map_err(|e| self.error(e))?;
         self.flush()
     }
 
-    /// How a codec or transport error ends the connection.
-    fn error(&mut self, e: tungstenite::Error) -> End {
-        use tungstenite::error::ProtocolError as P;
-        use tungstenite::Error as E;
-        let close_received = self.received.is_some();
-        match e {
-            E::ConnectionClosed | E::AlreadyClosed if self.received.is_some() => {
-                let (code, reason) = self.received.clone().unwrap_or_default();
-                End::Clean { code, reason }
-            }
-            E::ConnectionClosed | E::AlreadyClosed | E::Protocol(P::ResetWithoutClosingHandshake) => {
-                End::Abort { close_received, why: Dropped::ByRemote }
-            }
-            E::Io(e) if is_disconnect(&e) => End::Abort { close_received, why: Dropped::ByRemote },
-            E::Io(e) => End::Abort { close_received, why: Dropped::Io(e) },
-            E::Capacity(c) => self.fail(1009, "Message too big", c.to_string()),
-            E::Utf8(s) => self.fail(1007, "Invalid frame payload data", format!("invalid UTF-8: {s}")),
-            E::Protocol(p) => self.fail(1002, "Protocol error", p.to_string()),
-            other => self.fail(1011, "Unknown", other.to_string()),
+    /// Fails the WebSocket connection (RFC 6455 §7.1.7): our close frame with the violation's
+    /// code goes out (after what is already queued) unless ours was sent; locally the close code
+    /// reads that code and the reason the engine's, as in the engine.
+    fn fail(&mut self, violation: Violation) -> End {
+        if !self.close_sent {
+            self.writer.close(Some(violation.code), "");
+            self.close_sent = true;
         }
-    }
-
-    /// Fails the WebSocket connection (RFC 6455 §7.1.7): our close frame with `code` goes out
-    /// if the codec can still write; locally the close code reads `code` and the reason
-    /// `reason`, as in the engine.
-    fn fail(&mut self, code: u16, reason: &'static str, detail: String) -> End {
-        if self.ws.can_write() {
-            let frame = CloseFrame { code: CloseCode::from(code), reason: "".into() };
-            let _ = self.ws.close(&mut self.io, Some(frame));
-        }
-        // Whatever close frame is queued (ours, or tungstenite's answer) goes out now.
-        let _ = self.ws.flush(&mut self.io);
-        End::Fail { code, local_reason: reason, detail }
+        let _ = self.writer.flush(&mut self.io);
+        End::Fail { code: violation.code, local_reason: violation.reason, detail: violation.detail }
     }
 }
 
 fn is_disconnect(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted)
-}
-
-fn ignore_would_block(r: tungstenite::Result<()>) -> tungstenite::Result<()> {
-    match r {
-        Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-        r => r,
-    }
 }
 
 /// `s` cut to at most `max` bytes at a character boundary.

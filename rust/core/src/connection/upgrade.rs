@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use super::types::{fmt_addr, Event};
 use super::{ClientRole, Role};
 use crate::config::Config;
-use crate::handshake::{self, Accepted, Rejection};
+use crate::handshake::{self, Accepted, Rejection, Selected};
 use crate::tls;
 use crate::transport::Transport;
 
@@ -42,7 +42,7 @@ enum AfterWrite {
     },
     Open {
         tail: Vec<u8>,
-        protocol: String,
+        selected: Selected,
     },
     Close,
 }
@@ -54,7 +54,7 @@ pub(super) enum Upgraded {
     Open {
         io: Transport,
         tail: Vec<u8>,
-        protocol: String,
+        selected: Selected,
     },
     /// We answered with an HTTP error and it is written (logged when we refused a bad request;
     /// not when the owner refused, see `Connection::approve`).
@@ -72,7 +72,9 @@ impl Upgrade {
     /// Client: writes the upgrade request for the client's URL.
     pub fn client(io: Transport, client: &ClientRole, config: &Config) -> Box<Upgrade> {
         let key = handshake::generate_key();
-        let out = handshake::client_request(&client.url, &key, &config.supported_protocols, &config.handshake_headers);
+        let compression = config.compression.enabled;
+        let protocols = &config.supported_protocols;
+        let out = handshake::client_request(&client.url, &key, protocols, compression, &config.handshake_headers);
         let side = Side::Client { key, requested: client.requested.clone() };
         Box::new(Upgrade { io, out, sent: 0, inbuf: Vec::new(), side, next: AfterWrite::Read })
     }
@@ -116,7 +118,8 @@ impl Upgrade {
         match decision {
             Ok((accepted, tail)) => {
                 self.out = handshake::response_101(&accepted, extra_headers);
-                self.next = AfterWrite::Open { tail, protocol: accepted.protocol };
+                let selected = Selected { protocol: accepted.protocol, extension: accepted.extension };
+                self.next = AfterWrite::Open { tail, selected };
                 None
             }
             Err(rej) => {
@@ -143,7 +146,7 @@ impl Upgrade {
             }
             match std::mem::replace(&mut self.next, AfterWrite::Read) {
                 AfterWrite::Read => {}
-                AfterWrite::Open { tail, protocol } => return Upgraded::Open { io: self.io, tail, protocol },
+                AfterWrite::Open { tail, selected } => return Upgraded::Open { io: self.io, tail, selected },
                 AfterWrite::Close => return Upgraded::Refused { io: self.io },
                 held @ AfterWrite::Held { .. } => {
                     self.next = held;
@@ -162,7 +165,7 @@ impl Upgrade {
             match &self.side {
                 Side::Client { key, requested } => match check_response(&mut self.inbuf, key, requested, config) {
                     Ok(None) => {}
-                    Ok(Some((tail, protocol))) => return Upgraded::Open { io: self.io, tail, protocol },
+                    Ok(Some((tail, selected))) => return Upgraded::Open { io: self.io, tail, selected },
                     Err(why) => return Upgraded::Failed { io: self.io, why: Some(why) },
                 },
                 Side::Server { hold } => {
@@ -186,7 +189,8 @@ impl Upgrade {
             Ok(None) => return,
             Ok(Some((n, request))) => {
                 let tail = self.inbuf.split_off(n);
-                let decision = handshake::accept_request(&request, &config.supported_protocols);
+                let compression = config.compression.enabled;
+                let decision = handshake::accept_request(&request, &config.supported_protocols, compression);
                 role.set_request(request);
                 decision.map(|accepted| (accepted, tail))
             }
@@ -243,20 +247,22 @@ impl Upgrade {
 }
 
 /// Client: once a whole response head is read, checks it. Ok(None): not complete yet;
-/// Ok(Some((tail, protocol))): accepted.
+/// Ok(Some((tail, selected))): accepted.
 fn check_response(
     inbuf: &mut Vec<u8>,
     key: &str,
     requested: &str,
     config: &Config,
-) -> Result<Option<(Vec<u8>, String)>, String> {
+) -> Result<Option<(Vec<u8>, Selected)>, String> {
     let failed = |e: &dyn std::fmt::Display| format!("WebSocket handshake with '{requested}' failed: {e}");
     match handshake::parse_response(inbuf) {
         Ok(None) => Ok(None),
-        Ok(Some((n, head))) => match handshake::verify_response(&head, key, &config.supported_protocols) {
-            Ok(protocol) => Ok(Some((inbuf.split_off(n), protocol))),
-            Err(e) => Err(failed(&e)),
-        },
+        Ok(Some((n, head))) => {
+            match handshake::verify_response(&head, key, &config.supported_protocols, config.compression.enabled) {
+                Ok(selected) => Ok(Some((inbuf.split_off(n), selected))),
+                Err(e) => Err(failed(&e)),
+            }
+        }
         Err(e) => Err(failed(&e)),
     }
 }
