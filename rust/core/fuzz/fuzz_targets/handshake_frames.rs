@@ -7,12 +7,15 @@ use std::time::Instant;
 
 use libfuzzer_sys::fuzz_target;
 use rust_websocket_core::memory::MemoryStream;
+use rust_websocket_core::config::Compression;
 use rust_websocket_core::{Config, Connection};
 
-const REQUEST: &[u8] = b"GET /f HTTP/1.1\r\nHost: f\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+const REQUEST: &[u8] = b"GET /f HTTP/1.1\r\nHost: f\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
 
-fn config() -> Config {
-    Config { inbound_buffer_size: 4096, max_queued_packets: 8, ..Config::default() }
+/// `compress`: permessage-deflate offered and accepted, so frames with RSV1 are inflated.
+fn config(compress: bool) -> Config {
+    let compression = Compression { enabled: compress, threshold: 0 };
+    Config { inbound_buffer_size: 4096, max_queued_packets: 8, compression, ..Config::default() }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
     let now = Instant::now();
     let (mut ours, mut theirs) = MemoryStream::pair();
     ours.chunk = 1 + (mode as usize >> 2) % 64;
-    let mut conn = Connection::new(config());
+    let mut conn = Connection::new(config(mode & 0x40 != 0));
     match mode & 3 {
         // The server side reading a raw request (or garbage).
         0 => conn.accept_stream(Box::new(ours), now).unwrap(),
