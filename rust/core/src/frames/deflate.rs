@@ -31,6 +31,13 @@ impl Compressor {
 
     /// Appends `data` compressed to `out` (without the tail).
     pub fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+        if data.is_empty() {
+            // RFC 7692 §7.2.3.6: an empty message is the single byte 0x00 (with the receiver's
+            // tail, an empty stored block). zlib would write nothing for a sync flush without
+            // input right after another one, so it is not asked.
+            out.push(0x00);
+            return Ok(());
+        }
         let window = self.window.clamp(9, 15);
         let z = self.z.get_or_insert_with(|| Compress::new_with_window_bits(Level::new(LEVEL), false, window));
         let start = out.len();
@@ -164,6 +171,19 @@ mod tests {
                 total = (total.0 + msg.len(), total.1 + wire.len());
             }
             assert!(total.1 * 3 < total.0, "compressed {} of {} bytes", total.1, total.0);
+        }
+    }
+
+    #[test]
+    fn empty_messages_between_others_keep_the_stream_in_step() {
+        let mut c = Compressor::new(15, false);
+        let mut d = Decompressor::new(15, false);
+        for msg in [&b""[..], b"", b"abc", b"", b"", b"abcabc", b""] {
+            let mut wire = Vec::new();
+            c.compress(msg, &mut wire).unwrap();
+            let mut back = Vec::new();
+            d.inflate(&wire, true, &mut back, 100).unwrap();
+            assert_eq!(back, msg);
         }
     }
 
