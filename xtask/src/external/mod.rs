@@ -1,6 +1,7 @@
 //! Drivers outside Godot against servers hosted in headless Godot (`tools/echo_server.tscn`):
 //! the hostile-input suite and the leak/soak check (Python 3, standard library only), and the
-//! interop matrix with third-party peers in both roles.
+//! interop matrix with third-party peers in both roles (its permessage-deflate cases in
+//! `deflate.rs`).
 //!
 //! A case that expects our server to log something is bracketed by `MARK begin CASE` and
 //! `MARK end CASE` lines in the server's log (the echo server's `__mark__` control message), and
@@ -12,6 +13,7 @@ use std::process::Command;
 use crate::run::{self, Background};
 use crate::Result;
 
+mod deflate;
 mod server;
 
 use server::{expect_in_case, EchoServer, Tool};
@@ -213,8 +215,8 @@ fn run_clients(
 }
 
 /// The interop matrix: third-party clients against our server, our client against third-party
-/// servers. Returns (passed, failed, problem). Each peer is one case, named in its
-/// `INTEROP OK|FAIL` line.
+/// servers, then the same with permessage-deflate. Returns (passed, failed, problem). Each peer
+/// (each compression case) is one case, named in its `INTEROP OK|FAIL` line.
 pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let deps = interop_deps()?;
     let ext = crate::root().join("tests/external");
@@ -337,6 +339,9 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
             None
         };
         results.push((name, why));
+    }
+    if let Err(e) = deflate::interop(godot, &deps, &mut results, &mut problems) {
+        results.push(("permessage-deflate cases".into(), Some(e)));
     }
     println!();
     for (name, why) in &results {

@@ -1,5 +1,6 @@
-//! A Godot-hosted server for the external drivers (`tools/echo_server.tscn` or
-//! `tools/mp_echo_server.tscn`), and the per-case log checks between its `MARK` lines.
+//! A Godot-hosted server for the external drivers (`tools/echo_server.tscn`,
+//! `tools/mp_echo_server.tscn` or `tools/deflate_echo_server.tscn`), and the per-case log checks
+//! between its `MARK` lines.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +16,10 @@ pub enum Tool {
     /// `tools/mp_echo_server.tscn`: a `RustWebSocketMultiplayerPeer` server under
     /// `SceneMultiplayer`, answering RAW packets; its control messages are RAW packets too.
     Multiplayer,
+    /// `tools/deflate_echo_server.tscn`: a `WebSocketServer` with permessage-deflate (its
+    /// `--compression` and `--threshold`), echoing every message and logging the extension it
+    /// agreed with each client; the control messages of `Echo`.
+    Deflate,
 }
 
 impl Tool {
@@ -22,13 +27,14 @@ impl Tool {
         match self {
             Tool::Echo => "res://tools/echo_server.tscn",
             Tool::Multiplayer => "res://tools/mp_echo_server.tscn",
+            Tool::Deflate => "res://tools/deflate_echo_server.tscn",
         }
     }
 
     /// The `wsclient` functions that mark its log and stop it.
     fn control(self) -> (&'static str, &'static str) {
         match self {
-            Tool::Echo => ("mark", "stop_server"),
+            Tool::Echo | Tool::Deflate => ("mark", "stop_server"),
             Tool::Multiplayer => ("mp_mark", "mp_stop_server"),
         }
     }
