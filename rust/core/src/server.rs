@@ -19,6 +19,7 @@ use rustls::ServerConfig;
 
 use crate::config::Config;
 use crate::connection::{Connection, Event, ReadyState, WakeList};
+use crate::frames::write::Outgoing;
 use crate::handshake::{error_response, Rejection};
 
 use crate::connection::SharedConnection;
@@ -241,6 +242,30 @@ impl Server {
                 self.timers.push(Reverse((d, id)));
             }
         }
+    }
+
+    /// Sends one message to every open connection but `exclude`, framing it once for all that
+    /// send the same bytes. Each connection's caps apply as for [`Connection::send`]; returns
+    /// the connections that refused it and why (the others have it queued).
+    pub fn broadcast(
+        &mut self,
+        data: &[u8],
+        text: bool,
+        exclude: Option<u32>,
+        now: Instant,
+    ) -> Vec<(u32, crate::SendError)> {
+        let msg = Outgoing::new(data, text);
+        let mut refused = Vec::new();
+        for (&id, conn) in self.conns.iter().filter(|(id, _)| Some(**id) != exclude) {
+            let mut conn = conn.borrow_mut();
+            if conn.ready_state() != ReadyState::Open {
+                continue;
+            }
+            if let Err(e) = conn.send_outgoing(&msg, now) {
+                refused.push((id, e));
+            }
+        }
+        refused
     }
 
     /// A connection whose request waits for [`Server::approve`].

@@ -297,3 +297,31 @@ fn a_close_the_server_starts_times_out_when_the_client_never_answers() {
     assert!(log.contains(&ServerEvent::Disconnected { id, clean: false }), "{log:?}");
     drop(c);
 }
+
+#[test]
+fn broadcast_reaches_every_open_client_but_the_excluded_one_and_reports_full_queues() {
+    use rust_websocket_core::config::Compression;
+    let compressing = Config { compression: Compression { enabled: true, threshold: 0 }, ..Config::default() };
+    let mut s = server(compressing.clone());
+    let (mut plain, plain_id, mut log) = connected(&mut s, Config::default());
+    let (mut deflating, _, _) = connected(&mut s, compressing);
+    let (mut excluded, excluded_id, _) = connected(&mut s, Config::default());
+    let (mut full, full_id, _) = connected(&mut s, Config::default());
+    assert_eq!(deflating.negotiated_extensions(), "permessage-deflate");
+    s.peer(full_id).unwrap().borrow_mut().config_mut().max_queued_packets = 0;
+
+    let state = "{\"entities\":[1,2,3,4,5,6,7,8,9,10]}".repeat(20);
+    let refused = s.broadcast(state.as_bytes(), true, Some(excluded_id), Instant::now());
+    assert_eq!(refused, vec![(full_id, SendError::QueueFull)]);
+    for c in [&mut plain, &mut deflating] {
+        pump(&mut s, c, &mut log, |_, c, _| c.available() == 1);
+        assert_eq!(c.pop().unwrap(), Packet { data: state.as_bytes().to_vec().into(), text: true });
+    }
+    let refused = s.broadcast(&[7; 3], false, None, Instant::now());
+    assert_eq!(refused, vec![(full_id, SendError::QueueFull)]);
+    pump(&mut s, &mut excluded, &mut log, |_, c, _| c.available() == 1);
+    assert_eq!(excluded.pop().unwrap().data.as_ref(), &[7, 7, 7], "the first broadcast never reached it");
+    pump(&mut s, &mut plain, &mut log, |_, c, _| c.available() == 1);
+    assert_eq!(full.available(), 0);
+    assert!(s.peer(plain_id).is_some());
+}

@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use godot::global::Error;
 use godot::prelude::*;
-use rust_websocket_core::{Server, ServerEvent};
+use rust_websocket_core::{SendError, Server, ServerEvent};
 
 use crate::convert::{self, CloseWith, OptionalTls};
+use crate::enums::WriteMode;
 use crate::hosting::{self, Hosting};
 use crate::peer::Owner;
 
@@ -212,6 +213,28 @@ hosting::server_class_api! {
             self.peer_addr(id).map(|a| a.port() as i64).unwrap_or(0)
         }
 
+        /// Sends `message` to every connected client but `exclude_id` (`0` excludes none), as
+        /// [method RustWebSocketPeer.send] would to each, framing it once for all of them (a
+        /// client with compression agreed compresses its own copy). Each client's
+        /// [member outbound_buffer_size] and [member max_queued_packets] apply: a client whose
+        /// queue is full misses this message, and `ERR_OUT_OF_MEMORY` is returned (the others
+        /// have it). `OK` otherwise, also when no client is connected.
+        #[func]
+        fn broadcast(
+            &mut self,
+            message: PackedByteArray,
+            #[opt(default = WriteMode::BINARY)] write_mode: WriteMode,
+            #[opt(default = 0)] exclude_id: i64,
+        ) -> Error {
+            self.broadcast_bytes(message.as_slice(), write_mode == WriteMode::TEXT, exclude_id)
+        }
+
+        /// [method broadcast] of `message` as a UTF-8 text frame.
+        #[func]
+        fn broadcast_text(&mut self, message: GString, #[opt(default = 0)] exclude_id: i64) -> Error {
+            self.broadcast_bytes(message.to_string().as_bytes(), true, exclude_id)
+        }
+
         /// Starts closing client `id` with `code` and `reason`; [signal client_disconnected] follows
         /// from a later [method poll].
         #[func]
@@ -253,6 +276,18 @@ impl WebSocketServer {
         };
         if let Some(core) = self.core.as_mut() {
             core.approve(id, decision);
+        }
+    }
+
+    fn broadcast_bytes(&mut self, data: &[u8], text: bool, exclude_id: i64) -> Error {
+        let Some(core) = self.core.as_mut() else { return Error::OK };
+        let exclude = u32::try_from(exclude_id).ok();
+        let refused = core.broadcast(data, text, exclude, Instant::now());
+        // A client whose connection failed while writing is reported by a coming poll.
+        if refused.iter().any(|(_, e)| *e == SendError::QueueFull) {
+            Error::ERR_OUT_OF_MEMORY
+        } else {
+            Error::OK
         }
     }
 

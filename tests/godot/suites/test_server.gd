@@ -339,3 +339,40 @@ func test_request_validator_answers_before_the_upgrade() -> void:
 	server.request_validator = Callable()
 	var open := _client(server)
 	check(await wait_until(func(): return open.get_ready_state() == 1, "no validator: accepted"), "validator removed")
+
+
+func test_broadcast_reaches_all_but_the_excluded_and_reports_full_queues() -> void:
+	var server := _server(func(s): s.compression_enabled = true)
+	var log := []
+	record(server, log)
+	var plain := _client(server, "/plain")
+	var deflating := _client(server, "/deflating", func(c): c.compression_enabled = true)
+	var full := _client(server, "/full")
+	var clients := [plain, deflating, full]
+	if not await wait_until(func(): return count(log, "connected") == 3 and clients.all(func(c): return c.get_ready_state() == 1), "3 connected"):
+		return
+	check_eq(deflating.get_negotiated_extensions(), "permessage-deflate", "one client compresses")
+	var id_of := func(path: String) -> int:
+		for id in server.get_peer_ids():
+			if server.get_peer(id).get_requested_url().ends_with(path):
+				return id
+		return -1
+	var full_id: int = id_of.call("/full")
+	server.get_peer(full_id).max_queued_packets = 0  # its server-side queue takes nothing
+	var state := JSON.stringify({"tick": 7, "entities": range(60)})
+	check_eq(server.broadcast_text(state), ERR_OUT_OF_MEMORY, "one queue was full: the others have it")
+	for c in [plain, deflating]:
+		if await wait_until(func(): return c.get_available_packet_count() == 1, "the broadcast arrives"):
+			check_eq(c.get_packet().get_string_from_utf8(), state, "text, byte-exact")
+			check(c.was_string_packet(), "as text")
+	server.get_peer(full_id).max_queued_packets = 4096
+	var plain_id: int = id_of.call("/plain")
+	check_eq(server.broadcast(PackedByteArray([1, 2, 3]), RustWebSocketPeer.WRITE_MODE_BINARY, plain_id), OK, "binary, one excluded")
+	for c in [deflating, full]:
+		if await wait_until(func(): return c.get_available_packet_count() == 1, "the binary broadcast arrives"):
+			check_eq(c.get_packet(), PackedByteArray([1, 2, 3]), "binary, byte-exact")
+			check(not c.was_string_packet(), "as binary")
+	check_eq(server.broadcast_text("end"), OK, "a last broadcast to all")
+	if await wait_until(func(): return plain.get_available_packet_count() > 0, "the last broadcast arrives"):
+		check_eq(plain.get_packet().get_string_from_utf8(), "end", "the excluded client got nothing before it")
+	check_eq(WebSocketServer.new().broadcast_text("nobody"), OK, "no server, nobody to reach: OK")

@@ -46,6 +46,7 @@ use self::role::{ClientRole, Role, ServerRole};
 use self::upgrade::{Upgrade, Upgraded};
 use crate::clock;
 use crate::config::Config;
+use crate::frames::write::Outgoing;
 use crate::handshake::{self, RequestHead, Selected};
 use crate::transport::{ByteStream, Transport};
 use crate::url::WsUrl;
@@ -435,11 +436,17 @@ impl Connection {
     /// Queues one message (`text` picks the frame type; the bytes are sent as given) and tries
     /// to write it at once.
     pub fn send(&mut self, data: &[u8], text: bool, now: Instant) -> Result<(), SendError> {
+        self.send_outgoing(&Outgoing::new(data, text), now)
+    }
+
+    /// [`Connection::send`] for a message that may go to many connections (its frame is
+    /// built once for all that need the same bytes).
+    pub fn send_outgoing(&mut self, msg: &Outgoing, now: Instant) -> Result<(), SendError> {
         let Phase::Open(open) = &mut self.phase else { return Err(SendError::NotOpen) };
         if open.is_closing() {
             return Err(SendError::NotOpen);
         }
-        match open.send(data, text, &self.config) {
+        match open.send(msg, &self.config) {
             Ok(true) => Ok(()),
             Ok(false) => Err(SendError::QueueFull),
             Err(end) => {

@@ -13,7 +13,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::extensions::Agreement;
 use crate::frames::read::{Incoming, Reader};
-use crate::frames::write::Writer;
+use crate::frames::write::{Outgoing, Writer};
 use crate::frames::Violation;
 use crate::transport::Transport;
 
@@ -239,17 +239,17 @@ impl Open {
         }
     }
 
-    /// Queues one message (`text` picks the frame type; the bytes are sent as given) and writes
-    /// what the socket takes. `Ok(false)`: the byte or message cap would be exceeded.
-    pub fn send(&mut self, data: &[u8], text: bool, config: &Config) -> Result<bool, End> {
-        let over_bytes = config.outbound_buffer_size.is_some_and(|cap| self.pending_bytes + data.len() > cap);
+    /// Queues one message (its `text` picks the frame type; the bytes are sent as given) and
+    /// writes what the socket takes. `Ok(false)`: the byte or message cap would be exceeded.
+    pub fn send(&mut self, msg: &Outgoing, config: &Config) -> Result<bool, End> {
+        let over_bytes = config.outbound_buffer_size.is_some_and(|cap| self.pending_bytes + msg.data.len() > cap);
         if self.pending_msgs >= config.max_queued_packets || over_bytes {
             return Ok(false);
         }
-        if let Err(why) = self.writer.message(data, text) {
+        if let Err(why) = self.writer.message(msg) {
             return Err(self.fail(Violation::internal(&format!("compressing a message failed: {why}"))));
         }
-        self.pending_bytes += data.len();
+        self.pending_bytes += msg.data.len();
         self.pending_msgs += 1;
         self.flush().map(|()| true)
     }

@@ -1,6 +1,7 @@
 //! Frames out: messages (compressed when agreed and long enough), pings, pongs and the close
 //! frame are framed into one buffer, which is written to the socket as far as it takes.
 
+use std::cell::OnceCell;
 use std::io::{self, Write};
 
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
@@ -12,6 +13,33 @@ use crate::extensions::Deflate;
 
 /// Buffers larger than this are released once written, so an idle connection holds little.
 const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// One message to send, on one connection or many (a broadcast): its unmasked frame is built at
+/// most once, for every server-side connection that sends it uncompressed; a client masks, and
+/// a connection with compression agreed compresses, on its own.
+pub struct Outgoing<'a> {
+    pub data: &'a [u8],
+    pub text: bool,
+    frame: OnceCell<Vec<u8>>,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn new(data: &'a [u8], text: bool) -> Outgoing<'a> {
+        Outgoing { data, text, frame: OnceCell::new() }
+    }
+
+    fn opcode(&self) -> OpCode {
+        OpCode::Data(if self.text { Data::Text } else { Data::Binary })
+    }
+
+    fn unmasked_frame(&self) -> &[u8] {
+        self.frame.get_or_init(|| {
+            let mut out = Vec::with_capacity(self.data.len() + 10);
+            format_frame(&mut out, self.opcode(), false, None, self.data);
+            out
+        })
+    }
+}
 
 pub struct Writer {
     out: Vec<u8>,
@@ -38,27 +66,27 @@ impl Writer {
         }
     }
 
-    /// Frames one message as a single frame.
-    pub fn message(&mut self, data: &[u8], text: bool) -> Result<(), String> {
-        let opcode = OpCode::Data(if text { Data::Text } else { Data::Binary });
-        match self.deflate.as_mut().filter(|_| data.len() >= self.threshold) {
-            Some(c) => {
-                let mut payload = std::mem::take(&mut self.scratch);
-                payload.clear();
-                let done = c.compress(data, &mut payload);
-                if done.is_ok() {
-                    self.frame(opcode, true, &payload);
-                }
-                if payload.capacity() <= KEEP_CAPACITY {
-                    self.scratch = payload;
-                }
-                done
+    /// Frames one message as a single frame: compressed when agreed and at least as long as
+    /// the threshold, masked on the client side, else the message's shared frame.
+    pub fn message(&mut self, msg: &Outgoing) -> Result<(), String> {
+        let Some(c) = self.deflate.as_mut().filter(|_| msg.data.len() >= self.threshold) else {
+            if self.masked {
+                self.frame(msg.opcode(), false, msg.data);
+            } else {
+                self.out.extend_from_slice(msg.unmasked_frame());
             }
-            None => {
-                self.frame(opcode, false, data);
-                Ok(())
-            }
+            return Ok(());
+        };
+        let mut payload = std::mem::take(&mut self.scratch);
+        payload.clear();
+        let done = c.compress(msg.data, &mut payload);
+        if done.is_ok() {
+            self.frame(msg.opcode(), true, &payload);
         }
+        if payload.capacity() <= KEEP_CAPACITY {
+            self.scratch = payload;
+        }
+        done
     }
 
     pub fn ping(&mut self) {
@@ -82,14 +110,7 @@ impl Writer {
 
     fn frame(&mut self, opcode: OpCode, rsv1: bool, payload: &[u8]) {
         let mask = self.masked.then(rand::random::<[u8; 4]>);
-        let header = FrameHeader { is_final: true, rsv1, rsv2: false, rsv3: false, opcode, mask };
-        // Writing into a Vec cannot fail.
-        let _ = header.format(payload.len() as u64, &mut self.out);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(mask) = mask {
-            apply_mask(&mut self.out[start..], mask, 0);
-        }
+        format_frame(&mut self.out, opcode, rsv1, mask, payload);
     }
 
     /// Writes what is framed. `Ok(true)`: all of it is written and flushed; `Ok(false)`: the
@@ -114,5 +135,17 @@ impl Writer {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Appends one final frame to `out`, its payload masked when `mask` is given.
+fn format_frame(out: &mut Vec<u8>, opcode: OpCode, rsv1: bool, mask: Option<[u8; 4]>, payload: &[u8]) {
+    let header = FrameHeader { is_final: true, rsv1, rsv2: false, rsv3: false, opcode, mask };
+    // Writing into a Vec cannot fail.
+    let _ = header.format(payload.len() as u64, out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(mask) = mask {
+        apply_mask(&mut out[start..], mask, 0);
     }
 }
