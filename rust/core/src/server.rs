@@ -18,7 +18,7 @@ use mio::{Events, Interest, Poll, Token};
 use rustls::ServerConfig;
 
 use crate::config::Config;
-use crate::connection::{Connection, Event, ReadyState, WakeList};
+use crate::connection::{Connection, Cork, Event, ReadyState, WakeList};
 use crate::frames::write::Outgoing;
 use crate::handshake::{error_response, Rejection};
 
@@ -66,6 +66,7 @@ pub struct Server {
     pub hold_requests: bool,
     conns: HashMap<u32, SharedConnection>,
     wake: WakeList,
+    cork: Rc<Cork>,
     timers: BinaryHeap<Reverse<(Instant, u32)>>,
     scheduled: HashMap<u32, Instant>,
     out: Vec<ServerEvent>,
@@ -89,6 +90,7 @@ impl Server {
             hold_requests: false,
             conns: HashMap::new(),
             wake: Rc::new(RefCell::new(Vec::new())),
+            cork: Rc::new(Cork::default()),
             timers: BinaryHeap::new(),
             scheduled: HashMap::new(),
             out: Vec::new(),
@@ -178,6 +180,7 @@ impl Server {
                     let mut conn =
                         Connection::accept(stream, self.config.clone(), self.tls.clone(), self.hold_requests, now);
                     conn.set_waker(self.wake.clone(), id);
+                    conn.set_cork(self.cork.clone());
                     if let Some(s) = conn.socket_mut() {
                         if let Err(e) = self.poll.registry().register(
                             s,
@@ -240,6 +243,27 @@ impl Server {
             if self.scheduled.get(&id) != Some(&d) {
                 self.scheduled.insert(id, d);
                 self.timers.push(Reverse((d, id)));
+            }
+        }
+    }
+
+    /// Until [`Server::uncork`], messages sent to this server's connections are framed but not
+    /// written: a game that answers many messages in one poll's handlers makes one write per
+    /// connection instead of one per message. The caps count them as queued.
+    pub fn cork(&mut self) {
+        self.cork.on.set(true);
+    }
+
+    /// Writes what was sent since [`Server::cork`]; sends write at once again. A connection
+    /// whose write fails ends, and its ending is reported by the next poll.
+    pub fn uncork(&mut self, now: Instant) {
+        self.cork.on.set(false);
+        let mut ids = std::mem::take(&mut *self.cork.written_later.borrow_mut());
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            if let Some(conn) = self.conns.get(&id) {
+                conn.borrow_mut().write_pending(now);
             }
         }
     }

@@ -169,12 +169,18 @@ hosting::server_class_api! {
         }
 
         /// Accepts clients, reads and writes, runs timeouts, and emits this class's signals.
-        /// Call it every frame.
+        /// Call it every frame. What the signal handlers send is written when they are done,
+        /// in one write per client however many messages it got.
         #[func]
         fn poll(&mut self) {
             let Some(core) = self.core.as_mut() else { return };
+            // What the handlers send to one client goes out in one write, at the end.
+            core.cork();
             let events = core.poll(Instant::now());
             self.emit_all(events);
+            if let Some(core) = self.core.as_mut() {
+                core.uncork(Instant::now());
+            }
         }
 
         /// The peer of client `id`, or null (with an error) if there is none.

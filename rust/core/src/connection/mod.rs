@@ -34,7 +34,7 @@ use mio::net::TcpStream;
 use rustls::ServerConfig;
 
 pub use self::open::CLOSE_TIMEOUT;
-pub use self::types::{is_sendable_close_code, ConnectError, Event, Packet, ReadyState, SendError, WakeList};
+pub use self::types::{is_sendable_close_code, ConnectError, Cork, Event, Packet, ReadyState, SendError, WakeList};
 pub use crate::tls::ClientTls;
 
 use self::dial::{Dial, Dialed};
@@ -90,6 +90,7 @@ pub struct Connection {
     was_open: bool,
     events: Vec<Event>,
     waker: Option<(WakeList, u32)>,
+    cork: Option<std::rc::Rc<Cork>>,
     linger: Option<Linger>,
 }
 
@@ -111,6 +112,7 @@ impl Connection {
             was_open: false,
             events: Vec::new(),
             waker: None,
+            cork: None,
             linger: None,
         }
     }
@@ -199,10 +201,12 @@ impl Connection {
     fn reset(&mut self, now: Instant) {
         let config = std::mem::take(&mut self.config);
         let waker = self.waker.take();
+        let cork = self.cork.take();
         let linger = self.linger.take();
         let no_delay = self.no_delay;
         *self = Connection::new(config);
         self.waker = waker;
+        self.cork = cork;
         self.linger = linger;
         self.no_delay = no_delay;
         self.open_deadline = self.config.handshake_timeout.and_then(|t| clock::deadline(now, t));
@@ -220,6 +224,11 @@ impl Connection {
     /// Lets a server's poll know when this connection needs attention without socket activity.
     pub fn set_waker(&mut self, list: WakeList, token: u32) {
         self.waker = Some((list, token));
+    }
+
+    /// Shares its server's cork (see [`Cork`]).
+    pub fn set_cork(&mut self, cork: std::rc::Rc<Cork>) {
+        self.cork = Some(cork);
     }
 
     fn wake(&self) {
@@ -446,13 +455,29 @@ impl Connection {
         if open.is_closing() {
             return Err(SendError::NotOpen);
         }
-        match open.send(msg, &self.config) {
-            Ok(true) => Ok(()),
+        let corked = self.cork.as_ref().filter(|c| c.on.get());
+        match open.send(msg, &self.config, corked.is_none()) {
+            Ok(true) => {
+                if let (Some(cork), Some((_, token))) = (corked, &self.waker) {
+                    cork.written_later.borrow_mut().push(*token);
+                }
+                Ok(())
+            }
             Ok(false) => Err(SendError::QueueFull),
             Err(end) => {
                 self.end_now(end, now);
                 Err(SendError::Failed)
             }
+        }
+    }
+
+    /// Writes what was framed and not written yet (what was sent while corked).
+    pub fn write_pending(&mut self, now: Instant) {
+        let Phase::Open(open) = &mut self.phase else { return };
+        if let Err(end) = open.write_pending() {
+            self.end_now(end, now);
+            // Its owner collects the ending at its next poll.
+            self.wake();
         }
     }
 

@@ -240,10 +240,14 @@ impl Open {
     }
 
     /// Queues one message (its `text` picks the frame type; the bytes are sent as given) and
-    /// writes what the socket takes. `Ok(false)`: the byte or message cap would be exceeded.
-    pub fn send(&mut self, msg: &Outgoing, config: &Config) -> Result<bool, End> {
-        let over_bytes = config.outbound_buffer_size.is_some_and(|cap| self.pending_bytes + msg.data.len() > cap);
-        if self.pending_msgs >= config.max_queued_packets || over_bytes {
+    /// writes what the socket takes (unless `write` is false: corked, see
+    /// [`super::Cork`]). `Ok(false)`: the byte or message cap would be exceeded.
+    pub fn send(&mut self, msg: &Outgoing, config: &Config, write: bool) -> Result<bool, End> {
+        if !write && self.over_caps(msg, config) {
+            // Corked: the caps are about what the socket has not taken, so write first.
+            self.flush()?;
+        }
+        if self.over_caps(msg, config) {
             return Ok(false);
         }
         if let Err(why) = self.writer.message(msg) {
@@ -251,7 +255,20 @@ impl Open {
         }
         self.pending_bytes += msg.data.len();
         self.pending_msgs += 1;
-        self.flush().map(|()| true)
+        if write {
+            self.flush()?;
+        }
+        Ok(true)
+    }
+
+    fn over_caps(&self, msg: &Outgoing, config: &Config) -> bool {
+        let over_bytes = config.outbound_buffer_size.is_some_and(|cap| self.pending_bytes + msg.data.len() > cap);
+        self.pending_msgs >= config.max_queued_packets || over_bytes
+    }
+
+    /// Writes what is framed and not written yet.
+    pub fn write_pending(&mut self) -> Result<(), End> {
+        self.flush()
     }
 
     /// Sends our close frame (`reason` cut to the 123 bytes a close frame holds; no payload at
