@@ -4,6 +4,7 @@ extends Node
 ## server acknowledges each name to everyone). Each participant lives in its own branch of the
 ## tree with its own SceneMultiplayer (`get_tree().set_multiplayer(api, branch_path)`), so one
 ## headless process hosts a server and several clients. It records every signal it sees.
+## The static functions below build and tear down those branches for a suite.
 ##
 ## Not a class_name on purpose: load it with preload("res://lib/mp_lobby.gd").
 
@@ -34,6 +35,68 @@ var auth_expected := PackedByteArray()
 var auth_seen: Array = []
 ## Replies to ping(): nonce values received back by pong().
 var pongs: Array = []
+
+
+# --- Sessions: building and tearing down the branches of a suite -------------------------------
+
+## A free TCP port on 127.0.0.1. WebSocketMultiplayerPeer cannot report the port it bound, so
+## port 0 cannot be used directly.
+static func free_port() -> int:
+	var probe := TCPServer.new()
+	probe.listen(0, "127.0.0.1")
+	var port := probe.get_local_port()
+	probe.stop()
+	return port
+
+
+## A branch of `suite` (a child node named `branch_name`) with its own SceneMultiplayer and a
+## Lobby node of `kind` for `peer`; the SceneMultiplayer is polled with the suite's pollables,
+## the Lobby appended to `branches` (for end_session). `api_setup(api, lobby)` runs before the
+## peer is assigned (for auth_callback and the like).
+static func branch(suite: TestSuite, branches: Array, branch_name: String, kind: String, peer: MultiplayerPeer, api_setup := Callable()) -> Node:
+	var holder := Node.new()
+	holder.name = branch_name
+	suite.add_child(holder)
+	var lobby := new()
+	lobby.name = "Lobby"
+	lobby.kind = kind
+	holder.add_child(lobby)
+	var api := SceneMultiplayer.new()
+	suite.get_tree().set_multiplayer(api, holder.get_path())
+	lobby.attach(api, peer)
+	if api_setup.is_valid():
+		api_setup.call(api, lobby)
+	if peer.get_connection_status() != MultiplayerPeer.CONNECTION_DISCONNECTED:
+		api.multiplayer_peer = peer
+	suite.pollables.append(api)
+	branches.append(lobby)
+	return lobby
+
+
+## The server's branch, "Server", for `peer` serving on `port` (kept as the meta "port"); its
+## player is "host", id 1, in its own roster.
+static func host(suite: TestSuite, branches: Array, kind: String, peer: MultiplayerPeer, port: int, api_setup := Callable()) -> Node:
+	var server = branch(suite, branches, "Server", kind, peer, api_setup)
+	server.set_meta("port", port)
+	server.player_name = "host"
+	server.names[1] = "host"
+	return server
+
+
+## Tears down every branch of `branches` (made by branch()) and empties the list.
+static func end_session(suite: TestSuite, branches: Array) -> void:
+	for lobby in branches:
+		if not is_instance_valid(lobby):
+			continue
+		var holder: Node = lobby.get_parent()
+		var api: SceneMultiplayer = lobby.api
+		suite.pollables.erase(api)
+		api.multiplayer_peer = null
+		lobby.peer.close()
+		api.auth_callback = Callable()
+		suite.get_tree().set_multiplayer(null, holder.get_path())
+		holder.free()
+	branches.clear()
 
 
 ## Connects every signal of `api` and `peer` to this node's recorders. The connections are to

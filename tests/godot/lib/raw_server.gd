@@ -5,6 +5,7 @@ extends RefCounted
 ## records everything the client sends.
 
 const GUID := "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+const WsFrames := preload("res://lib/ws_frames.gd")
 
 var tcp := TCPServer.new()
 var conn: StreamPeerTCP
@@ -138,30 +139,7 @@ static func accept_key(key: String) -> String:
 
 ## One frame as a server sends it (unmasked unless `mask`).
 static func frame(opcode: int, payload: PackedByteArray, fin := true, rsv := 0, mask := false) -> PackedByteArray:
-	var out := PackedByteArray()
-	out.append((0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0xF))
-	var m := 0x80 if mask else 0
-	var n := payload.size()
-	if n < 126:
-		out.append(m | n)
-	elif n < 65536:
-		out.append(m | 126)
-		out.append(n >> 8)
-		out.append(n & 0xFF)
-	else:
-		out.append(m | 127)
-		for i in range(7, -1, -1):
-			out.append((n >> (8 * i)) & 0xFF)
-	if mask:
-		var key := PackedByteArray([1, 2, 3, 4])
-		out.append_array(key)
-		var masked := payload.duplicate()
-		for i in masked.size():
-			masked[i] = masked[i] ^ key[i % 4]
-		out.append_array(masked)
-	else:
-		out.append_array(payload)
-	return out
+	return WsFrames.encode(opcode, payload, fin, rsv, mask)
 
 
 static func text(s: String) -> PackedByteArray:
@@ -176,40 +154,7 @@ static func close_frame(code: int, reason := "") -> PackedByteArray:
 
 ## The complete frames the client sent: [[opcode, payload (unmasked), masked], ...].
 func decode_client_frames() -> Array:
-	var out := []
-	var i := 0
-	var b := inbound
-	while i + 2 <= b.size():
-		var opcode := b[i] & 0xF
-		var masked := (b[i + 1] & 0x80) != 0
-		var n := b[i + 1] & 0x7F
-		var p := i + 2
-		if n == 126:
-			if p + 2 > b.size():
-				break
-			n = (b[p] << 8) | b[p + 1]
-			p += 2
-		elif n == 127:
-			if p + 8 > b.size():
-				break
-			n = 0
-			for k in 8:
-				n = (n << 8) | b[p + k]
-			p += 8
-		var key := PackedByteArray([0, 0, 0, 0])
-		if masked:
-			if p + 4 > b.size():
-				break
-			key = b.slice(p, p + 4)
-			p += 4
-		if p + n > b.size():
-			break
-		var payload := b.slice(p, p + n)
-		for k in payload.size():
-			payload[k] = payload[k] ^ key[k % 4]
-		out.append([opcode, payload, masked])
-		i = p + n
-	return out
+	return WsFrames.decode(inbound).map(func(f): return [f[2], f[3], f[4]])
 
 
 ## The frames the client sent, as text: ["opcode payload-as-text", ...] ("close CODE reason").

@@ -5,7 +5,7 @@ extends RefCounted
 ##
 ## Not a class_name on purpose: load it with preload("res://lib/raw_ws_client.gd").
 
-const RawServerScript := preload("res://lib/raw_server.gd")
+const WsFrames := preload("res://lib/ws_frames.gd")
 
 var tcp := StreamPeerTCP.new()
 ## Extra request header lines, each ending in "\r\n".
@@ -14,12 +14,15 @@ var extra_headers := ""
 var response := ""
 ## Every complete frame from the server: [opcode, payload].
 var frames: Array = []
+## Every byte the server sent after its response head.
+var body := PackedByteArray()
 ## True once the TCP connection was closed or reset (after having connected).
 var closed := false
 
 var _sent_request := false
 var _head := PackedByteArray()
-var _buf := PackedByteArray()
+## Where the frames not yet in `frames` start in `body`.
+var _read := 0
 var _was_connected := false
 
 
@@ -52,7 +55,7 @@ func upgraded() -> bool:
 
 ## Sends one masked frame (as a client must).
 func send_frame(opcode: int, payload: PackedByteArray) -> void:
-	tcp.put_data(RawServerScript.frame(opcode, payload, true, 0, true))
+	tcp.put_data(WsFrames.encode(opcode, payload, true, 0, true))
 
 
 ## Sends raw bytes as they are.
@@ -74,28 +77,8 @@ func _take(data: PackedByteArray) -> void:
 			return
 		response = text.substr(0, end + 4)
 		data = _head.slice(end + 4)
-	_buf.append_array(data)
-	_decode()
-
-
-func _decode() -> void:
-	while _buf.size() >= 2:
-		var opcode := _buf[0] & 0xF
-		var n := _buf[1] & 0x7F
-		var p := 2
-		if n == 126:
-			if _buf.size() < 4:
-				return
-			n = (_buf[2] << 8) | _buf[3]
-			p = 4
-		elif n == 127:
-			if _buf.size() < 10:
-				return
-			n = 0
-			for k in 8:
-				n = (n << 8) | _buf[2 + k]
-			p = 10
-		if _buf.size() < p + n:
-			return
-		frames.append([opcode, _buf.slice(p, p + n)])
-		_buf = _buf.slice(p + n)
+	body.append_array(data)
+	var r := WsFrames.read(body, _read)
+	for f in r[0]:
+		frames.append([f[2], f[3]])
+	_read = r[1]

@@ -69,6 +69,7 @@ const I64_MIN := -9223372036854775807 - 1
 const I64_MAX := 9223372036854775807
 const INTS := [-1, 0, I64_MIN, I64_MAX, 1 << 31, -(1 << 31) - 1, 65536, 70000]
 const TEST_BUDGET_MS := 45000
+const ErrorCapture := preload("res://lib/error_capture.gd")
 
 var _logger: Object = null
 var _echo: EngineEcho
@@ -179,26 +180,8 @@ class SilentServer:
 
 func _begin() -> void:
 	_started = Time.get_ticks_msec()
-	if ClassDB.class_exists("Logger") and _logger == null:
-		var src := GDScript.new()
-		src.source_code = "\n".join([
-			"extends Logger",
-			"var entries: Array[String] = []",
-			"var mutex := Mutex.new()",
-			"func _log_error(function, file, line, code, rationale, editor_notify, error_type, script_backtraces):",
-			"\tmutex.lock()",
-			"\tentries.append(str(code) + \" \" + str(rationale))",
-			"\tmutex.unlock()",
-			"func take() -> Array[String]:",
-			"\tmutex.lock()",
-			"\tvar e := entries.duplicate()",
-			"\tentries.clear()",
-			"\tmutex.unlock()",
-			"\treturn e",
-		])
-		if src.reload() == OK:
-			_logger = src.new()
-			OS.call("add_logger", _logger)
+	if _logger == null:
+		_logger = ErrorCapture.install()
 	_echo = EngineEcho.new()
 	_silent = SilentServer.new()
 	var tcp := TCPServer.new()
@@ -225,9 +208,8 @@ func _begin() -> void:
 
 
 func cleanup() -> void:
-	if _logger != null:
-		OS.call("remove_logger", _logger)
-		_logger = null
+	ErrorCapture.remove(_logger)
+	_logger = null
 	if _echo != null:
 		_echo.stop()
 	if _silent != null:

@@ -95,50 +95,14 @@ func _wait(cond: Callable, what: String, timeout_s := 5.0) -> bool:
 
 # --- Sessions --------------------------------------------------------------------------------
 
-## A free TCP port on 127.0.0.1. WebSocketMultiplayerPeer cannot report the port it bound, so
-## port 0 cannot be used directly.
-func _free_port() -> int:
-	var probe := TCPServer.new()
-	probe.listen(0, "127.0.0.1")
-	var port := probe.get_local_port()
-	probe.stop()
-	return port
-
-
-## A branch with its own SceneMultiplayer, a Lobby node and `peer`. `api_setup(api, lobby)` runs
-## before the peer is assigned (for auth_callback and the like).
-func _branch(branch_name: String, kind: String, peer: MultiplayerPeer, api_setup := Callable()) -> Lobby:
-	var holder := Node.new()
-	holder.name = branch_name
-	add_child(holder)
-	var lobby: Lobby = Lobby.new()
-	lobby.name = "Lobby"
-	lobby.kind = kind
-	holder.add_child(lobby)
-	var api := SceneMultiplayer.new()
-	get_tree().set_multiplayer(api, holder.get_path())
-	lobby.attach(api, peer)
-	if api_setup.is_valid():
-		api_setup.call(api, lobby)
-	if peer.get_connection_status() != DISCONNECTED:
-		api.multiplayer_peer = peer
-	pollables.append(api)
-	_branches.append(lobby)
-	return lobby
-
-
 ## A server of `kind` listening on 127.0.0.1. `peer_setup(peer)` runs before create_server.
 func _server(kind: String, peer_setup := Callable(), tls: TLSOptions = null, api_setup := Callable()) -> Lobby:
 	var peer := _make_peer(kind)
 	if peer_setup.is_valid():
 		peer_setup.call(peer)
-	var port := _free_port()
+	var port := Lobby.free_port()
 	_eq(peer.create_server(port, "127.0.0.1", tls), OK, "create_server")
-	var server := _branch("Server", kind, peer, api_setup)
-	server.set_meta("port", port)
-	server.player_name = "host"
-	server.names[1] = "host"
-	return server
+	return Lobby.host(self, _branches, kind, peer, port, api_setup)
 
 
 func _url(server: Lobby, scheme := "ws", host := "127.0.0.1") -> String:
@@ -152,7 +116,7 @@ func _client(branch_name: String, kind: String, url: String, player_name := "", 
 		peer_setup.call(peer)
 	var err: int = peer.create_client(url, tls)
 	_eq(err, OK, "create_client " + url)
-	var client := _branch(branch_name, kind, peer, api_setup)
+	var client: Lobby = Lobby.branch(self, _branches, branch_name, kind, peer, api_setup)
 	client.player_name = player_name
 	return client
 
@@ -200,18 +164,7 @@ func _barrier(server: Lobby, clients: Array) -> bool:
 
 ## Tears down every branch of the current session.
 func _end_session() -> void:
-	for lobby in _branches:
-		if not is_instance_valid(lobby):
-			continue
-		var holder: Node = lobby.get_parent()
-		var api: SceneMultiplayer = lobby.api
-		pollables.erase(api)
-		api.multiplayer_peer = null
-		lobby.peer.close()
-		api.auth_callback = Callable()
-		get_tree().set_multiplayer(null, holder.get_path())
-		holder.free()
-	_branches.clear()
+	Lobby.end_session(self, _branches)
 
 
 func cleanup() -> void:
@@ -554,7 +507,7 @@ func test_refused_or_unreachable_url_fails_without_hanging() -> void:
 		# A listener that never takes its connections: TCP connects, the upgrade is never answered.
 		var silent := TCPServer.new()
 		_eq(silent.listen(0, "127.0.0.1"), OK, "silent listener")
-		var cases := [["refused port", "ws://127.0.0.1:%d" % _free_port()], ["silent server", "ws://127.0.0.1:%d" % silent.get_local_port()]]
+		var cases := [["refused port", "ws://127.0.0.1:%d" % Lobby.free_port()], ["silent server", "ws://127.0.0.1:%d" % silent.get_local_port()]]
 		for c in cases:
 			var t0 := Time.get_ticks_msec()
 			var client := _client("Client", kind, c[1], "", short)
@@ -594,7 +547,7 @@ func test_target_peer_semantics_and_packet_queries() -> void:
 			break
 		_label(pair)
 		var server_peer := _make_peer(pair[0])
-		var port := _free_port()
+		var port := Lobby.free_port()
 		_eq(server_peer.create_server(port, "127.0.0.1"), OK, "create_server")
 		var server_events := []
 		server_peer.peer_connected.connect(func(id): server_events.append(["connected", id]))
@@ -681,7 +634,7 @@ func test_peer_api_defaults_and_return_codes() -> void:
 		var server := _server(pair[0])
 		_eq(server.peer.get_connection_status(), CONNECTED, "a server is CONNECTED at once")
 		_eq(server.peer.get_unique_id(), 1, "a server's id is 1")
-		_eq(server.peer.create_server(_free_port()), ERR_ALREADY_IN_USE, "create_server twice")
+		_eq(server.peer.create_server(Lobby.free_port()), ERR_ALREADY_IN_USE, "create_server twice")
 		_eq(server.peer.create_client("ws://127.0.0.1:1"), ERR_ALREADY_IN_USE, "create_client on a server")
 		var client := _client("Client", pair[1], _url(server), "carol")
 		_eq(client.peer.create_client(_url(server)), ERR_ALREADY_IN_USE, "create_client twice")
