@@ -3,13 +3,25 @@
 //!
 //! * idle scale: N raw clients complete the upgrade and then stay silent; prints the server's
 //!   resident memory per connection and the cost of one `Server::poll` with all of them idle;
-//! * throughput: one client echoing messages of a few sizes through the server, all on 127.0.0.1.
+//! * throughput: one client echoing messages of a few sizes through the server, all on 127.0.0.1;
+//! * compression (`bench/compression.rs`): game-state JSON echoed with permessage-deflate off
+//!   and on: round trips/s, wire bytes per message each way, ratio, server KiB per connection.
+//!
+//! Internal modes: `bench memory-child MODE N` (one memory figure, `bench/deflate_memory.rs`);
+//! `bench remote LABEL=URL…` (the compression rows against other echo servers, for xtask).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use rust_websocket_core::{Config, Connection, ReadyState, Server, ServerEvent};
+
+#[path = "bench/compression.rs"]
+mod compression;
+#[path = "bench/deflate_memory.rs"]
+mod deflate_memory;
+#[path = "bench/game.rs"]
+mod game;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -21,9 +33,19 @@ fn rss_kib() -> u64 {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5000);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("memory-child") => {
+            let n = args.get(2).and_then(|a| a.parse().ok()).expect("memory-child MODE N");
+            return deflate_memory::child(&args[1], n);
+        }
+        Some("remote") => return compression::remote(&args[1..]),
+        _ => {}
+    }
+    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(5000);
     idle(n);
     throughput();
+    compression::run();
 }
 
 fn idle(n: usize) {
