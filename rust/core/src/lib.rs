@@ -13,6 +13,7 @@
 //! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes;
 //!   [`extensions`]: the permessage-deflate negotiation.
 //! * [`tls`]: rustls configurations for the engine's `TLSOptions` meanings.
+//! * [`stats`]: process-wide traffic counters (Godot's Performance monitors).
 
 pub mod clock;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod memory;
 pub mod multiplayer;
 pub mod resolve;
 pub mod server;
+pub mod stats;
 pub mod tls;
 pub mod transport;
 pub mod url;

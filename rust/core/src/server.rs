@@ -173,6 +173,7 @@ impl Server {
                         let rej =
                             Rejection { status: 503, reason: format!("the server is full ({} peers)", self.max_peers) };
                         let _ = stream.write(&error_response(&rej));
+                        crate::stats::refused();
                         self.out.push(ServerEvent::Warning(format!("refused {addr}: {}", rej.reason)));
                         continue;
                     }

@@ -8,6 +8,7 @@ mod client;
 mod convert;
 mod enums;
 mod hosting;
+mod monitors;
 mod multiplayer_peer;
 mod peer;
 mod server;
@@ -18,7 +19,13 @@ mod tls_bridge;
 struct RustWebSocketExtension;
 
 #[gdextension(entry_symbol = rust_websocket_init)]
-unsafe impl ExtensionLibrary for RustWebSocketExtension {}
+unsafe impl ExtensionLibrary for RustWebSocketExtension {
+    fn on_stage_deinit(stage: InitStage) {
+        if stage == InitStage::Scene {
+            monitors::unregister();
+        }
+    }
+}
 
 #[cfg(all(test, feature = "docs"))]
 mod tests {

@@ -118,6 +118,7 @@ pub struct RustWebSocketMultiplayerPeer {
 #[godot_api]
 impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     fn init(base: Base<MultiplayerPeerExtension>) -> Self {
+        crate::monitors::ensure_registered();
         Self {
             session: Session::None,
             hosting: Hosting::new(),

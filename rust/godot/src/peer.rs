@@ -133,6 +133,7 @@ pub enum Owner {
 #[godot_api]
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
+        crate::monitors::ensure_registered();
         let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
         Self::with_connection(Rc::new(RefCell::new(Connection::new(config))), Owner::SelfPolled, base)
     }

@@ -83,6 +83,7 @@ pub struct WebSocketServer {
 #[godot_api]
 impl IRefCounted for WebSocketServer {
     fn init(base: Base<RefCounted>) -> Self {
+        crate::monitors::ensure_registered();
         Self {
             core: None,
             peers: HashMap::new(),

@@ -92,6 +92,7 @@ impl Connection {
         // What we sent last (a close frame after a failure, an HTTP error) must not be lost to
         // a reset from unread input: those sockets linger even when plain.
         let last_words = matches!(end, End::Fail { .. } | End::Abort { why: Dropped::Refused, .. });
+        self.uncount_open();
         let (code, reason, clean) = match end {
             End::Clean { code, reason } => (Some(code), reason, true),
             End::Fail { code, local_reason, detail } => {

@@ -90,6 +90,8 @@ pub struct Connection {
     was_open: bool,
     events: Vec<Event>,
     waker: Option<(WakeList, u32)>,
+    /// Counted in [`crate::stats`] as open (from the upgrade to the end).
+    counted_open: bool,
     cork: Option<std::rc::Rc<Cork>>,
     linger: Option<Linger>,
 }
@@ -112,6 +114,7 @@ impl Connection {
             was_open: false,
             events: Vec::new(),
             waker: None,
+            counted_open: false,
             cork: None,
             linger: None,
         }
@@ -409,6 +412,7 @@ impl Connection {
                     Upgraded::Pending(up) => Step::Wait(Phase::Upgrading(up)),
                     Upgraded::Open { io, tail, selected } => Step::Next(self.open(io, tail, selected)),
                     Upgraded::Refused { io } => {
+                        crate::stats::refused();
                         Step::End(End::Abort { close_received: false, why: Dropped::Refused }, Some(io))
                     }
                     Upgraded::Failed { io, why } => {
@@ -436,6 +440,8 @@ impl Connection {
         self.was_open = true;
         self.open_deadline = None;
         self.events.push(Event::Open { protocol });
+        crate::stats::opened();
+        self.counted_open = true;
         let server = matches!(self.role, Role::Server(_));
         let open = Open::new(io, tail, server, &self.config, extension.as_ref());
         self.extensions = extension.map(|agreed| agreed.header).unwrap_or_default();
@@ -471,6 +477,12 @@ impl Connection {
         }
     }
 
+    fn uncount_open(&mut self) {
+        if std::mem::take(&mut self.counted_open) {
+            crate::stats::closed();
+        }
+    }
+
     /// Writes what was framed and not written yet (what was sent while corked).
     pub fn write_pending(&mut self, now: Instant) {
         let Phase::Open(open) = &mut self.phase else { return };
@@ -495,6 +507,12 @@ impl Connection {
                 Ok(()) => self.wake(),
             },
         }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.uncount_open();
     }
 }
 

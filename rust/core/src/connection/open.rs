@@ -15,6 +15,7 @@ use crate::extensions::Agreement;
 use crate::frames::read::{Incoming, Reader};
 use crate::frames::write::{Outgoing, Writer};
 use crate::frames::Violation;
+use crate::stats;
 use crate::transport::Transport;
 
 /// How long a closing handshake may take before the connection is dropped (close code -1):
@@ -176,6 +177,7 @@ impl Open {
         while !inbox.is_full(config) && self.received.is_none() {
             match self.reader.next_incoming() {
                 Ok(Some(Incoming::Message(packet))) => {
+                    stats::message_in();
                     inbox.push(packet);
                     events.push(Event::Message);
                     delivered = true;
@@ -186,7 +188,7 @@ impl Open {
                 Ok(Some(Incoming::Close(code, reason))) => self.on_close_frame(code, reason, now, events),
                 Ok(None) => match self.reader.fill(&mut self.io) {
                     Ok(0) => return Err(self.ended_by_remote(None)),
-                    Ok(_) => {}
+                    Ok(n) => stats::bytes_in(n),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(self.ended_by_remote(Some(e))),
@@ -255,6 +257,7 @@ impl Open {
         }
         self.pending_bytes += msg.data.len();
         self.pending_msgs += 1;
+        stats::message_out();
         if write {
             self.flush()?;
         }
