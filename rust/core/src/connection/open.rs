@@ -189,7 +189,10 @@ impl Open {
                 Ok(None) => match self.reader.fill(&mut self.io) {
                     Ok(0) => return Err(self.ended_by_remote(None)),
                     Ok(n) => stats::bytes_in(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        self.reader.release_if_drained();
+                        return Ok(());
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(self.ended_by_remote(Some(e))),
                 },

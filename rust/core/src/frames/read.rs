@@ -98,6 +98,15 @@ impl Reader {
         read
     }
 
+    /// Frees the buffer once everything read was taken: an idle connection holds none (the
+    /// socket is drained, so the next read comes with the next readiness).
+    pub fn release_if_drained(&mut self) {
+        if self.start == self.buf.len() && self.buf.capacity() > 0 {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+    }
+
     /// The next thing the remote sent, `Ok(None)` when more bytes are needed first.
     pub fn next_incoming(&mut self) -> Result<Option<Incoming>, Violation> {
         loop {

@@ -12,7 +12,7 @@ use super::deflate::Compressor;
 use crate::extensions::Deflate;
 
 /// Buffers larger than this are released once written, so an idle connection holds little.
-const KEEP_CAPACITY: usize = 16 * 1024;
+const KEEP_CAPACITY: usize = 4 * 1024;
 
 /// One message to send, on one connection or many (a broadcast): its unmasked frame is built at
 /// most once, for every server-side connection that sends it uncompressed; a client masks, and
