@@ -286,3 +286,16 @@ fn context_takeover_across_1000_messages_each_way_between_our_client_and_server(
     let (up, down) = (to_server.get() - start_up, to_client.get() - start_down);
     assert!(up * 5 < payload && down * 5 < payload, "{payload} bytes of messages took {up} up and {down} down");
 }
+
+#[test]
+fn a_ping_flood_is_answered_with_one_pong_for_the_latest_ping() {
+    let (mut server, mut raw, _, now) = raw_client(Config::default(), "");
+    let mut flood = Vec::new();
+    for i in 0..10_000u32 {
+        flood.extend(frame(0x89, &i.to_be_bytes()));
+    }
+    raw.write_all(&flood).unwrap();
+    server.poll(now);
+    assert_eq!(server.ready_state(), ReadyState::Open);
+    assert_eq!(frames_in(&raw.take_all()), vec![(0x8a, 9_999u32.to_be_bytes().to_vec())], "RFC 6455 §5.5.3");
+}

@@ -3,7 +3,8 @@
 //! refused handshakes, for all of the addon's connections in the process. They are added when
 //! the first of the addon's objects is created and removed when the extension unloads.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use godot::classes::{Engine, Performance};
@@ -39,8 +40,10 @@ struct Sampler {
     rates: Rates,
 }
 
+/// Process-wide: the first object may be made on any thread, the extension unloads on the main one.
+static REGISTERED: AtomicBool = AtomicBool::new(false);
+
 thread_local! {
-    static REGISTERED: Cell<bool> = const { Cell::new(false) };
     static SAMPLER: RefCell<Option<Sampler>> = const { RefCell::new(None) };
 }
 
@@ -75,11 +78,13 @@ fn performance() -> Option<Gd<Performance>> {
 
 /// Adds the monitors, once per process (called from every class's constructor).
 pub fn ensure_registered() {
-    if REGISTERED.get() {
+    if REGISTERED.load(Ordering::Acquire) {
         return;
     }
     let Some(mut perf) = performance() else { return };
-    REGISTERED.set(true);
+    if REGISTERED.swap(true, Ordering::AcqRel) {
+        return;
+    }
     for (id, monitor) in MONITORS {
         let id = StringName::from(id);
         if !perf.has_custom_monitor(&id) {
@@ -90,7 +95,7 @@ pub fn ensure_registered() {
 
 /// Removes the monitors (the extension unloads: their callables would dangle).
 pub fn unregister() {
-    if !REGISTERED.replace(false) {
+    if !REGISTERED.swap(false, Ordering::AcqRel) {
         return;
     }
     let Some(mut perf) = performance() else { return };

@@ -21,7 +21,7 @@ const CLASS: &str = "RustWebSocketPeer";
 use crate::stream_bridge::GodotStream;
 
 /// A WebSocket connection with the same API as Godot's [WebSocketPeer], implemented in Rust
-/// (tungstenite over mio, TLS by rustls).
+/// (our frame layer over mio, TLS by rustls).
 ///
 /// Use it as a client with [method connect_to_url] and call [method poll] every frame; a
 /// [WebSocketServer] hands out one per connected client through [method WebSocketServer.get_peer],
@@ -97,8 +97,9 @@ pub struct RustWebSocketPeer {
     /// infinite and negative values are refused; values above 1e9 count as 1e9.
     #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
     handshake_timeout: PhantomVar<f64>,
-    /// permessage-deflate (RFC 7692): a client offers it in [method connect_to_url], and
-    /// messages are compressed when the server accepts (see [method get_negotiated_extensions]).
+    /// permessage-deflate (RFC 7692): a client offers it in [method connect_to_url] (a server
+    /// side from [method accept_stream] accepts it when offered), and messages are compressed
+    /// once agreed (see [method get_negotiated_extensions]).
     /// Off by default: the engine's [WebSocketPeer] never compresses. Compression typically
     /// shrinks JSON or text game state 3–10×, at a cost: about 300 KiB of memory per connection
     /// that compresses both ways (the compressor, ~260 KiB, is allocated at the first compressed

@@ -18,6 +18,10 @@ use crate::frames::Violation;
 use crate::stats;
 use crate::transport::Transport;
 
+/// Most bytes read from one connection in one poll: a peer that keeps sending cannot hold the
+/// game's frame; the rest is read at the next poll.
+const READ_BUDGET: usize = 4 << 20;
+
 /// How long a closing handshake may take before the connection is dropped (close code -1):
 /// a remote that never answers our close frame, or never reads our reply, holds nothing longer.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -35,6 +39,8 @@ pub(super) struct Open {
     /// A violation found after messages were delivered in the same poll: the game gets one
     /// poll to read and answer them, then the connection fails (at this time).
     failing: Option<(Violation, Instant)>,
+    /// The read budget ran out with bytes still coming: read on at the next poll (this time).
+    read_on: Option<Instant>,
     /// Bytes and messages accepted by `send` and not yet fully written.
     pending_bytes: usize,
     pending_msgs: usize,
@@ -70,6 +76,7 @@ impl Open {
             received: None,
             close_deadline: None,
             failing: None,
+            read_on: None,
             pending_bytes: 0,
             pending_msgs: 0,
             ping: Ping::Start,
@@ -101,8 +108,8 @@ impl Open {
 
     /// When `poll` has work to do without socket activity.
     pub fn next_deadline(&self, config: &Config) -> Option<Instant> {
-        if let Some((_, at)) = &self.failing {
-            return Some(*at);
+        if let Some(at) = self.failing.as_ref().map(|(_, at)| *at).or(self.read_on) {
+            return Some(at);
         }
         if self.is_closing() {
             return self.close_deadline;
@@ -174,6 +181,8 @@ impl Open {
     /// does not ask to drop them), and the connection fails at the next poll.
     fn read(&mut self, now: Instant, config: &Config, inbox: &mut Inbox, events: &mut Vec<Event>) -> Result<(), End> {
         let mut delivered = false;
+        let mut budget = READ_BUDGET;
+        self.read_on = None;
         while !inbox.is_full(config) && self.received.is_none() {
             match self.reader.next_incoming() {
                 Ok(Some(Incoming::Message(packet))) => {
@@ -188,7 +197,14 @@ impl Open {
                 Ok(Some(Incoming::Close(code, reason))) => self.on_close_frame(code, reason, now, events),
                 Ok(None) => match self.reader.fill(&mut self.io) {
                     Ok(0) => return Err(self.ended_by_remote(None)),
-                    Ok(n) => stats::bytes_in(n),
+                    Ok(n) => {
+                        stats::bytes_in(n);
+                        budget = budget.saturating_sub(n);
+                        if budget == 0 {
+                            self.read_on = Some(now);
+                            return Ok(());
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         self.reader.release_if_drained();
                         return Ok(());
@@ -249,7 +265,7 @@ impl Open {
     /// [`super::Cork`]). `Ok(false)`: the byte or message cap would be exceeded.
     pub fn send(&mut self, msg: &Outgoing, config: &Config, write: bool) -> Result<bool, End> {
         if !write && self.over_caps(msg, config) {
-            // Corked: the caps are about what the socket has not taken, so write first.
+            // Corked: the caps count what is queued until the writer is empty, so write first.
             self.flush()?;
         }
         if self.over_caps(msg, config) {

@@ -108,7 +108,7 @@ fn run(z: &mut Decompress, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Res
         }
         if out.len() == out.capacity() {
             // Never more room than one byte past the limit: a bomb is stopped there.
-            out.reserve_exact((out.len().max(1024)).min(limit + 1 - out.len()));
+            out.reserve_exact((out.len().max(1024)).min(limit.saturating_add(1) - out.len()));
         }
         let (in_before, out_before) = (z.total_in(), out.len());
         let status = z
@@ -116,13 +116,13 @@ fn run(z: &mut Decompress, input: &[u8], out: &mut Vec<u8>, limit: usize) -> Res
             .map_err(|e| InflateError::Invalid(e.to_string()))?;
         pos += (z.total_in() - in_before) as usize;
         if status == Status::StreamEnd {
-            // A final block ends the deflate stream: the next message starts a new one.
+            // A final block (BFINAL) ends the deflate stream; what follows, in this piece or
+            // the next (RFC 7692 §7.2.3.4 ends one with 0x00), starts a new one.
             z.reset(false);
-            return if pos == input.len() {
-                Ok(())
-            } else {
-                Err(InflateError::Invalid("data after the end of the deflate stream".into()))
-            };
+            if pos == input.len() {
+                return Ok(());
+            }
+            continue;
         }
         let progressed = z.total_in() != in_before || out.len() != out_before;
         if pos == input.len() && out.len() < out.capacity() {
@@ -197,6 +197,28 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(d.inflate(&wire, true, &mut out, 65535), Err(InflateError::TooBig));
         assert!(out.len() <= 65536 && out.capacity() <= 65536, "held {} bytes", out.capacity());
+    }
+
+    #[test]
+    fn a_final_block_then_more_is_read_the_same_however_the_bytes_are_cut() {
+        // RFC 7692 §7.2.3.4: "Hello" in a BFINAL block, then 0x00.
+        let wire = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+        for cut in 0..=wire.len() {
+            let mut d = Decompressor::new(15, false);
+            let mut out = Vec::new();
+            d.inflate(&wire[..cut], false, &mut out, 100).unwrap();
+            d.inflate(&wire[cut..], true, &mut out, 100).unwrap();
+            assert_eq!(out, b"Hello", "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn a_limit_of_usize_max_does_not_overflow() {
+        let mut wire = Vec::new();
+        Compressor::new(15, false).compress(b"abcabcabc", &mut wire).unwrap();
+        let mut out = Vec::new();
+        Decompressor::new(15, false).inflate(&wire, true, &mut out, usize::MAX).unwrap();
+        assert_eq!(out, b"abcabcabc");
     }
 
     #[test]

@@ -200,7 +200,8 @@ impl Reader {
                 let text = matches!(data, Data::Text);
                 let mut bytes = Vec::new();
                 if !header.rsv1 {
-                    bytes.reserve(len as usize);
+                    // What the header announces, up to 64 KiB: the rest as it arrives.
+                    bytes.reserve(len.min(64 * 1024) as usize);
                 }
                 self.message =
                     Some(Assembly { data: bytes, text, compressed: header.rsv1, utf8: Utf8Stream::default() });

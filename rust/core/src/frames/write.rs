@@ -50,6 +50,9 @@ pub struct Writer {
     deflate: Option<Compressor>,
     threshold: usize,
     scratch: Vec<u8>,
+    /// The payload of the last ping not answered yet: only the latest is answered (RFC 6455
+    /// §5.5.3), so a ping flood cannot grow the buffer.
+    pong: Option<Vec<u8>>,
 }
 
 impl Writer {
@@ -63,6 +66,7 @@ impl Writer {
                 .filter(Compressor::can_compress),
             threshold,
             scratch: Vec::new(),
+            pong: None,
         }
     }
 
@@ -93,8 +97,9 @@ impl Writer {
         self.frame(OpCode::Control(Control::Ping), false, &[]);
     }
 
+    /// Answers a ping at the next flush, in place of any earlier answer still waiting.
     pub fn pong(&mut self, payload: &[u8]) {
-        self.frame(OpCode::Control(Control::Pong), false, payload);
+        self.pong = Some(payload.to_vec());
     }
 
     /// A close frame: empty without a code, else the code and the reason (the caller keeps it
@@ -116,6 +121,9 @@ impl Writer {
     /// Writes what is framed. `Ok(true)`: all of it is written and flushed; `Ok(false)`: the
     /// socket would block first.
     pub fn flush(&mut self, io: &mut impl Write) -> io::Result<bool> {
+        if let Some(payload) = self.pong.take() {
+            self.frame(OpCode::Control(Control::Pong), false, &payload);
+        }
         while self.sent < self.out.len() {
             match io.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -123,7 +131,14 @@ impl Writer {
                     self.sent += n;
                     crate::stats::bytes_out(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // What the socket took is dropped from the buffer now and then.
+                    if self.sent > KEEP_CAPACITY && self.sent * 2 > self.out.len() {
+                        self.out.drain(..self.sent);
+                        self.sent = 0;
+                    }
+                    return Ok(false);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
