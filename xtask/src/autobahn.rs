@@ -1,325 +1,293 @@
-//! The Autobahn|Testsuite, both roles, through real headless Godot.
+//! The Autobahn|Testsuite, both roles, through real headless Godot: ours with permessage-deflate
+//! on (`cargo xtask autobahn`, part of `test`), and the reference peers (`--reference`).
+//! `wstest.rs` provisions the suite, `report.rs` reads its reports.
 //!
-//! `wstest` (PyPI autobahntestsuite 0.8.2) needs Python 2.7, which Debian 12 lacks: Debian 11's
-//! python2.7 packages are unpacked into `target/autobahn/prefix`, pip is bootstrapped from its
-//! wheel, and a pinned set of packages is installed into `target/autobahn/site`. Nothing is
-//! installed system-wide.
+//! Cases 12.* and 13.* (permessage-deflate, RFC 7692), as wstest 0.8.2 with autobahn 0.10.9 runs
+//! them (`autobahntestsuite/case/case12_x_x.py`, `autobahn/websocket/compress_deflate.py`):
+//!
+//! - Every case sends 1,000 messages, each once the echo of the one before is back, and checks
+//!   type, length and SHA-1 of each echo. 18 cases per group: 16 B to 128 KiB unfragmented, then
+//!   8–128 KiB auto-fragmented into 256 B to 32 KiB frames. A case not done in time (60–480 s by
+//!   size) is FAILED "Case did not finish within N seconds". 12.1–12.5 use five data sets (JSON
+//!   and HTML as text; a bitmap, Faust and a PDF as binary) with the default offer; 13.1–13.7 use
+//!   the JSON text with seven parameter sets. All messages are compressed on wstest's side.
+//! - Server role (wstest offers; `nct` = no_context_takeover). Each offer is `permessage-deflate;
+//!   client_no_context_takeover; client_max_window_bits` plus: 12.* and 13.1 nothing, 13.2
+//!   `server_nct`, 13.3 `server_max_window_bits=9`, 13.4 `server_max_window_bits=15`, 13.5
+//!   `server_nct` and `=9`, 13.6 `server_nct` and `=15`; 13.7 offers three: (`server_nct`, `=9`),
+//!   (`server_nct`), (). The client_* parameters are capabilities only: wstest keeps its own
+//!   context unless the response says `client_no_context_takeover`, and compresses with the
+//!   window of the response's `client_max_window_bits=N` (15 without). It never checks the
+//!   response against its offer: it inflates with the response's `server_max_window_bits` (15
+//!   without) and `server_no_context_takeover`, so a response that ignores a requested 9 still
+//!   passes here (RFC 7692 7.1.2.1 requires the parameter), while one that states 9 and
+//!   compresses with a larger window fails ("invalid distance too far back").
+//! - Client role (wstest answers the client's first acceptable offer): 12.* and 13.1 accept any
+//!   offer as is (the response repeats its `server_nct`/`server_max_window_bits`); 13.2 adds
+//!   `client_no_context_takeover`; 13.3 `client_max_window_bits=9`, 13.4 `=15`, 13.5 both nct and
+//!   9, 13.6 nct and 15, but only for an offer that includes `client_max_window_bits`, or it
+//!   declines; 13.7 tries 13.5, 13.2, 13.1 in turn. wstest reads every offer as allowing
+//!   client_no_context_takeover, so 13.2 always accepts. An offer with any other parameter, one
+//!   twice, or window bits outside 8–15 fails the handshake.
+//! - UNIMPLEMENTED is graded only when the handshake agreed no permessage-deflate (no offer, or
+//!   none accepted): the case closes at once with 1000. So a client that does not offer
+//!   `client_max_window_bits` gets 13.3–13.6 UNIMPLEMENTED (72 cases).
+//! - No case uses 8-bit windows (only 9 and 15). zlib since 1.2.9 refuses a raw deflate window of
+//!   8, so a response with `client_max_window_bits=8` would break wstest's compressor (Python
+//!   `websockets` refuses 8 for the same reason).
+//! - Durations (2-core machine, one role at a time): see the Conformance section of README.md.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::run::{self, Background};
 use crate::Result;
 
-/// Versions known to work together (`pip check` clean) on Python 2.7.
-const PINNED: &[&str] = &[
-    "autobahntestsuite==0.8.2",
-    "autobahn==0.10.9",
-    "txaio==2.1.0",
-    "Twisted==20.3.0",
-    "zope.interface==5.5.2",
-    "wsaccel==0.6.6",
-    "ujson==2.0.3",
-    "pyOpenSSL==21.0.0",
-    "cryptography==3.3.2",
-    "cffi==1.15.1",
-    "pycparser==2.21",
-    "service-identity==21.1.0",
-    "pyasn1==0.5.1",
-    "pyasn1-modules==0.3.0",
-    "attrs==21.4.0",
-    "ipaddress==1.0.23",
-    "enum34==1.1.10",
-    "six==1.17.0",
-    "idna==2.10",
-    "klein==20.6.0",
-    "Werkzeug==1.0.1",
-    "Tubes==0.2.1",
-    "incremental==22.10.0",
-    "hyperlink==21.0.0",
-    "typing==3.10.0.0",
-    "Jinja2==2.11.3",
-    "MarkupSafe==1.1.1",
-    "unittest2==1.1.0",
-    "traceback2==1.4.0",
-    "linecache2==1.0.0",
-    "Automat==22.10.0",
-    "constantly==15.1.0",
-    "PyHamcrest==1.10.1",
-];
+mod report;
+mod wstest;
 
-/// Runs wstest on loopback only: the fuzzing server would otherwise bind every interface.
-const WSTEST_LO: &str = r#"
-import autobahn.twisted.websocket as w
-_listen = w.listenWS
-def _loopback(factory, contextFactory=None, backlog=50, interface='127.0.0.1'):
-    return _listen(factory, contextFactory, backlog, '127.0.0.1')
-w.listenWS = _loopback
-import autobahntestsuite.fuzzing as f
-f.listenWS = _loopback
-from autobahntestsuite.wstest import run
-run()
-"#;
+use report::read_report;
+pub use report::Verdict;
+use wstest::{provision, Python27};
 
-struct Python27 {
-    dir: PathBuf,
-}
+/// Each role's run (wstest, or the client) is stopped after this long.
+const ROLE_LIMIT_S: u64 = 2400;
 
-impl Python27 {
-    fn command(&self) -> Command {
-        let p = self.dir.join("prefix");
-        let mut cmd = Command::new(p.join("usr/bin/python2.7"));
-        cmd.env("LD_LIBRARY_PATH", format!("{0}/usr/lib/x86_64-linux-gnu:{0}/lib/x86_64-linux-gnu", p.display()))
-            .env("PYTHONHOME", p.join("usr"))
-            // The user site (unlike PYTHONPATH) reads .pth files, which namespace packages need.
-            .env("PYTHONUSERBASE", self.dir.join("site"))
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .env("CFLAGS", format!("-I{0}/usr/include -I{0}/usr/include/python2.7", p.display()))
-            .current_dir(&self.dir);
-        cmd
-    }
-
-    fn wstest(&self, args: &[&str]) -> Command {
-        let mut cmd = self.command();
-        cmd.arg(self.dir.join("wstest_lo.py")).args(args);
-        cmd
-    }
-}
-
-fn provision() -> Result<Python27> {
-    let dir = crate::root().join("target/autobahn");
-    let py = Python27 { dir: dir.clone() };
-    if dir.join(".ready").exists() {
-        return Ok(py);
-    }
-    run::step("provisioning the Autobahn|Testsuite (Python 2.7 from Debian 11, pinned PyPI packages)");
-    let _ = std::fs::remove_dir_all(&dir);
-    let apt = crate::apt::Apt::new(&dir.join("apt"), "bullseye")?;
-    apt.unpack(
-        &[
-            "python2.7",
-            "python2.7-minimal",
-            "libpython2.7-minimal",
-            "libpython2.7-stdlib",
-            "libpython2.7",
-            "python2.7-dev",
-            "libpython2.7-dev",
-            "libssl1.1",
-            "libffi7",
-        ],
-        &dir.join("prefix"),
-    )?;
-    let wheels = dir.join("wheels");
-    let status = Command::new("python3")
-        .args(["-m", "pip", "download", "-q", "--no-deps", "--python-version", "2.7", "--only-binary=:all:", "-d"])
-        .arg(&wheels)
-        .args(["pip==20.3.4", "setuptools==44.1.1", "wheel==0.37.1"])
-        .status()
-        .map_err(|e| format!("python3 -m pip: {e}"))?;
-    if !status.success() {
-        return Err("downloading pip for Python 2.7 failed".into());
-    }
-    let site = dir.join("site");
-    let pip_whl = wheels.join("pip-20.3.4-py2.py3-none-any.whl");
-    let ok = py
-        .command()
-        .arg(pip_whl.join("pip"))
-        .args(["install", "-q", "--no-warn-script-location", "--no-index", "--find-links"])
-        .arg(&wheels)
-        .arg("--prefix")
-        .arg(&site)
-        .args(["pip==20.3.4", "setuptools==44.1.1", "wheel==0.37.1"])
-        .status()
-        .map_err(|e| e.to_string())?
-        .success();
-    if !ok {
-        return Err("bootstrapping pip under Python 2.7 failed".into());
-    }
-    println!("xtask: installing {} pinned packages for wstest", PINNED.len());
-    let ok = py
-        .command()
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-warn-script-location",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--prefix",
-        ])
-        .arg(&site)
-        .args(PINNED)
-        .status()
-        .map_err(|e| e.to_string())?
-        .success();
-    if !ok {
-        return Err("installing the Autobahn|Testsuite failed".into());
-    }
-    std::fs::write(dir.join("wstest_lo.py"), WSTEST_LO).map_err(|e| e.to_string())?;
-    std::fs::write(dir.join(".ready"), "").map_err(|e| e.to_string())?;
-    Ok(py)
-}
-
-/// The outcomes a report gives a case, in the order the summary lists them.
-const OUTCOMES: [&str; 5] = ["OK", "NON-STRICT", "INFORMATIONAL", "FAILED", "UNIMPLEMENTED"];
-
-/// One role's report: outcome → number of cases, and the cases that did not pass.
-pub struct Verdict {
-    pub role: &'static str,
-    pub counts: BTreeMap<String, u32>,
-    pub bad: Vec<String>,
-}
-
-impl Verdict {
-    pub fn cases(&self) -> u32 {
-        self.counts.values().sum()
-    }
-
-    /// Why this role fails: a case neither OK, NON-STRICT nor INFORMATIONAL, or a report that
-    /// does not hold every case (wstest writes a short one when a peer dies mid-run).
-    pub fn problem(&self) -> Option<String> {
-        let mut why = Vec::new();
-        if self.cases() != EXPECTED_CASES {
-            why.push(format!("the report holds {} cases, not {EXPECTED_CASES}", self.cases()));
-        }
-        if !self.bad.is_empty() {
-            why.push(format!("not passed: {}", self.bad.join("; ")));
-        }
-        (!why.is_empty()).then(|| why.join("; "))
-    }
-
-    /// `autobahn server role: 301 cases: 289 OK, 9 NON-STRICT, 3 INFORMATIONAL, 0 FAILED, 0 UNIMPLEMENTED`
-    pub fn line(&self) -> String {
-        let known = OUTCOMES.iter().map(|o| format!("{} {o}", self.counts.get(*o).copied().unwrap_or(0)));
-        let other =
-            self.counts.iter().filter(|(k, _)| !OUTCOMES.contains(&k.as_str())).map(|(k, v)| format!("{v} {k}"));
-        let parts: Vec<String> = known.chain(other).collect();
-        format!("autobahn {} role: {} cases: {}", self.role, self.cases(), parts.join(", "))
-    }
-}
-
-/// Cases 1.* to 10.*: what a complete run reports.
-const EXPECTED_CASES: u32 = 301;
-
-fn read_report(index: &Path, role: &'static str) -> Result<Verdict> {
-    let text = std::fs::read_to_string(index).map_err(|e| format!("{}: {e}", index.display()))?;
-    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-    let mut counts = BTreeMap::new();
-    let mut bad = Vec::new();
-    for cases in json.as_object().into_iter().flat_map(|o| o.values()) {
-        for (case, result) in cases.as_object().into_iter().flatten() {
-            let b = result["behavior"].as_str().unwrap_or("?").to_string();
-            if !matches!(b.as_str(), "OK" | "NON-STRICT" | "INFORMATIONAL") {
-                bad.push(format!("{case} {b} (close: {})", result["behaviorClose"].as_str().unwrap_or("?")));
-            }
-            *counts.entry(b).or_insert(0) += 1;
-        }
-    }
-    Ok(Verdict { role, counts, bad })
+/// `AUTOBAHN_CASES=12.1.*,13.3.1`: run only these cases (wstest's patterns), e.g. while fixing one.
+fn selection() -> Option<Vec<String>> {
+    let value = std::env::var("AUTOBAHN_CASES").ok().filter(|v| !v.trim().is_empty())?;
+    Some(value.split(',').map(|c| c.trim().to_string()).collect())
 }
 
 fn spec(path: &Path, json: serde_json::Value) -> Result<()> {
     std::fs::write(path, serde_json::to_string_pretty(&json).unwrap()).map_err(|e| e.to_string())
 }
 
-/// Runs both roles; returns their verdicts.
-pub fn run_both(godot: &Path) -> Result<Vec<Verdict>> {
-    let py = provision()?;
-    let project = crate::root().join("tests/godot");
-    let out = crate::root().join("target/autobahn/reports");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    let agent = "godot-rust-websocket";
+/// An implementation under test, started in each role.
+struct Testee {
+    /// How the lines name it ("" for ours).
+    peer: String,
+    /// The agent name in the reports, which go to `<reports>/server` and `<reports>/client`.
+    agent: &'static str,
+    reports: PathBuf,
+    /// The server role: a command that prints `LISTENING <port>`, then echoes every message.
+    server: Box<dyn Fn() -> Command>,
+    server_label: String,
+    /// The client role: a command, given the fuzzing server's URL and the agent, that runs every
+    /// case and prints `REPORTS UPDATED` once wstest has written its report.
+    client: Box<ClientCommand>,
+    client_label: String,
+    /// Its output is a Godot log (checked for script errors, extensions not loaded, leaks).
+    godot: bool,
+}
 
-    run::step("Autobahn|Testsuite, server role: wstest fuzzingclient -> WebSocketServer in headless Godot");
+/// Makes the client role's command from the fuzzing server's URL and the agent name.
+type ClientCommand = dyn Fn(&str, &str) -> Command;
+
+fn godot_tool(godot: &Path, scene: &str, args: &[String]) -> Command {
     let mut cmd = Command::new(godot);
-    cmd.args(["--headless", "--path"]).arg(&project).args(["res://tools/echo_server.tscn", "--", "--port=0"]);
-    let mut server = Background::spawn(cmd, "godot echo server", false)?;
+    cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot"));
+    cmd.arg(format!("res://tools/{scene}.tscn")).arg("--").args(args);
+    cmd
+}
+
+/// A fresh `<reports>/<role>` for a role's run; the cases to run, as wstest's spec lists them.
+fn prepare(t: &Testee, role: &str) -> Result<serde_json::Value> {
+    let _ = std::fs::remove_dir_all(t.reports.join(role));
+    std::fs::create_dir_all(&t.reports).map_err(|e| e.to_string())?;
+    Ok(selection().unwrap_or_else(|| vec!["*".into()]).into())
+}
+
+/// The server role: wstest's fuzzing client against `t`'s server.
+fn server_role(py: &Python27, t: &Testee) -> Result<Verdict> {
+    let cases = prepare(t, "server")?;
+    run::step(&format!("Autobahn|Testsuite, server role: wstest fuzzingclient -> {}", t.server_label));
+    let start = std::time::Instant::now();
+    let mut server = Background::spawn((t.server)(), &t.server_label, false)?;
     let port = server.wait_for("LISTENING ", 60)?;
+    let spec_file = t.reports.join("fuzzingclient.json");
     spec(
-        &out.join("fuzzingclient.json"),
+        &spec_file,
         serde_json::json!({
-            "outdir": out.join("server"), "cases": ["*"], "exclude-cases": ["12.*", "13.*"], "exclude-agent-cases": {},
-            "servers": [{"agent": agent, "url": format!("ws://127.0.0.1:{port}")}],
+            "outdir": t.reports.join("server"), "cases": cases, "exclude-cases": [], "exclude-agent-cases": {},
+            "servers": [{"agent": t.agent, "url": format!("ws://127.0.0.1:{port}")}],
         }),
     )?;
     let mut wstest = py.wstest(&["-m", "fuzzingclient", "-s"]);
-    wstest.arg(out.join("fuzzingclient.json"));
-    let result = run::capture_quiet(wstest, 1200);
+    wstest.arg(spec_file);
+    let result = run::capture_quiet(wstest, ROLE_LIMIT_S);
     let log = server.stop();
-    crate::godot::check_log(&log).map_err(|e| format!("echo server: {e}"))?;
+    if t.godot {
+        crate::godot::check_log(&log).map_err(|e| format!("{}: {e}", t.server_label))?;
+    }
     let result = result?;
     if !result.success {
         return Err(format!("wstest fuzzingclient exited with {}:\n{}", result.status, tail(&result.text, 30)));
     }
-    let server_verdict = read_report(&out.join("server/index.json"), "server")?;
+    let chosen = selection().map(|c| c.join(","));
+    read_report(&t.reports.join("server"), &t.peer, "server", start.elapsed().as_secs(), chosen)
+}
 
-    run::step("Autobahn|Testsuite, client role: RustWebSocketPeer in headless Godot -> wstest fuzzingserver");
+/// The client role: `t`'s client against wstest's fuzzing server.
+fn client_role(py: &Python27, t: &Testee) -> Result<Verdict> {
+    let cases = prepare(t, "client")?;
+    run::step(&format!("Autobahn|Testsuite, client role: {} -> wstest fuzzingserver", t.client_label));
+    let start = std::time::Instant::now();
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+    let spec_file = t.reports.join("fuzzingserver.json");
     spec(
-        &out.join("fuzzingserver.json"),
+        &spec_file,
         serde_json::json!({
-            "url": format!("ws://127.0.0.1:{port}"), "outdir": out.join("client"), "webport": 0,
-            "cases": ["*"], "exclude-cases": ["12.*", "13.*"], "exclude-agent-cases": {},
+            "url": format!("ws://127.0.0.1:{port}"), "outdir": t.reports.join("client"), "webport": 0,
+            "cases": cases, "exclude-cases": [], "exclude-agent-cases": {},
         }),
     )?;
     let mut cmd = py.wstest(&["-m", "fuzzingserver", "-s"]);
-    cmd.arg(out.join("fuzzingserver.json"));
+    cmd.arg(spec_file);
     let fuzz = Background::spawn(cmd, "wstest fuzzingserver", false)?;
-    let start = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if start.elapsed().as_secs() > 60 {
             return Err(format!("wstest fuzzingserver did not listen:\n{}", fuzz.stop()));
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let mut cmd = Command::new(godot);
-    cmd.args(["--headless", "--path"]).arg(&project).args([
-        "res://tools/autobahn_client.tscn".to_string(),
-        "--".into(),
-        format!("--url=ws://127.0.0.1:{port}"),
-        format!("--agent={agent}"),
-    ]);
-    let client = run::capture_quiet(cmd, 1500);
+    let client = run::capture_quiet((t.client)(&format!("ws://127.0.0.1:{port}"), t.agent), ROLE_LIMIT_S);
     fuzz.stop();
     let client = client?;
-    crate::godot::check_log(&client.text).map_err(|e| format!("autobahn client: {e}"))?;
-    if !client.text.contains("REPORTS UPDATED") {
-        return Err(format!("the Godot client did not finish ({}):\n{}", client.status, tail(&client.text, 30)));
+    if t.godot {
+        crate::godot::check_log(&client.text).map_err(|e| format!("{}: {e}", t.client_label))?;
     }
-    let client_verdict = read_report(&out.join("client/index.json"), "client")?;
-    Ok(vec![server_verdict, client_verdict])
+    if !client.text.contains("REPORTS UPDATED") {
+        return Err(format!("{} did not finish ({}):\n{}", t.client_label, client.status, tail(&client.text, 30)));
+    }
+    let chosen = selection().map(|c| c.join(","));
+    read_report(&t.reports.join("client"), &t.peer, "client", start.elapsed().as_secs(), chosen)
+}
+
+/// Runs both roles of ours, permessage-deflate on, every message compressed (threshold 0: the
+/// 16- and 64-byte messages of 12.*/13.* go through the compressor too); returns their verdicts.
+pub fn run_both(godot: &Path) -> Result<Vec<Verdict>> {
+    let py = provision()?;
+    let deflate = ["--compression".to_string(), "--compression-threshold=0".to_string()];
+    let godot = godot.to_path_buf();
+    let mut server_args = vec!["--port=0".to_string()];
+    server_args.extend(deflate.iter().cloned());
+    let testee = Testee {
+        peer: String::new(),
+        agent: "godot-rust-websocket",
+        reports: crate::root().join("target/autobahn/reports"),
+        server: Box::new({
+            let godot = godot.clone();
+            move || godot_tool(&godot, "echo_server", &server_args)
+        }),
+        server_label: "WebSocketServer in headless Godot".into(),
+        client: Box::new(move |url, agent| {
+            let mut args = vec![format!("--url={url}"), format!("--agent={agent}")];
+            args.extend(deflate.iter().cloned());
+            godot_tool(&godot, "autobahn_client", &args)
+        }),
+        client_label: "RustWebSocketPeer in headless Godot".into(),
+        godot: true,
+    };
+    Ok(vec![server_role(&py, &testee)?, client_role(&py, &testee)?])
+}
+
+/// Python `websockets`, as the interop stage installs it (same version, same place).
+const WEBSOCKETS: &str = "17.4";
+
+fn python_websockets() -> Result<PathBuf> {
+    let dir = crate::root().join("target/interop/py");
+    if !dir.join("websockets").exists() {
+        run::step(&format!("installing Python websockets {WEBSOCKETS} into target/interop/py"));
+        let ok = Command::new("python3")
+            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target"])
+            .arg(&dir)
+            .arg(format!("websockets=={WEBSOCKETS}"))
+            .status()
+            .map_err(|e| e.to_string())?
+            .success();
+        if !ok {
+            return Err("pip install websockets failed".into());
+        }
+    }
+    Ok(dir)
+}
+
+/// `cargo xtask autobahn --reference`: the same cases against Python `websockets` (its defaults,
+/// permessage-deflate on) and the engine's own `WebSocketPeer` (no extensions), in both roles.
+/// Prints one line per peer and role; not part of `cargo xtask test`. Reports go to
+/// `target/autobahn/reference/<peer>/{server,client}/`.
+pub fn run_reference(godot: &Path) -> Result<()> {
+    let py = provision()?;
+    let deps = python_websockets()?;
+    let script = crate::root().join("tests/external/autobahn_websockets.py");
+    let python = move |args: &[&str]| {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&script).args(args).env("PYTHONPATH", &deps);
+        cmd
+    };
+    let version = Command::new(godot).args(["--headless", "--version"]).output().map_err(|e| e.to_string())?;
+    let version = String::from_utf8_lossy(&version.stdout).lines().last().unwrap_or("?").trim().to_string();
+    let dir = crate::root().join("target/autobahn/reference");
+    let godot = godot.to_path_buf();
+    let testees = [
+        Testee {
+            peer: format!("Python websockets {WEBSOCKETS}"),
+            agent: "websockets",
+            reports: dir.join("websockets"),
+            server: Box::new({
+                let python = python.clone();
+                move || python(&["server"])
+            }),
+            server_label: "Python websockets server".into(),
+            client: Box::new(move |url, agent| python(&["client", "--url", url, "--agent", agent])),
+            client_label: "Python websockets client".into(),
+            godot: false,
+        },
+        Testee {
+            peer: format!("Godot {version} WebSocketPeer"),
+            agent: "godot-engine",
+            reports: dir.join("engine"),
+            server: Box::new({
+                let godot = godot.clone();
+                move || godot_tool(&godot, "echo_server", &["--port=0".into(), "--engine".into()])
+            }),
+            server_label: "TCPServer + WebSocketPeer.accept_stream in headless Godot".into(),
+            client: Box::new(move |url, agent| {
+                godot_tool(
+                    &godot,
+                    "autobahn_client",
+                    &[format!("--url={url}"), format!("--agent={agent}"), "--engine".into()],
+                )
+            }),
+            client_label: "WebSocketPeer in headless Godot".into(),
+            godot: true,
+        },
+    ];
+    let (mut lines, mut errors) = (Vec::new(), Vec::new());
+    for t in &testees {
+        for (role, run) in
+            [("server", server_role as fn(&Python27, &Testee) -> Result<Verdict>), ("client", client_role)]
+        {
+            match run(&py, t) {
+                Ok(verdict) => lines.push(verdict.line()),
+                Err(e) => errors.push(format!("{} {role} role: {e}", t.peer)),
+            }
+        }
+    }
+    println!();
+    for line in lines {
+        println!("{line}");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("a reference run did not complete: {}", errors.join("; ")))
+    }
 }
 
 fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Verdict, EXPECTED_CASES};
-    use std::collections::BTreeMap;
-
-    fn verdict(counts: &[(&str, u32)], bad: &[&str]) -> Verdict {
-        let counts: BTreeMap<String, u32> = counts.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-        Verdict { role: "server", counts, bad: bad.iter().map(|b| b.to_string()).collect() }
-    }
-
-    #[test]
-    fn a_role_fails_on_a_failed_case_or_a_short_report() {
-        let ok = verdict(&[("OK", EXPECTED_CASES - 12), ("NON-STRICT", 9), ("INFORMATIONAL", 3)], &[]);
-        assert_eq!(ok.problem(), None);
-        assert_eq!(
-            ok.line(),
-            "autobahn server role: 301 cases: 289 OK, 9 NON-STRICT, 3 INFORMATIONAL, 0 FAILED, 0 UNIMPLEMENTED"
-        );
-        let failed = verdict(&[("OK", EXPECTED_CASES - 1), ("FAILED", 1)], &["5.6 FAILED (close: OK)"]);
-        assert!(failed.problem().unwrap().contains("5.6 FAILED"));
-        let short = verdict(&[("OK", 200)], &[]);
-        assert!(short.problem().unwrap().contains("200 cases"));
-    }
 }

@@ -7,12 +7,17 @@
 //!   headless Godot. Extra arguments filter suites/tests by name.
 //! * `build` – build the extension and install the addon into the sample and test projects;
 //!   `--export` also builds the library used by release exports (without the class reference).
-//! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`).
+//! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`); `--reference`
+//!   runs it against Python `websockets` and the engine's `WebSocketPeer` instead.
 //! * `fuzz [seconds]` – libFuzzer (cargo-fuzz) on the core's handshake and frame paths for a
 //!   bounded time (default 300 s); not part of `test`.
-//! * `bench [core|mp]` – print speed and memory figures: the core's (idle scale, echo
-//!   throughput), then the high-level multiplayer stage (1,000 clients against a headless Godot
-//!   server with our multiplayer peer and with the engine's, side by side; `mpbench.rs`).
+//! * `bench [core|mp|echo]` – print speed and memory figures: the core's (idle scale, echo
+//!   throughput, permessage-deflate on game-state JSON, also against Node `ws` when the interop
+//!   stage installed it; `nodebench.rs`), then the high-level multiplayer stage (1,000 clients
+//!   against a headless Godot server with our multiplayer peer and with the engine's, side by
+//!   side; `mpbench.rs`), then the echo servers side by side (ours in Godot, the engine's way,
+//!   Node `ws`, our core, raw TCP; `echobench/`, load from `loadgen/`); `bench echo` alone.
+//! * `package [--no-build] [--all-platforms]` – the release zip in `target/dist/` (`package/`).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
@@ -22,9 +27,13 @@
 mod apt;
 mod autobahn;
 mod certs;
+mod echobench;
 mod external;
 mod godot;
+mod loadgen;
 mod mpbench;
+mod nodebench;
+mod package;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +57,9 @@ fn main() -> ExitCode {
         Some("autobahn") => godot::find().and_then(|g| {
             build()?;
             godot::import(&g, &root().join("tests/godot"))?;
+            if args.iter().any(|a| a == "--reference") {
+                return autobahn::run_reference(&g);
+            }
             let verdicts = autobahn::run_both(&g)?;
             let mut failed = false;
             for v in &verdicts {
@@ -64,8 +76,9 @@ fn main() -> ExitCode {
         }),
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300)),
         Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("package") => package::command(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn|fuzz [seconds]|bench [core|mp]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|godot>");
             return ExitCode::from(2);
         }
     };
@@ -78,16 +91,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// The core's figures, then the multiplayer stage (`only`: one of them).
+/// The core's figures, the multiplayer stage, then the echo servers (`only`: one of them).
 fn bench(only: Option<&str>) -> Result<()> {
+    if only == Some("echo") {
+        return echobench::run();
+    }
     if only != Some("mp") {
         run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])?;
+        if let Err(e) = nodebench::run() {
+            println!("compression rows against Node ws: {e}");
+        }
     }
     if only != Some("core") {
         let godot = godot::find()?;
         build()?;
         godot::import(&godot, &root().join("tests/godot"))?;
         mpbench::run(&godot)?;
+    }
+    if only.is_none() {
+        echobench::run()?;
     }
     Ok(())
 }
@@ -308,6 +330,12 @@ fn test(filters: &[String]) -> Result<()> {
         }
         Err(e) => tally.add("godot", 0, 1, Some(e)),
     }
+    if stage("package") {
+        match package::stage(&godot) {
+            Ok((p, f, problem)) => tally.add("package", p, f, problem),
+            Err(e) => tally.add("package", 0, 1, Some(e)),
+        }
+    }
     if stage("autobahn") {
         match autobahn::run_both(&godot) {
             Ok(verdicts) => {
@@ -334,10 +362,10 @@ fn test(filters: &[String]) -> Result<()> {
 }
 
 /// Results of the test stages, and the closing `total: N passed, N failed` line, which counts
-/// tests: Rust tests, GDScript tests, interop peers, hostile cases and the soak. Autobahn cases
-/// are reported per role by outcome and not counted, except that a role that fails (a FAILED or
-/// UNIMPLEMENTED case, a short report) or a stage that errors out counts as one failure, so that
-/// the closing line never reads "0 failed" for a failing run.
+/// tests: Rust tests, GDScript tests, the package test's, interop peers, hostile cases and the
+/// soak. Autobahn cases are reported per role by outcome and not counted, except that a role that
+/// fails (a FAILED or UNIMPLEMENTED case, a short report) or a stage that errors out counts as one
+/// failure, so that the closing line never reads "0 failed" for a failing run.
 #[derive(Default)]
 struct Tally {
     rows: Vec<(String, u32, u32, Option<String>)>,

@@ -7,8 +7,13 @@ extends Node
 ## `--tls` (wss with a throwaway self-signed certificate for CN=localhost, written to
 ## user://echo_cert.crt), `--protocols=a,b`, `--inbound=BYTES`, `--outbound=BYTES`,
 ## `--verbose` (print each connect and close), `--quit-after=S` (seconds; 0 = run until
-## killed). A text message `__quit__` stops the server and quits, so that drivers can end it
-## cleanly (and the log shows any leak at exit).
+## killed), `--compression` (accept permessage-deflate; off unless asked, so that the other
+## drivers see the default server) with `--compression-threshold=BYTES`. A text message
+## `__quit__` stops the server and quits, so that drivers can end it cleanly (and the log shows
+## any leak at exit).
+##
+## `--engine`: the engine's own server instead, `TCPServer` + `WebSocketPeer.accept_stream`
+## with the same buffer sizes (the Autobahn|Testsuite's reference runs); it only echoes.
 ##
 ## Control messages for the drivers (text, never echoed as data):
 ## - `__mark__ LABEL`: prints `MARK LABEL`, then sends the message back. Once the sender has the
@@ -23,11 +28,16 @@ const Args := preload("res://tools/args.gd")
 var server := WebSocketServer.new()
 var quit_at := 0
 var messages := 0
+var engine_tcp: TCPServer
+var engine_peers: Array[WebSocketPeer] = []
 
 
 func _ready() -> void:
 	Args.full_speed()
 	var args := Args.parse()
+	if args.has("engine"):
+		_listen_engine(int(args.get("port", "0")))
+		return
 	# Autobahn sends messages of up to 16 MiB and thousands of fragments.
 	server.inbound_buffer_size = int(args.get("inbound", str(64 * 1024 * 1024)))
 	server.outbound_buffer_size = int(args.get("outbound", "0"))
@@ -35,6 +45,10 @@ func _ready() -> void:
 	server.max_peers = 100000
 	if args.has("protocols"):
 		server.supported_protocols = PackedStringArray(args["protocols"].split(","))
+	if args.has("compression"):
+		server.compression_enabled = true
+	if args.has("compression-threshold"):
+		server.compression_threshold = int(args["compression-threshold"])
 	server.data_received.connect(_on_data)
 	if args.has("verbose"):
 		server.client_connected.connect(func(id, proto): print("CONNECTED %d '%s'" % [id, proto]))
@@ -84,7 +98,37 @@ func _on_data(id: int) -> void:
 
 
 func _process(_delta: float) -> void:
+	if engine_tcp:
+		_poll_engine()
+		return
 	server.poll()
 	if quit_at > 0 and Time.get_ticks_msec() > quit_at:
 		server.stop()
 		get_tree().quit(0)
+
+
+func _listen_engine(port: int) -> void:
+	engine_tcp = TCPServer.new()
+	var err := engine_tcp.listen(port, "127.0.0.1")
+	if err != OK:
+		printerr("echo_server: listen failed: ", error_string(err))
+		get_tree().quit(1)
+		return
+	print("LISTENING ", engine_tcp.get_local_port())
+
+
+func _poll_engine() -> void:
+	while engine_tcp.is_connection_available():
+		var peer := WebSocketPeer.new()
+		peer.inbound_buffer_size = 64 * 1024 * 1024
+		peer.outbound_buffer_size = 64 * 1024 * 1024
+		peer.max_queued_packets = 1 << 16
+		peer.accept_stream(engine_tcp.take_connection())
+		engine_peers.append(peer)
+	for peer: WebSocketPeer in engine_peers.duplicate():
+		peer.poll()
+		while peer.get_ready_state() == WebSocketPeer.STATE_OPEN and peer.get_available_packet_count() > 0:
+			var pkt := peer.get_packet()
+			peer.send(pkt, WebSocketPeer.WRITE_MODE_TEXT if peer.was_string_packet() else WebSocketPeer.WRITE_MODE_BINARY)
+		if peer.get_ready_state() == WebSocketPeer.STATE_CLOSED:
+			engine_peers.erase(peer)

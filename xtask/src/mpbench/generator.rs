@@ -13,6 +13,7 @@ use super::*;
 
 mod wire;
 
+use crate::loadgen::wire::{upgrade_request, Schedule};
 use wire::send_frame;
 
 pub(super) struct RpcInfo {
@@ -59,20 +60,6 @@ struct Client {
     seq: u32,
 }
 
-/// The open-loop send schedule: RPC number `n` goes out at `start + n / per_s`, to joined client
-/// `n % joined`.
-struct Schedule {
-    start: Instant,
-    per_s: f64,
-    next: u64,
-}
-
-impl Schedule {
-    fn due(&self, n: u64) -> Instant {
-        self.start + Duration::from_secs_f64(n as f64 / self.per_s)
-    }
-}
-
 #[derive(Default)]
 struct Counters {
     sent: u64,
@@ -100,6 +87,7 @@ pub(super) struct Generator {
     retry: VecDeque<usize>,
     attempts: u32,
     counters: Counters,
+    /// Open loop: RPC number `n` goes to joined client `n % joined`.
     schedule: Option<Schedule>,
     request: Vec<u8>,
 }
@@ -118,10 +106,7 @@ impl Generator {
                 seq: 0,
             })
             .collect();
-        let request = format!(
-            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .into_bytes();
+        let request = upgrade_request(addr, "/");
         Ok(Generator {
             poll: Poll::new().map_err(|e| format!("mio: {e}"))?,
             events: Events::with_capacity(1024),

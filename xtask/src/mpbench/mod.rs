@@ -36,6 +36,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::loadgen::wire::{cpu_ticks, rank, HZ};
 use crate::run::{self, Background};
 use crate::Result;
 
@@ -64,8 +65,6 @@ const LOAD: Duration = Duration::from_secs(4);
 const DRAIN: Duration = Duration::from_secs(5);
 /// Runs of each server (`MP_BENCH_RUNS` overrides it).
 const REPS: usize = 3;
-/// Clock ticks per second of `/proc/*/stat` (USER_HZ, 100 on Linux).
-const HZ: f64 = 100.0;
 
 /// The two servers, in the order each repetition runs them.
 const KINDS: [(&str, &str); 2] =
@@ -195,23 +194,6 @@ fn one_run(godot: &Path, kind: &str, clients: usize) -> Result<Figures> {
 fn tail(log: &str, n: usize) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// What the server printed on its `RPC` line.
-/// User + system CPU ticks of a process (`self` or a pid), all threads.
-fn cpu_ticks(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
-/// Nearest-rank quantile of sorted values.
-fn rank(sorted: &[u32], q: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let k = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[k - 1]
 }
 
 fn median(values: impl Iterator<Item = f64>) -> f64 {

@@ -1,29 +1,27 @@
 //! The generator's side of each connection: reading and answering what the server sends
 //! (the HTTP upgrade's answer, the id, `SceneMultiplayer` packets) and writing frames.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read};
 
 use super::*;
+use crate::loadgen::wire::{connected, flush, parse_header, push_frame, upgrade_answer, Header};
 
 impl Generator {
     pub(super) fn service(&mut self, i: usize, readable: bool, writable: bool) {
         let c = &mut self.clients[i];
         let Some(sock) = c.sock.as_mut() else { return };
         if c.state == State::Connecting {
-            if !matches!(sock.take_error(), Ok(None)) {
-                return self.fail(i);
-            }
-            match sock.peer_addr() {
-                Ok(_) => {
+            match connected(sock) {
+                Some(true) => {
                     c.state = State::Upgrading;
                     queue(c, &self.request);
                 }
-                Err(e) if e.kind() == ErrorKind::NotConnected => return,
-                Err(_) => return self.fail(i),
+                Some(false) => return,
+                None => return self.fail(i),
             }
         }
         let c = &mut self.clients[i];
-        if writable && !flush(c) {
+        if writable && !flush_client(c) {
             return self.fail(i);
         }
         if readable {
@@ -47,28 +45,19 @@ impl Generator {
         let mut data = std::mem::take(&mut self.clients[i].inbuf);
         let mut pos = 0;
         if self.clients[i].state == State::Upgrading {
-            let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-                self.clients[i].inbuf = data;
-                return;
-            };
-            if !data.starts_with(b"HTTP/1.1 101") {
-                return self.fail(i);
+            match upgrade_answer(&data) {
+                None => {
+                    self.clients[i].inbuf = data;
+                    return;
+                }
+                Some(Err(())) => return self.fail(i),
+                Some(Ok(end)) => pos = end,
             }
-            pos = end + 4;
             self.clients[i].state = State::WaitingId;
         }
         loop {
             let buf = &data[pos..];
-            if buf.len() < 2 {
-                break;
-            }
-            let (fin, op, masked) = (buf[0] & 0x80 != 0, buf[0] & 0x0f, buf[1] & 0x80 != 0);
-            let (len, header) = match buf[1] & 0x7f {
-                126 if buf.len() >= 4 => (u16::from_be_bytes([buf[2], buf[3]]) as usize, 4),
-                127 if buf.len() >= 10 => (u64::from_be_bytes(buf[2..10].try_into().unwrap()) as usize, 10),
-                126 | 127 => break,
-                n => (n as usize, 2),
-            };
+            let Some(Header { fin, op, masked, len, size: header }) = parse_header(buf) else { break };
             if buf.len() < header + len {
                 break;
             }
@@ -159,45 +148,18 @@ pub(super) fn send_frame(c: &mut Client, payload: &[u8]) {
 
 /// Sends one masked frame with the first byte `b0`.
 fn send_control_frame(c: &mut Client, b0: u8, payload: &[u8]) {
-    let mut frame = Vec::with_capacity(payload.len() + 8);
-    frame.push(b0);
-    match payload.len() {
-        n @ 0..=125 => frame.push(0x80 | n as u8),
-        n @ 126..=65535 => {
-            frame.push(0x80 | 126);
-            frame.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            frame.push(0x80 | 127);
-            frame.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    frame.extend_from_slice(&c.mask);
-    frame.extend(payload.iter().enumerate().map(|(k, b)| b ^ c.mask[k % 4]));
-    queue(c, &frame);
+    push_frame(&mut c.out, b0, payload, c.mask);
+    flush_client(c);
 }
 
 /// Writes at once what the socket takes; keeps the rest for the next writable event.
 fn queue(c: &mut Client, bytes: &[u8]) {
     c.out.extend_from_slice(bytes);
-    flush(c);
+    flush_client(c);
 }
 
 /// Writes what is queued; false when the connection failed.
-fn flush(c: &mut Client) -> bool {
+fn flush_client(c: &mut Client) -> bool {
     let Some(sock) = c.sock.as_mut() else { return false };
-    while !c.out.is_empty() {
-        match sock.write(&c.out) {
-            Ok(0) => return false,
-            Ok(n) => {
-                c.out.drain(..n);
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            // Not connected yet: the request goes out at the writable event.
-            Err(e) if e.kind() == ErrorKind::NotConnected => return true,
-            Err(_) => return false,
-        }
-    }
-    true
+    flush(sock, &mut c.out)
 }

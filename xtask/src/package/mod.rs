@@ -1,0 +1,283 @@
+//! `cargo xtask package [--no-build] [--all-platforms]`: the addon as a release archive,
+//! `target/dist/godot-rust-websocket-<version>.zip` (version from the workspace `Cargo.toml`),
+//! holding `addons/rust_websocket/`: the `.gdextension` manifest, every library in `bin/`, the
+//! licence, `THIRD_PARTY_LICENSES.md` (regenerated from `cargo metadata`), a README for users and
+//! the `RustWebSocket` helper script. It builds this platform's libraries first unless
+//! `--no-build` (the release workflow gathers every platform's into `bin/` and packages them);
+//! `--all-platforms` fails when a library the manifest names is missing.
+
+mod check;
+pub mod licenses;
+
+use std::io::Write;
+use std::path::Path;
+
+pub use check::stage;
+
+use crate::Result;
+
+/// The archive's folder, as it lands in a project.
+const PREFIX: &str = "addons/rust_websocket/";
+
+/// The addon's own files, copied as they are.
+const ADDON_FILES: [&str; 4] = ["rust_websocket.gdextension", "LICENSE", "rust_websocket.gd", "rust_websocket.gd.uid"];
+
+/// What a library file name ends with, on any platform.
+const LIBRARY_SUFFIXES: [&str; 3] = [".so", ".dll", ".dylib"];
+
+pub fn command(args: &[String]) -> Result<()> {
+    if let Some(a) = args.iter().find(|a| !matches!(a.as_str(), "--no-build" | "--all-platforms")) {
+        return Err(format!("package: unknown option {a} (use --no-build, --all-platforms)"));
+    }
+    if !args.iter().any(|a| a == "--no-build") {
+        crate::build()?;
+        crate::build_export()?;
+    }
+    let version = workspace_field("version")?;
+    let dest = crate::root().join("target/dist").join(format!("godot-rust-websocket-{version}.zip"));
+    crate::run::step(&format!("packaging the addon into {}", dest.display()));
+    let made = make(&dest, args.iter().any(|a| a == "--all-platforms"))?;
+    for line in &made.platforms {
+        println!("xtask:   {line}");
+    }
+    println!("xtask: {} ({} libraries)", dest.display(), made.libraries.len());
+    Ok(())
+}
+
+/// What went into an archive.
+pub struct Made {
+    /// The library files, as named in `bin/`.
+    pub libraries: Vec<String>,
+    /// One line per platform: which of its libraries are included.
+    pub platforms: Vec<String>,
+}
+
+/// Writes the archive to `dest` from `addons/rust_websocket/` as it is now.
+pub fn make(dest: &Path, all_platforms: bool) -> Result<Made> {
+    let addon = crate::root().join("addons/rust_websocket");
+    let read = |name: &str| std::fs::read(addon.join(name)).map_err(|e| format!("addons/rust_websocket/{name}: {e}"));
+    let manifest = String::from_utf8_lossy(&read("rust_websocket.gdextension")?).into_owned();
+    let entries = manifest_libraries(&manifest);
+    let libraries = bin_libraries(&addon.join("bin"))?;
+    if libraries.is_empty() {
+        return Err("addons/rust_websocket/bin/ holds no library: run `cargo xtask build --export` first".into());
+    }
+    let missing: Vec<&str> = entries
+        .iter()
+        .map(|(_, p)| p.as_str())
+        .filter(|p| !libraries.iter().any(|l| p == &format!("bin/{l}")))
+        .collect();
+    if all_platforms && !missing.is_empty() {
+        return Err(format!("--all-platforms: the manifest names libraries that bin/ lacks: {}", missing.join(", ")));
+    }
+    for lib in libraries.iter().filter(|l| !entries.iter().any(|(_, p)| p == &format!("bin/{l}"))) {
+        println!("xtask: note: bin/{lib} is not named in the manifest (packaged anyway)");
+    }
+    let platforms = platforms(&entries, &libraries);
+    let minimum = manifest_value(&manifest, "compatibility_minimum").unwrap_or_else(|| "4.3".into());
+    let readme = user_readme(&workspace_field("version")?, &minimum, &workspace_field("repository")?, &platforms);
+    let mut files: Vec<(String, Vec<u8>, u32)> = Vec::new();
+    for name in ADDON_FILES {
+        files.push((name.to_string(), read(name)?, 0o644));
+    }
+    files.push(("THIRD_PARTY_LICENSES.md".into(), current_licences(&addon)?.into_bytes(), 0o644));
+    files.push(("README.md".into(), readme.into_bytes(), 0o644));
+    for lib in &libraries {
+        files.push((format!("bin/{lib}"), read(&format!("bin/{lib}"))?, 0o755));
+    }
+    write_zip(dest, &files).map_err(|e| format!("writing {}: {e}", dest.display()))?;
+    Ok(Made { libraries, platforms })
+}
+
+/// The licence list from `cargo metadata`; when the addon's copy differs (dependencies changed),
+/// the copy is rewritten so that the change shows in the work tree.
+fn current_licences(addon: &Path) -> Result<String> {
+    let text = licenses::generate()?;
+    let copy = addon.join("THIRD_PARTY_LICENSES.md");
+    if std::fs::read_to_string(&copy).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&copy, &text).map_err(|e| format!("{}: {e}", copy.display()))?;
+        println!("xtask: updated addons/rust_websocket/THIRD_PARTY_LICENSES.md (the dependencies changed): commit it");
+    }
+    Ok(text)
+}
+
+/// The library files in `bin/`, sorted.
+fn bin_libraries(bin: &Path) -> Result<Vec<String>> {
+    let mut libs: Vec<String> = std::fs::read_dir(bin)
+        .map_err(|e| format!("{}: {e}", bin.display()))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| LIBRARY_SUFFIXES.iter().any(|s| n.ends_with(s)))
+        .collect();
+    libs.sort();
+    Ok(libs)
+}
+
+fn write_zip(dest: &Path, files: &[(String, Vec<u8>, u32)]) -> zip::result::ZipResult<()> {
+    use zip::write::SimpleFileOptions;
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dest)?);
+    let options = |mode: u32| {
+        SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).unix_permissions(mode)
+    };
+    for dir in ["addons/", PREFIX, &format!("{PREFIX}bin/")] {
+        zip.add_directory(dir, options(0o755))?;
+    }
+    for (name, bytes, mode) in files {
+        zip.start_file(format!("{PREFIX}{name}"), options(*mode))?;
+        zip.write_all(bytes)?;
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+/// The `[libraries]` of a `.gdextension`: (feature tags, path), in their order.
+fn manifest_libraries(manifest: &str) -> Vec<(String, String)> {
+    let mut section = "";
+    let mut out = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line;
+        } else if section == "[libraries]" {
+            if let Some((key, value)) = line.split_once('=') {
+                out.push((key.trim().to_string(), value.trim().trim_matches('"').to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// A `key = "value"` of the manifest's `[configuration]` (or any section).
+fn manifest_value(manifest: &str, key: &str) -> Option<String> {
+    manifest.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// One line per operating system and architecture of the manifest, saying which of its
+/// libraries are present: "Linux x86-64: editor and debug builds, release exports".
+fn platforms(entries: &[(String, String)], present: &[String]) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<(&str, bool)>)> = Vec::new();
+    for (tags, path) in entries {
+        let mut parts = tags.split('.');
+        let os = match parts.next().unwrap_or("") {
+            "linux" => "Linux",
+            "windows" => "Windows",
+            "macos" => "macOS",
+            other => other,
+        };
+        let build = if parts.next() == Some("release") { "release exports" } else { "editor and debug builds" };
+        let arch = match parts.next() {
+            Some("x86_64") => "x86-64",
+            Some(other) => other,
+            None if os == "macOS" => "universal (x86-64 and arm64)",
+            None => "any architecture",
+        };
+        let name = format!("{os} {arch}");
+        let here = present.iter().any(|l| path == &format!("bin/{l}"));
+        match groups.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, builds)) => builds.push((build, here)),
+            None => groups.push((name, vec![(build, here)])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(name, builds)| {
+            let has: Vec<&str> = builds.iter().filter(|b| b.1).map(|b| b.0).collect();
+            let lacks: Vec<&str> = builds.iter().filter(|b| !b.1).map(|b| b.0).collect();
+            match (has.is_empty(), lacks.is_empty()) {
+                (true, _) => format!("{name}: not included"),
+                (false, true) => format!("{name}: {}", has.join(", ")),
+                (false, false) => {
+                    format!("{name}: {} (not {}: they will not load the extension)", has.join(", "), lacks.join(", "))
+                }
+            }
+        })
+        .collect()
+}
+
+/// A `key = "value"` of the workspace `Cargo.toml`'s `[workspace.package]`.
+fn workspace_field(key: &str) -> Result<String> {
+    let text = std::fs::read_to_string(crate::root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    let section = text.split("[workspace.package]").nth(1).ok_or("Cargo.toml has no [workspace.package]")?;
+    let section = section.split("\n[").next().unwrap_or("");
+    manifest_value(section, key).ok_or_else(|| format!("Cargo.toml: [workspace.package] has no {key}"))
+}
+
+/// The archive's README.md, for a user who downloaded it.
+fn user_readme(version: &str, minimum: &str, repository: &str, platforms: &[String]) -> String {
+    let list: String = platforms.iter().map(|p| format!("- {p}\n")).collect();
+    USER_README
+        .replace("{version}", version)
+        .replace("{minimum}", minimum)
+        .replace("{repository}", repository)
+        .replace("{platforms}", &list)
+}
+
+const USER_README: &str = "# godot-rust-websocket {version}
+
+A Godot addon, written in Rust, with a fast WebSocket server and client for desktop games:
+`WebSocketServer` (the server class of Godot 3 and of the Godot WebSocket tutorial, with its
+signals), `RustWebSocketPeer` (a client with the API of the engine's `WebSocketPeer`) and
+`RustWebSocketMultiplayerPeer` (the protocol of the engine's `WebSocketMultiplayerPeer`, for RPC
+games). Requires Godot {minimum} or newer.
+
+## Install
+
+1. Unzip this archive at the root of your Godot project, so that the folder
+   `addons/rust_websocket/` lands in the project's `addons/` folder.
+2. Restart the editor once, so that it loads the extension. To run a project headless that has
+   never been opened in the editor, run `godot --headless --import` in it first (Godot issue
+   #53163), twice: the first one may crash as it exits, after its work is done (Godot issue
+   #111048), and the second exits cleanly.
+
+## Platforms in this archive
+
+{platforms}
+Godot loads the editor and debug library in the editor and in debug exports, the release one in
+release exports. Web exports cannot load native extensions: there the helper script
+`rust_websocket.gd` (class `RustWebSocket`: `RustWebSocket.new_peer()`,
+`RustWebSocket.new_multiplayer_peer()`) hands out the engine's own classes, which talk to this
+addon's servers.
+
+## Documentation
+
+- In the editor: Help (F1) has a page for each class (`WebSocketServer`, `RustWebSocketPeer`,
+  `RustWebSocketMultiplayerPeer`), including where they differ from the engine's classes.
+- The project's README, with examples, the multiplayer protocol and how it is tested:
+  {repository}
+
+## Licence
+
+MIT (`LICENSE`). The Rust crates linked into the libraries, their licences and licence texts:
+`THIRD_PARTY_LICENSES.md`.
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: &str = "[configuration]\ncompatibility_minimum = \"4.3\"\n\n[libraries]\n\
+        linux.debug.x86_64 = \"bin/a.so\"\nlinux.release.x86_64 = \"bin/a.r.so\"\n\
+        windows.debug.x86_64 = \"bin/b.dll\"\nwindows.release.x86_64 = \"bin/b.r.dll\"\n\
+        macos.debug = \"bin/c.dylib\"\nmacos.release = \"bin/c.r.dylib\"\n";
+
+    #[test]
+    fn platforms_say_what_each_has() {
+        let entries = manifest_libraries(MANIFEST);
+        assert_eq!(entries.len(), 6);
+        assert_eq!(manifest_value(MANIFEST, "compatibility_minimum").as_deref(), Some("4.3"));
+        let present = ["a.so", "a.r.so", "b.dll"].map(String::from);
+        assert_eq!(
+            platforms(&entries, &present),
+            [
+                "Linux x86-64: editor and debug builds, release exports",
+                "Windows x86-64: editor and debug builds (not release exports: they will not load the extension)",
+                "macOS universal (x86-64 and arm64): not included",
+            ]
+        );
+    }
+}
