@@ -164,7 +164,7 @@ def thousand_connections_opened_and_dropped_at_once():
     print("      opened and dropped %d connections" % len(socks))
 
 
-@case("with code 1002: Received an unmasked frame")
+@case("with code 1002: an unmasked frame from a client")
 def unmasked_client_frame():
     expect_close_after(frame(1, b"not masked", mask=False), 1002, "unmasked")
 
@@ -201,7 +201,7 @@ def invalid_close_codes():
         expect_close_after(frame(8, struct.pack(">H", code)), 1002, "close code %d" % code)
 
 
-@case("with code 1002: Invalid close sequence")
+@case("with code 1002: close frame with a 1-byte payload")
 def one_byte_close_payload():
     expect_close_after(frame(8, b"\x03"), 1002, "one-byte close payload")
 

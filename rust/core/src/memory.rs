@@ -22,6 +22,9 @@ pub struct MemoryStream {
     tx: Rc<RefCell<Pipe>>,
     /// Most bytes moved by one read or write (1 exercises every partial-I/O path).
     pub chunk: usize,
+    /// Most bytes this end's writes may leave unread by the other end (a full socket buffer:
+    /// writes then return `WouldBlock`).
+    pub capacity: usize,
 }
 
 impl MemoryStream {
@@ -30,8 +33,8 @@ impl MemoryStream {
         let a = Rc::new(RefCell::new(Pipe::default()));
         let b = Rc::new(RefCell::new(Pipe::default()));
         (
-            MemoryStream { rx: a.clone(), tx: b.clone(), chunk: usize::MAX },
-            MemoryStream { rx: b, tx: a, chunk: usize::MAX },
+            MemoryStream { rx: a.clone(), tx: b.clone(), chunk: usize::MAX, capacity: usize::MAX },
+            MemoryStream { rx: b, tx: a, chunk: usize::MAX, capacity: usize::MAX },
         )
     }
 
@@ -70,8 +73,13 @@ impl Write for MemoryStream {
         if Rc::strong_count(&self.tx) == 1 {
             return Err(io::ErrorKind::BrokenPipe.into()); // the other end is gone
         }
-        let n = buf.len().min(self.chunk.max(1));
-        self.tx.borrow_mut().bytes.extend(&buf[..n]);
+        let mut tx = self.tx.borrow_mut();
+        let room = self.capacity.saturating_sub(tx.bytes.len());
+        if room == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.chunk.max(1)).min(room);
+        tx.bytes.extend(&buf[..n]);
         Ok(n)
     }
 

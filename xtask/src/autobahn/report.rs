@@ -103,23 +103,29 @@ fn case_key(case: &str) -> Vec<u32> {
     case.split('.').map(|n| n.parse().unwrap_or(u32::MAX)).collect()
 }
 
-/// A list of received or expected events, by kind: `text message, pong` or `nothing`.
+/// A list of received or expected events (`pong 'x', text 'Hello'`), or `nothing`.
 fn events(list: &serde_json::Value) -> String {
-    let kinds: Vec<String> = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| match (e[0].as_str(), e.get(2).and_then(|b| b.as_bool())) {
-            (Some("message"), Some(true)) => "binary message".to_string(),
-            (Some("message"), _) => "text message".to_string(),
-            (Some(kind), _) => kind.to_string(),
-            _ => "?".to_string(),
-        })
-        .collect();
-    if kinds.is_empty() {
+    let event = |e: &serde_json::Value| {
+        let kind = match (e[0].as_str(), e.get(2).and_then(|b| b.as_bool())) {
+            (Some("message"), Some(true)) => "binary",
+            (Some("message"), _) => "text",
+            (Some(kind), _) => kind,
+            _ => "?",
+        };
+        match e.get(1).and_then(|p| p.as_str()) {
+            // The suite's own label for a wait that saw nothing, not a payload.
+            _ if kind == "timeout" => kind.to_string(),
+            // The suite keeps 64 octets of a payload (" ..." after), binary ones in hex.
+            Some(p) if p.chars().count() <= 72 => format!("{kind} '{p}'"),
+            Some(p) => format!("{kind} '{} ...'", p.chars().take(64).collect::<String>()),
+            None => kind.to_string(),
+        }
+    };
+    let all: Vec<String> = list.as_array().into_iter().flatten().map(event).collect();
+    if all.is_empty() {
         "nothing".into()
     } else {
-        kinds.join(", ")
+        all.join(", ")
     }
 }
 
@@ -254,7 +260,7 @@ mod tests {
              7.13.1–7.13.2 (2) INFORMATIONAL: Actual events are undefined by the spec."
         );
         let mut groups = informational();
-        groups.push(group("3.2", "3.3", 2, "NON-STRICT", "received nothing; OK expects text message"));
+        groups.push(group("3.2", "3.3", 2, "NON-STRICT", "received nothing; OK expects text 'Hello, world!'"));
         let strict = verdict(&[("OK", EXPECTED_CASES - 5), ("NON-STRICT", 2), ("INFORMATIONAL", 3)], groups);
         assert_eq!(strict.problem().unwrap(), "not passed: 3.2–3.3 (2) NON-STRICT");
         let why = "no permessage-deflate agreed (request: 'permessage-deflate'; response: none)";
@@ -276,11 +282,11 @@ mod tests {
     fn reasons_come_from_the_case_report() {
         let report = serde_json::json!({
             "result": "Actual events differ from any expected.", "behaviorClose": "OK",
-            "received": [], "expected": {"OK": [["message", "Hello", false], ["pong", ""]]},
+            "received": [], "expected": {"OK": [["message", "Hello", false], ["pong", ""], ["timeout", "A"]]},
             "httpRequest": "GET / HTTP/1.1\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
             "httpResponse": "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
         });
-        assert_eq!(super::why("FAILED", &report), "received nothing; OK expects text message, pong");
+        assert_eq!(super::why("FAILED", &report), "received nothing; OK expects text 'Hello', pong '', timeout");
         assert_eq!(
             super::why("UNIMPLEMENTED", &report),
             "no permessage-deflate agreed (request: 'permessage-deflate; client_max_window_bits'; response: none)"

@@ -191,7 +191,11 @@ impl Open {
                     events.push(Event::Message);
                     delivered = true;
                 }
-                Ok(Some(Incoming::Ping(payload))) if !self.close_sent => self.writer.pong(&payload),
+                Ok(Some(Incoming::Ping(payload))) if !self.close_sent => {
+                    // Answered at once while the socket keeps up (each ping its pong).
+                    self.writer.pong(&payload);
+                    self.flush()?;
+                }
                 Ok(Some(Incoming::Ping(_))) => {}
                 Ok(Some(Incoming::Pong)) => self.ping_outstanding = false,
                 Ok(Some(Incoming::Close(code, reason))) => self.on_close_frame(code, reason, now, events),

@@ -50,8 +50,10 @@ pub struct Writer {
     deflate: Option<Compressor>,
     threshold: usize,
     scratch: Vec<u8>,
-    /// The payload of the last ping not answered yet: only the latest is answered (RFC 6455
-    /// §5.5.3), so a ping flood cannot grow the buffer.
+    /// The answer to the latest ping, waiting while earlier bytes are still unwritten: a newer
+    /// ping replaces it (RFC 6455 §5.5.3 allows answering only the latest), so a peer that
+    /// sends pings and never reads cannot grow the buffer. With a socket that keeps up, every
+    /// ping gets its pong (see [`Writer::flush`]).
     pong: Option<Vec<u8>>,
 }
 
@@ -97,7 +99,7 @@ impl Writer {
         self.frame(OpCode::Control(Control::Ping), false, &[]);
     }
 
-    /// Answers a ping at the next flush, in place of any earlier answer still waiting.
+    /// Answers a ping at the next flush, in place of an earlier answer still waiting.
     pub fn pong(&mut self, payload: &[u8]) {
         self.pong = Some(payload.to_vec());
     }
@@ -121,9 +123,28 @@ impl Writer {
     /// Writes what is framed. `Ok(true)`: all of it is written and flushed; `Ok(false)`: the
     /// socket would block first.
     pub fn flush(&mut self, io: &mut impl Write) -> io::Result<bool> {
-        if let Some(payload) = self.pong.take() {
+        loop {
+            if !self.write_out(io)? {
+                return Ok(false);
+            }
+            // Everything before it is written: the waiting pong goes out now.
+            let Some(payload) = self.pong.take() else { break };
             self.frame(OpCode::Control(Control::Pong), false, &payload);
         }
+        self.out.clear();
+        self.sent = 0;
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
+        match io.flush() {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `out` as far as the socket takes it; `Ok(false)` if it would block first.
+    fn write_out(&mut self, io: &mut impl Write) -> io::Result<bool> {
         while self.sent < self.out.len() {
             match io.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -143,16 +164,7 @@ impl Writer {
                 Err(e) => return Err(e),
             }
         }
-        self.out.clear();
-        self.sent = 0;
-        if self.out.capacity() > KEEP_CAPACITY {
-            self.out = Vec::new();
-        }
-        match io.flush() {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e),
-        }
+        Ok(true)
     }
 }
 
