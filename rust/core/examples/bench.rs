@@ -50,7 +50,7 @@ fn main() {
 
 fn idle(n: usize) {
     let mut server = Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), None).unwrap();
-    server.max_peers = n + 10;
+    server.set_max_peers(n + 10);
     let addr = server.local_addr();
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

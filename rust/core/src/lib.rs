@@ -8,6 +8,7 @@
 //! * [`connection::Connection`]: one WebSocket, client or server side, driven by `poll`, one
 //!   module per phase (dialing, upgrading, open).
 //! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness.
+//! * [`io_thread`]: the optional background thread that drives a server or a client instead.
 //! * [`multiplayer`]: the engine's `WebSocketMultiplayerPeer` protocol over both.
 //! * [`frames`]: frames in and out, permessage-deflate, incremental UTF-8 checks.
 //! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes;
@@ -21,6 +22,7 @@ pub mod connection;
 pub mod extensions;
 pub mod frames;
 pub mod handshake;
+pub mod io_thread;
 pub mod memory;
 pub mod multiplayer;
 pub mod resolve;

@@ -2,11 +2,10 @@
 //! empty, `Ok(0)` once closed, optionally at most N bytes per read/write). For tests, fuzzing,
 //! and embedders tunnelling WebSocket over something else.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::transport::ByteStream;
 
@@ -16,10 +15,14 @@ struct Pipe {
     closed: bool,
 }
 
+fn lock(pipe: &Mutex<Pipe>) -> MutexGuard<'_, Pipe> {
+    pipe.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// One end of an in-memory connection.
 pub struct MemoryStream {
-    rx: Rc<RefCell<Pipe>>,
-    tx: Rc<RefCell<Pipe>>,
+    rx: Arc<Mutex<Pipe>>,
+    tx: Arc<Mutex<Pipe>>,
     /// Most bytes moved by one read or write (1 exercises every partial-I/O path).
     pub chunk: usize,
     /// Most bytes this end's writes may leave unread by the other end (a full socket buffer:
@@ -30,8 +33,8 @@ pub struct MemoryStream {
 impl MemoryStream {
     /// Two connected ends.
     pub fn pair() -> (MemoryStream, MemoryStream) {
-        let a = Rc::new(RefCell::new(Pipe::default()));
-        let b = Rc::new(RefCell::new(Pipe::default()));
+        let a = Arc::new(Mutex::new(Pipe::default()));
+        let b = Arc::new(Mutex::new(Pipe::default()));
         (
             MemoryStream { rx: a.clone(), tx: b.clone(), chunk: usize::MAX, capacity: usize::MAX },
             MemoryStream { rx: b, tx: a, chunk: usize::MAX, capacity: usize::MAX },
@@ -40,23 +43,23 @@ impl MemoryStream {
 
     /// Bytes written by the other end and not yet read.
     pub fn pending(&self) -> usize {
-        self.rx.borrow().bytes.len()
+        lock(&self.rx).bytes.len()
     }
 
     /// Takes everything the other end wrote.
     pub fn take_all(&mut self) -> Vec<u8> {
-        self.rx.borrow_mut().bytes.drain(..).collect()
+        lock(&self.rx).bytes.drain(..).collect()
     }
 
     /// Ends this side: the other end reads `Ok(0)` after the bytes already sent.
     pub fn close(&mut self) {
-        self.tx.borrow_mut().closed = true;
+        lock(&self.tx).closed = true;
     }
 }
 
 impl Read for MemoryStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut p = self.rx.borrow_mut();
+        let mut p = lock(&self.rx);
         if p.bytes.is_empty() {
             return if p.closed { Ok(0) } else { Err(io::ErrorKind::WouldBlock.into()) };
         }
@@ -70,10 +73,10 @@ impl Read for MemoryStream {
 
 impl Write for MemoryStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if Rc::strong_count(&self.tx) == 1 {
+        if Arc::strong_count(&self.tx) == 1 {
             return Err(io::ErrorKind::BrokenPipe.into()); // the other end is gone
         }
-        let mut tx = self.tx.borrow_mut();
+        let mut tx = lock(&self.tx);
         let room = self.capacity.saturating_sub(tx.bytes.len());
         if room == 0 && !buf.is_empty() {
             return Err(io::ErrorKind::WouldBlock.into());

@@ -14,7 +14,7 @@ use crate::tls::ClientTls;
 /// A non-blocking byte stream provided by the embedder (for example a Godot `StreamPeerTCP`
 /// handed to `accept_stream`). `read`/`write` must return `WouldBlock` instead of waiting, and
 /// `read` returns `Ok(0)` once the stream has ended.
-pub trait ByteStream: Read + Write {
+pub trait ByteStream: Read + Write + Send {
     fn peer_addr(&self) -> Option<SocketAddr>;
     fn set_nodelay(&mut self, enabled: bool) -> bool;
     /// Whether the stream is already encrypted (the WebSocket URL is then `wss://`).
@@ -25,9 +25,52 @@ pub trait ByteStream: Read + Write {
 /// A connected stream.
 pub enum Transport {
     Plain(TcpStream),
-    TlsClient(Box<StreamOwned<ClientConnection, TcpStream>>),
-    TlsServer(Box<StreamOwned<ServerConnection, TcpStream>>),
+    TlsClient(Box<StreamOwned<ClientConnection, Socket>>),
+    TlsServer(Box<StreamOwned<ServerConnection, Socket>>),
     Custom(Box<dyn ByteStream>),
+}
+
+/// The TCP socket under rustls. rustls writes its records with `write_vectored`, which std
+/// turns into `writev`: on a socket the remote has closed that raises SIGPIPE, and inside a
+/// host process that does not ignore it (Godot) the signal ends the game. `write` uses `send`
+/// with `MSG_NOSIGNAL` (an `EPIPE` error instead), so vectored writes are gathered into one
+/// `write` here.
+pub struct Socket(pub TcpStream);
+
+/// Most bytes gathered for one vectored write (rustls's records are at most ~16 KiB each).
+const GATHER: usize = 256 * 1024;
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut nonempty = bufs.iter().filter(|b| !b.is_empty());
+        let Some(first) = nonempty.next() else { return Ok(0) };
+        if bufs.iter().filter(|b| !b.is_empty()).count() == 1 {
+            return self.0.write(first);
+        }
+        let mut gathered = Vec::with_capacity(bufs.iter().map(|b| b.len()).sum::<usize>().min(GATHER));
+        for b in bufs {
+            let room = GATHER - gathered.len();
+            gathered.extend_from_slice(&b[..b.len().min(room)]);
+            if gathered.len() == GATHER {
+                break;
+            }
+        }
+        self.0.write(&gathered)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 impl Transport {
@@ -35,7 +78,7 @@ impl Transport {
     pub fn accepted(stream: TcpStream, tls: Option<Arc<ServerConfig>>) -> Result<Transport, String> {
         let Some(config) = tls else { return Ok(Transport::Plain(stream)) };
         let conn = ServerConnection::new(config).map_err(|e| e.to_string())?;
-        Ok(Transport::TlsServer(Box::new(StreamOwned::new(conn, stream))))
+        Ok(Transport::TlsServer(Box::new(StreamOwned::new(conn, Socket(stream)))))
     }
 
     /// The client side of a connected TCP stream, in TLS when `tls` is given; the server's
@@ -46,15 +89,15 @@ impl Transport {
         let name =
             ServerName::try_from(host.to_string()).map_err(|e| format!("invalid TLS server name '{host}': {e}"))?;
         let conn = ClientConnection::new(tls.config.clone(), name).map_err(|e| e.to_string())?;
-        Ok(Transport::TlsClient(Box::new(StreamOwned::new(conn, stream))))
+        Ok(Transport::TlsClient(Box::new(StreamOwned::new(conn, Socket(stream)))))
     }
 
     /// The mio TCP socket underneath, if this transport has one (for registration).
     pub fn tcp_mut(&mut self) -> Option<&mut TcpStream> {
         match self {
             Transport::Plain(s) => Some(s),
-            Transport::TlsClient(s) => Some(&mut s.sock),
-            Transport::TlsServer(s) => Some(&mut s.sock),
+            Transport::TlsClient(s) => Some(&mut s.sock.0),
+            Transport::TlsServer(s) => Some(&mut s.sock.0),
             Transport::Custom(_) => None,
         }
     }
@@ -62,8 +105,8 @@ impl Transport {
     fn tcp(&self) -> Option<&TcpStream> {
         match self {
             Transport::Plain(s) => Some(s),
-            Transport::TlsClient(s) => Some(&s.sock),
-            Transport::TlsServer(s) => Some(&s.sock),
+            Transport::TlsClient(s) => Some(&s.sock.0),
+            Transport::TlsServer(s) => Some(&s.sock.0),
             Transport::Custom(_) => None,
         }
     }

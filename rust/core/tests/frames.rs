@@ -2,10 +2,10 @@
 //! and failures, fail-fast UTF-8, RSV1 rules, permessage-deflate between two of our connections
 //! and against a raw peer (the decompression-bomb cap, the threshold, context takeover).
 
-use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::Instant;
 
 use rust_websocket_core::config::Compression;
@@ -214,7 +214,7 @@ fn a_server_window_limit_of_8_bits_is_honoured_by_not_compressing() {
 /// A stream that counts the bytes written through it.
 struct Counting {
     inner: MemoryStream,
-    written: Rc<Cell<usize>>,
+    written: Arc<AtomicUsize>,
 }
 
 impl Read for Counting {
@@ -226,7 +226,7 @@ impl Read for Counting {
 impl Write for Counting {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.written.set(self.written.get() + n);
+        self.written.fetch_add(n, Relaxed);
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -257,7 +257,7 @@ fn game_state(tick: usize) -> String {
 #[test]
 fn context_takeover_across_1000_messages_each_way_between_our_client_and_server() {
     let (a, b) = MemoryStream::pair();
-    let (to_client, to_server) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+    let (to_client, to_server) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let now = Instant::now();
     let mut server = Connection::new(compressing());
     server.accept_stream(Box::new(Counting { inner: a, written: to_client.clone() }), now).unwrap();
@@ -269,7 +269,7 @@ fn context_takeover_across_1000_messages_each_way_between_our_client_and_server(
     }
     assert_eq!(client.negotiated_extensions(), "permessage-deflate");
     assert_eq!(server.negotiated_extensions(), "permessage-deflate");
-    let (start_up, start_down) = (to_server.get(), to_client.get());
+    let (start_up, start_down) = (to_server.load(Relaxed), to_client.load(Relaxed));
     let mut payload = 0;
     for tick in 0..1000 {
         let msg = game_state(tick);
@@ -283,7 +283,7 @@ fn context_takeover_across_1000_messages_each_way_between_our_client_and_server(
         let back = client.pop().unwrap();
         assert_eq!((back.data.as_ref(), back.text), (msg.as_bytes(), false), "tick {tick} back");
     }
-    let (up, down) = (to_server.get() - start_up, to_client.get() - start_down);
+    let (up, down) = (to_server.load(Relaxed) - start_up, to_client.load(Relaxed) - start_down);
     assert!(up * 5 < payload && down * 5 < payload, "{payload} bytes of messages took {up} up and {down} down");
 }
 

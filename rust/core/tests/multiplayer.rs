@@ -1,25 +1,26 @@
 //! The multiplayer protocol over real sockets on 127.0.0.1: our clients against our server, and
 //! a raw server that sends malformed id messages.
 
-use std::cell::RefCell;
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::multiplayer::{MpClient, MpEvent, MpSendError, MpServer, MpStatus, Target, SERVER_ID};
-use rust_websocket_core::{Config, Connection, Server};
+use rust_websocket_core::{Config, Connection};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
 fn server() -> MpServer {
-    MpServer::new(Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), None).unwrap())
+    MpServer::new(common::listen(Config::default(), None))
 }
 
 fn client(url: &str) -> MpClient {
     let mut conn = Connection::new(Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() });
     conn.connect(url, None, Instant::now()).unwrap();
-    MpClient::new(Rc::new(RefCell::new(conn)), Instant::now())
+    MpClient::new(SharedConnection::new(conn), Instant::now())
 }
 
 /// Polls everything, collecting events, until `done`; fails after LIMIT.

@@ -48,7 +48,7 @@ fn godot_style_self_signed(cn: &str) -> (String, String) {
 
 fn tls_server(key: &str, chain: &str) -> Server {
     let cfg = tls::server_config(key, chain, true).expect("server config");
-    Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), Some(cfg)).unwrap()
+    common::listen(Config::default(), Some(cfg))
 }
 
 fn client(trust: ClientTrust, name_override: Option<&str>) -> ClientTls {
@@ -159,7 +159,7 @@ fn plain_client_against_tls_server_and_tls_client_against_plain_server_fail_clea
     let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
     assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
 
-    let mut plain = Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), None).unwrap();
+    let mut plain = common::listen(Config::default(), None);
     let (c, w, _) = attempt(&mut plain, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
     assert_eq!(c.ready_state(), ReadyState::Closed);
     assert!(w.iter().any(|w| w.contains("TLS")), "{w:?}");
@@ -198,8 +198,7 @@ fn tls12_only_when_tls13_is_switched_off() {
             rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes()).unwrap(),
         )
         .unwrap();
-    let mut s =
-        Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), Some(std::sync::Arc::new(only13))).unwrap();
+    let mut s = common::listen(Config::default(), Some(std::sync::Arc::new(only13)));
     let tls12 = ClientTls {
         config: tls::client_config(&ClientTrust::Chain(roots(&ca.pem)), false).unwrap(),
         name_override: None,

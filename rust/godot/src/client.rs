@@ -6,6 +6,8 @@ use std::time::Instant;
 use godot::global::Error;
 use godot::prelude::*;
 use rust_websocket_core::connection::ConnectError;
+use rust_websocket_core::connection::SharedConnection;
+use rust_websocket_core::io_thread::IoThread;
 use rust_websocket_core::url::WsUrl;
 use rust_websocket_core::Connection;
 
@@ -39,4 +41,15 @@ pub fn start(class: &str, conn: &mut Connection, url: &GString, options: &Option
             convert::connect_error(&e)
         }
     }
+}
+
+/// With `enabled`, starts the I/O thread that drives the client connection `conn` (see the
+/// classes' `io_thread`); on failure, says so and leaves it to the class's `poll()`.
+pub fn io_thread(class: &str, conn: &SharedConnection, enabled: bool) -> Option<IoThread> {
+    if !enabled {
+        return None;
+    }
+    IoThread::client(conn.clone())
+        .map_err(|e| godot_warn!("{class}: could not start the I/O thread ({e}); networking runs in poll() instead"))
+        .ok()
 }

@@ -24,27 +24,34 @@ pub struct Hosting {
     pub max_peers: usize,
     /// The game's `request_validator`; with one, every acceptable request waits for it.
     pub validator: Option<Callable>,
+    /// Start the server's I/O thread when listening (`io_thread`).
+    pub io_thread: bool,
 }
 
 impl Hosting {
     /// The engine's defaults for its server classes (a 3 s handshake timeout).
     pub fn new() -> Hosting {
         let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() };
-        Hosting { config, max_peers: 4096, validator: None }
+        Hosting { config, max_peers: 4096, validator: None, io_thread: crate::settings::io_thread_default() }
     }
 
     /// Listens (see [`listen`]) with these settings.
     pub fn listen(&self, class: &str, port: i64, bind: &GString, tls: &OptionalTls) -> Result<Server, Error> {
         let mut server = listen(class, port, bind, tls)?;
         self.apply(&mut server);
+        if self.io_thread {
+            if let Err(e) = server.start_io_thread() {
+                godot_warn!("{class}: could not start the I/O thread ({e}); networking runs in poll() instead");
+            }
+        }
         Ok(server)
     }
 
     /// Makes a running server use the current settings for the clients it accepts from now on.
     pub fn apply(&self, server: &mut Server) {
-        server.config = self.config.clone();
-        server.max_peers = self.max_peers;
-        server.hold_requests = self.validator.is_some();
+        server.set_config(self.config.clone());
+        server.set_max_peers(self.max_peers);
+        server.set_hold_requests(self.validator.is_some());
     }
 
     pub fn set_max_peers(&mut self, class: &str, count: i64) -> bool {
@@ -129,7 +136,7 @@ fn verdict_to_decision(class: &str, verdict: &Variant) -> Result<(), Rejection> 
 
 /// Wraps a server class's `#[godot_api] impl` block and adds the accessors of the properties
 /// both server classes have (the connection settings of accepted clients, `max_peers`,
-/// `request_validator`), kept in the class's `hosting: Hosting` and applied by its
+/// `request_validator`, `io_thread`), kept in the class's `hosting: Hosting` and applied by its
 /// `sync(taken: bool)`; `CLASS` names the class in error messages (a `const` of the calling
 /// module). (gdext registers `#[func]`s
 /// only from the `#[godot_api]` block itself, so the block is wrapped rather than extended.)
@@ -259,6 +266,16 @@ macro_rules! server_class_api {
             fn set_max_peers(&mut self, count: i64) {
                 let taken = self.hosting.set_max_peers(CLASS, count);
                 self.sync(taken);
+            }
+            /// Getter of [member io_thread].
+            #[func]
+            fn get_io_thread(&self) -> bool {
+                self.hosting.io_thread
+            }
+            /// Setter of [member io_thread].
+            #[func]
+            fn set_io_thread(&mut self, enabled: bool) {
+                self.hosting.io_thread = enabled;
             }
         }
     };

@@ -2,10 +2,8 @@
 //! multiplayer protocol ([`MpServer`] over the same `Server` as `WebSocketServer`, [`MpClient`]
 //! over one `Connection`).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::time::Instant;
 
 use godot::classes::multiplayer_peer::{ConnectionStatus, TransferMode};
@@ -14,6 +12,7 @@ use godot::global::Error;
 use godot::meta::conv::RawPtr;
 use godot::prelude::*;
 use rust_websocket_core::connection::Packet;
+use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::multiplayer::{MpClient, MpEvent, MpSendError, MpServer, MpStatus, Target, SERVER_ID};
 use rust_websocket_core::Connection;
 
@@ -111,6 +110,15 @@ pub struct RustWebSocketMultiplayerPeer {
     /// A refused client never joins: its [SceneMultiplayer] reports `connection_failed`.
     #[var(get = get_request_validator, set = set_request_validator)]
     request_validator: PhantomVar<Callable>,
+    /// Run this peer's networking (server or client) on a background thread: accepting, TLS, handshakes, reads,
+    /// writes, pings and timeouts happen there, and [method poll] only hands over what arrived
+    /// (same signals and packets, in the same order per peer) and what was sent. The game's frame then makes no
+    /// system call for networking, and heartbeats and close handshakes go on while a frame takes
+    /// long (a scene load). A message becomes readable when [method poll] emits its signal, as
+    /// without the thread. Off by default (default `true` when the environment variable
+    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Read by [method create_server] and [method create_client].
+    #[var(get = get_io_thread, set = set_io_thread)]
+    io_thread: PhantomVar<bool>,
 
     base: Base<MultiplayerPeerExtension>,
 }
@@ -140,6 +148,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
             compression_threshold: PhantomVar::default(),
             max_peers: PhantomVar::default(),
             request_validator: PhantomVar::default(),
+            io_thread: PhantomVar::default(),
             base,
         }
     }
@@ -353,7 +362,13 @@ hosting::server_class_api! {
             let mut conn = Connection::new(self.hosting.config.clone());
             let started = client::start(CLASS, &mut conn, &url, &tls_client_options);
             if started == Error::OK {
-                self.begin(Session::Client(MpClient::new(Rc::new(RefCell::new(conn)), Instant::now())));
+                let mut session = MpClient::new(SharedConnection::new(conn), Instant::now());
+                if self.hosting.io_thread {
+                    if let Err(e) = session.start_io_thread() {
+                        godot_warn!("{CLASS}: could not start the I/O thread ({e}); networking runs in poll() instead");
+                    }
+                }
+                self.begin(Session::Client(session));
             }
             started
         }

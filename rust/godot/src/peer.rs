@@ -1,7 +1,5 @@
 //! `RustWebSocketPeer`: the engine's `WebSocketPeer` API over a core [`Connection`].
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use godot::classes::{IPacketPeerExtension, PacketPeerExtension, StreamPeer};
@@ -10,6 +8,7 @@ use godot::meta::conv::RawPtr;
 use godot::prelude::*;
 use rust_websocket_core::connection::Packet;
 use rust_websocket_core::connection::SharedConnection;
+use rust_websocket_core::io_thread::IoThread;
 use rust_websocket_core::{Config, Connection, Event, ReadyState};
 
 use crate::client;
@@ -65,6 +64,9 @@ pub struct RustWebSocketPeer {
     owner: Owner,
     /// The packet most recently popped; its buffer must outlive `get_packet_rawptr`.
     last: Option<Packet>,
+    /// The thread driving a client connection (see [member io_thread]).
+    io: Option<IoThread>,
+    io_thread_enabled: bool,
 
     /// Extra raw `"Name: value"` header lines added to the client's request. Lines holding a
     /// line break or another control character are refused with an error.
@@ -112,31 +114,32 @@ pub struct RustWebSocketPeer {
     /// agreed (default 128: below it deflate's CPU buys few bytes). Negative values are refused.
     #[var(get = get_compression_threshold, set = set_compression_threshold)]
     compression_threshold: PhantomVar<i64>,
+    /// Run this client's networking on a background thread: name lookup, connect, TLS, the
+    /// handshake, reads, writes, pings and the closing handshake happen there, and
+    /// [method poll] only takes what arrived; what is sent is handed to the thread. The game's
+    /// frame then makes no system call for networking, and heartbeats go on while a frame
+    /// takes long. Messages become readable and [method get_ready_state] changes only in
+    /// [method poll] (or by this object's own calls), as without the thread. Read by
+    /// [method connect_to_url]; a connection from [method accept_stream] always runs in
+    /// [method poll] (Godot's stream objects belong to the main thread). Off by default
+    /// (default `true` when the environment variable `RUST_WEBSOCKET_IO_THREAD` is `1`).
+    #[var(get = get_io_thread, set = set_io_thread)]
+    io_thread: PhantomVar<bool>,
 
     base: Base<PacketPeerExtension>,
 }
 
 const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Who drives a peer's connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Owner {
-    /// The game, through this object's `poll()` (a client, or `accept_stream`).
-    SelfPolled,
-    /// A [WebSocketServer]'s poll (also the peer a `request_validator` is shown); the game reads
-    /// and writes through this object.
-    Server,
-    /// A `RustWebSocketMultiplayerPeer`'s poll, which also reads the packets: this object only
-    /// shows the connection and sends.
-    Multiplayer,
-}
+mod object;
+pub use self::object::Owner;
 
 #[godot_api]
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
         crate::monitors::ensure_registered();
         let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
-        Self::with_connection(Rc::new(RefCell::new(Connection::new(config))), Owner::SelfPolled, base)
+        Self::with_connection(SharedConnection::new(Connection::new(config)), Owner::SelfPolled, base)
     }
 
     fn get_available_packet_count(&self) -> i32 {
@@ -198,7 +201,13 @@ impl RustWebSocketPeer {
             return Error::ERR_UNAVAILABLE;
         }
         self.last = None;
-        client::start("RustWebSocketPeer", &mut self.conn.borrow_mut(), &url, &tls_client_options)
+        // A previous connection's thread ends first: the new connection starts on this thread.
+        self.io = None;
+        let started = client::start("RustWebSocketPeer", &mut self.conn.borrow_mut(), &url, &tls_client_options);
+        if started == Error::OK {
+            self.io = client::io_thread(CLASS, &self.conn, self.io_thread_enabled);
+        }
+        started
     }
 
     /// Runs the server side of a connection the game accepted itself: `stream` is a
@@ -226,6 +235,7 @@ impl RustWebSocketPeer {
             }
         };
         self.last = None;
+        self.io = None;
         let result = self.conn.borrow_mut().accept_stream(Box::new(stream), Instant::now());
         match result {
             Ok(()) => Error::OK,
@@ -494,46 +504,14 @@ impl RustWebSocketPeer {
     fn set_compression_threshold(&mut self, bytes: i64) {
         settings::set_compression_threshold(self.conn.borrow_mut().config_mut(), CLASS, bytes);
     }
-}
-
-impl RustWebSocketPeer {
-    fn with_connection(conn: SharedConnection, owner: Owner, base: Base<PacketPeerExtension>) -> Self {
-        Self {
-            conn,
-            owner,
-            last: None,
-            handshake_headers: PhantomVar::default(),
-            supported_protocols: PhantomVar::default(),
-            inbound_buffer_size: PhantomVar::default(),
-            outbound_buffer_size: PhantomVar::default(),
-            max_queued_packets: PhantomVar::default(),
-            heartbeat_interval: PhantomVar::default(),
-            handshake_timeout: PhantomVar::default(),
-            compression_enabled: PhantomVar::default(),
-            compression_threshold: PhantomVar::default(),
-            base,
-        }
+    /// Getter of [member io_thread].
+    #[func]
+    fn get_io_thread(&self) -> bool {
+        self.io_thread_enabled
     }
-
-    /// A peer object for a connection that its `owner` polls.
-    pub fn driven_by(conn: SharedConnection, owner: Owner) -> Gd<Self> {
-        Gd::from_init_fn(|base| Self::with_connection(conn, owner, base))
-    }
-
-    fn state(&self) -> ReadyState {
-        self.conn.borrow().ready_state()
-    }
-
-    fn send_bytes(&mut self, data: &[u8], text: bool) -> Error {
-        let result = self.conn.borrow_mut().send(data, text, Instant::now());
-        match result {
-            Ok(()) => Error::OK,
-            Err(e) => {
-                if e == rust_websocket_core::SendError::NotOpen {
-                    godot_error!("RustWebSocketPeer: cannot send, the connection is not open");
-                }
-                convert::send_error(e)
-            }
-        }
+    /// Setter of [member io_thread].
+    #[func]
+    fn set_io_thread(&mut self, enabled: bool) {
+        self.io_thread_enabled = enabled;
     }
 }

@@ -76,6 +76,15 @@ pub struct WebSocketServer {
     /// status. A refused client never emits [signal client_connected].
     #[var(get = get_request_validator, set = set_request_validator)]
     request_validator: PhantomVar<Callable>,
+    /// Run this server's networking on a background thread: accepting, TLS, handshakes, reads,
+    /// writes, pings and timeouts happen there, and [method poll] only hands over what arrived
+    /// (same signals, same order per client) and what was sent. The game's frame then makes no
+    /// system call for networking, and heartbeats and close handshakes go on while a frame takes
+    /// long (a scene load). A message becomes readable when [method poll] emits its signal, as
+    /// without the thread. Off by default (default `true` when the environment variable
+    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Read by [method listen].
+    #[var(get = get_io_thread, set = set_io_thread)]
+    io_thread: PhantomVar<bool>,
 
     base: Base<RefCounted>,
 }
@@ -99,6 +108,7 @@ impl IRefCounted for WebSocketServer {
             compression_threshold: PhantomVar::default(),
             max_peers: PhantomVar::default(),
             request_validator: PhantomVar::default(),
+            io_thread: PhantomVar::default(),
             base,
         }
     }
@@ -312,7 +322,7 @@ impl WebSocketServer {
             match e {
                 ServerEvent::Request { id } => self.validate(id),
                 ServerEvent::Connected { id, protocol } => {
-                    let Some(conn) = self.core.as_ref().and_then(|c| c.peer(id)) else { continue };
+                    let Some(conn) = self.core.as_ref().and_then(|c| c.joined(id)) else { continue };
                     self.peers.insert(id, RustWebSocketPeer::driven_by(conn, Owner::Server));
                     self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
                 }

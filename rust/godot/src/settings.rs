@@ -86,3 +86,11 @@ pub fn set_compression_threshold(c: &mut Config, class: &str, bytes: i64) -> boo
     let what = format!("{class}.compression_threshold");
     convert::size(&what, bytes, usize::MAX).map(|v| c.compression.threshold = v).is_some()
 }
+
+/// The default of every class's `io_thread`: off, unless the environment variable
+/// `RUST_WEBSOCKET_IO_THREAD` is `1` (how the test suites run in both modes, and a way to try a
+/// whole game with the thread without changing it).
+pub fn io_thread_default() -> bool {
+    static DEFAULT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DEFAULT.get_or_init(|| std::env::var("RUST_WEBSOCKET_IO_THREAD").is_ok_and(|v| v == "1"))
+}

@@ -16,6 +16,12 @@ pub struct GodotStream {
     tls: Option<Gd<StreamPeerTls>>,
 }
 
+// SAFETY: the core asks byte streams to be `Send` because an I/O thread may drive a
+// connection. A `GodotStream` never reaches one: it only serves `RustWebSocketPeer.accept_stream`,
+// whose connection that class always drives in its own `poll()`, on the thread that made it,
+// and it is dropped with that connection, on that thread (the peer object is its only owner).
+unsafe impl Send for GodotStream {}
+
 impl GodotStream {
     /// Accepts a connected `StreamPeerTCP`, or a `StreamPeerTLS` whose inner stream is one.
     pub fn new(peer: Gd<StreamPeer>) -> Result<GodotStream, String> {

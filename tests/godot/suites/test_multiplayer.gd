@@ -689,7 +689,7 @@ func test_wire_first_message_is_the_id_then_headerless_packets() -> void:
 		if await _wait(func(): return raw.frames.any(func(f): return f[1] == want), "raw client got the server's packet"):
 			_eq(raw.frames.filter(func(f): return f[1] == want)[0][0], 2, "sent as a binary frame")
 		raw.disconnect_now()
-		if await _wait(func(): return server.count("api.peer_disconnected", id) == 1, "raw client's departure noticed"):
+		if await _wait(func(): return server.count("api.peer_disconnected", id) == 1 and other.count("api.peer_disconnected", id) >= 1, "raw client's departure noticed, and told"):
 			_eq(other.count("api.peer_disconnected", id), 1, "the other client was told once")
 		_end_session()
 

@@ -10,11 +10,11 @@
 //!
 //! `remote` runs the first two against someone else's echo server (xtask: Node `ws`).
 
-use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::ops::Range;
-use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rust_websocket_core::config::Compression;
@@ -121,9 +121,9 @@ impl Local {
 fn measure(label: &str, url: &str, config: &Config, msgs: &[Vec<u8>], pump: &mut dyn FnMut()) -> Row {
     let wire = Wire::default();
     let mut c = dial(url, config, Some(&wire), pump);
-    let (up0, down0) = (wire.up.get(), wire.down.get());
+    let (up0, down0) = (wire.up.load(Relaxed), wire.down.load(Relaxed));
     echo(&mut c, msgs, 0..COUNTED, pump);
-    let (up, down) = ((wire.up.get() - up0) as f64, (wire.down.get() - down0) as f64);
+    let (up, down) = ((wire.up.load(Relaxed) - up0) as f64, (wire.down.load(Relaxed) - down0) as f64);
     let agreed = c.negotiated_extensions().to_string();
     drop(c);
     let mut c = dial(url, config, None, pump);
@@ -189,8 +189,8 @@ fn echo(c: &mut Connection, msgs: &[Vec<u8>], range: Range<usize>, pump: &mut dy
 /// Bytes our client wrote (up) and read (down).
 #[derive(Clone, Default)]
 struct Wire {
-    up: Rc<Cell<u64>>,
-    down: Rc<Cell<u64>>,
+    up: Arc<AtomicU64>,
+    down: Arc<AtomicU64>,
 }
 
 /// A non-blocking TCP stream that counts its bytes.
@@ -202,7 +202,7 @@ struct Counted {
 impl Read for Counted {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.s.read(buf)?;
-        self.wire.down.set(self.wire.down.get() + n as u64);
+        self.wire.down.fetch_add(n as u64, Relaxed);
         Ok(n)
     }
 }
@@ -210,7 +210,7 @@ impl Read for Counted {
 impl Write for Counted {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.s.write(buf)?;
-        self.wire.up.set(self.wire.up.get() + n as u64);
+        self.wire.up.fetch_add(n as u64, Relaxed);
         Ok(n)
     }
 

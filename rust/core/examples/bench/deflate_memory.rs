@@ -49,7 +49,7 @@ pub fn child(mode: &str, n: usize) {
     };
     let mut server = Server::listen("127.0.0.1:0".parse().unwrap(), Config { compression, ..Config::default() }, None)
         .expect("listen");
-    server.max_peers = n + 10;
+    server.set_max_peers(n + 10);
     let frame = client_frame(&game::snapshots(1)[0], compression.enabled);
     server.poll(Instant::now());
     let before = rss_kib();

@@ -68,12 +68,20 @@ impl Dropped {
 impl Connection {
     /// Closes at once without notifying the remote (the engine's `close(-1)`): no close code.
     pub fn abort(&mut self, now: Instant) {
-        let close_received = match &self.phase {
-            Phase::Closed => return,
-            Phase::Open(open) => open.received().is_some(),
+        let close_received = match &mut self.phase {
+            // Closed already on the driver's side: the game sees it now, as it asked.
+            Phase::Closed => return self.publish_state(),
+            Phase::Open(open) => {
+                // What was framed and not written yet (sent while corked, or left for an I/O
+                // thread, such as a close frame just queued) goes out first, as far as the
+                // socket takes it now.
+                let _ = open.write_pending();
+                open.received().is_some()
+            }
             Phase::Dialing(_) | Phase::Upgrading(_) => false,
         };
         self.end_now(End::Abort { close_received, why: Dropped::ByOwner }, now);
+        self.publish_state();
     }
 
     /// Ends the connection outside the phase's own poll: takes the phase's transport.
@@ -116,5 +124,17 @@ impl Connection {
         self.open_deadline = None;
         self.events.push(Event::Closed { was_open: self.was_open, clean });
         self.wake();
+    }
+
+    pub(super) fn uncount_open(&mut self) {
+        if std::mem::take(&mut self.counted_open) {
+            crate::stats::closed();
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.uncount_open();
     }
 }

@@ -17,24 +17,28 @@
 //! messages (readable in every phase), [`types`] what the owner sees. Time is an input: every method that can start or end a timer takes `now`.
 //! What happened is queued as [`Event`]s for the owner to drain.
 
+mod attention;
 mod dial;
 mod end;
 mod inbox;
 mod linger;
 mod open;
 mod role;
+mod send;
 mod types;
 mod upgrade;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Instant;
 
 use mio::net::TcpStream;
 use rustls::ServerConfig;
 
+pub use self::attention::Attention;
 pub use self::open::CLOSE_TIMEOUT;
-pub use self::types::{is_sendable_close_code, ConnectError, Cork, Event, Packet, ReadyState, SendError, WakeList};
+pub use self::types::{is_sendable_close_code, ConnectError, Event, Packet, ReadyState, SendError};
 pub use crate::tls::ClientTls;
 
 use self::dial::{Dial, Dialed};
@@ -46,7 +50,6 @@ use self::role::{ClientRole, Role, ServerRole};
 use self::upgrade::{Upgrade, Upgraded};
 use crate::clock;
 use crate::config::Config;
-use crate::frames::write::Outgoing;
 use crate::handshake::{self, RequestHead, Selected};
 use crate::transport::{ByteStream, Transport};
 use crate::url::WsUrl;
@@ -67,9 +70,84 @@ enum Step {
     End(End, Option<Transport>),
 }
 
-/// A connection shared between its driver (a server, a multiplayer session) and the game's peer
-/// object, which outlives the driver's table. Single-threaded, like Godot's main loop.
-pub type SharedConnection = std::rc::Rc<std::cell::RefCell<Connection>>;
+/// A connection shared between its driver (a server, a multiplayer session, an I/O thread) and
+/// the game's peer object, which outlives the driver's table. Each side locks it only for one
+/// call: the I/O thread while it gives the connection one step, the game's thread while it
+/// reads or sends.
+#[derive(Clone)]
+pub struct SharedConnection(Arc<Locked>);
+
+struct Locked {
+    conn: Mutex<Connection>,
+    /// The thread holding the lock (0: none), so that locking it twice on one thread panics
+    /// with a message, as a `RefCell` would, instead of hanging the game.
+    holder: AtomicU64,
+}
+
+/// The lock of a [`SharedConnection`]; the connection is unlocked when it is dropped.
+pub struct ConnectionGuard<'a> {
+    guard: MutexGuard<'a, Connection>,
+    holder: &'a AtomicU64,
+}
+
+impl std::ops::Deref for ConnectionGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for ConnectionGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.guard
+    }
+}
+
+impl Drop for ConnectionGuard<'_> {
+    fn drop(&mut self) {
+        self.holder.store(0, Ordering::Release);
+    }
+}
+
+/// A number for the calling thread, never 0.
+fn thread_number() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    NUMBER.with(|n| *n)
+}
+
+impl SharedConnection {
+    pub fn new(conn: Connection) -> SharedConnection {
+        SharedConnection(Arc::new(Locked { conn: Mutex::new(conn), holder: AtomicU64::new(0) }))
+    }
+
+    /// The connection, to read (the same lock as [`SharedConnection::borrow_mut`]; both names
+    /// say what the caller intends). Never hold it across a call that may lock it again.
+    pub fn borrow(&self) -> ConnectionGuard<'_> {
+        self.borrow_mut()
+    }
+
+    /// The connection, locked. Panics if this thread holds it already.
+    pub fn borrow_mut(&self) -> ConnectionGuard<'_> {
+        let me = thread_number();
+        let guard = match self.0.conn.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                assert_ne!(self.0.holder.load(Ordering::Acquire), me, "a connection was locked twice by one thread");
+                // A panic inside a connection's method is a bug already reported; what it
+                // leaves is still a connection that can be closed and dropped.
+                self.0.conn.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        self.0.holder.store(me, Ordering::Release);
+        ConnectionGuard { guard, holder: &self.0.holder }
+    }
+
+    pub fn ptr_eq(&self, other: &SharedConnection) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// One WebSocket connection.
 pub struct Connection {
@@ -89,10 +167,15 @@ pub struct Connection {
     close_reason: String,
     was_open: bool,
     events: Vec<Event>,
-    waker: Option<(WakeList, u32)>,
+    /// What it shares with its driver, and its id there (see [`Attention`]).
+    attention: Option<(Arc<Attention>, u32)>,
+    /// With an I/O thread: the state the game sees, brought up to date when the game takes
+    /// the events (and by its own calls), so that it changes only between the game's polls.
+    visible_state: ReadyState,
+    /// With an I/O thread: its driver was told that events wait here.
+    notified: bool,
     /// Counted in [`crate::stats`] as open (from the upgrade to the end).
     counted_open: bool,
-    cork: Option<std::rc::Rc<Cork>>,
     linger: Option<Linger>,
 }
 
@@ -113,9 +196,10 @@ impl Connection {
             close_reason: String::new(),
             was_open: false,
             events: Vec::new(),
-            waker: None,
+            attention: None,
+            visible_state: ReadyState::Closed,
+            notified: false,
             counted_open: false,
-            cork: None,
             linger: None,
         }
     }
@@ -144,6 +228,19 @@ impl Connection {
         c
     }
 
+    /// A client turned away before its request is read (the server is full): `rejection`'s
+    /// HTTP answer is written at once and the connection ends; its socket lingers, so that the
+    /// answer is not lost to a TCP reset when the client's request arrives after it.
+    pub fn refuse(mut stream: TcpStream, rejection: &handshake::Rejection, now: Instant) -> Connection {
+        use std::io::Write;
+        let mut c = Connection::new(Config::default());
+        c.remote = stream.peer_addr().ok();
+        let _ = stream.write(&handshake::error_response(rejection));
+        crate::stats::refused();
+        c.end(End::Abort { close_received: false, why: Dropped::Refused }, Some(Transport::Plain(stream)), now);
+        c
+    }
+
     /// The server side of an already-connected stream supplied by the embedder (the engine's
     /// `accept_stream`). A CLOSED or CLOSING connection can be reused.
     pub fn accept_stream(&mut self, stream: Box<dyn ByteStream>, now: Instant) -> Result<(), ConnectError> {
@@ -154,6 +251,7 @@ impl Connection {
         let mut io = Transport::Custom(stream);
         io.set_nodelay(self.no_delay);
         self.phase = Phase::Upgrading(Upgrade::server(io, false));
+        self.publish_state();
         Ok(())
     }
 
@@ -170,6 +268,7 @@ impl Connection {
         let client = ClientRole { url: parsed, requested: url.to_string(), tls: None };
         self.phase = Phase::Upgrading(Upgrade::client(Transport::Custom(stream), &client, &self.config));
         self.role = Role::Client(client);
+        self.publish_state();
         Ok(())
     }
 
@@ -188,6 +287,7 @@ impl Connection {
         let client = ClientRole { url: parsed, requested: url.to_string(), tls };
         self.phase = Phase::Dialing(Dial::start(client.clone()));
         self.role = Role::Client(client);
+        self.publish_state();
         Ok(())
     }
 
@@ -203,13 +303,11 @@ impl Connection {
     /// Events not yet taken are dropped with the old connection.
     fn reset(&mut self, now: Instant) {
         let config = std::mem::take(&mut self.config);
-        let waker = self.waker.take();
-        let cork = self.cork.take();
+        let attention = self.attention.take();
         let linger = self.linger.take();
         let no_delay = self.no_delay;
         *self = Connection::new(config);
-        self.waker = waker;
-        self.cork = cork;
+        self.attend(attention);
         self.linger = linger;
         self.no_delay = no_delay;
         self.open_deadline = self.config.handshake_timeout.and_then(|t| clock::deadline(now, t));
@@ -224,29 +322,67 @@ impl Connection {
         &mut self.config
     }
 
-    /// Lets a server's poll know when this connection needs attention without socket activity.
-    pub fn set_waker(&mut self, list: WakeList, token: u32) {
-        self.waker = Some((list, token));
+    /// Shares `attention` (as `id`) with the driver: the connection asks it for a poll when it
+    /// needs one without socket activity, and lists its unwritten messages there.
+    pub fn set_attention(&mut self, attention: Arc<Attention>, id: u32) {
+        self.attend(Some((attention, id)));
     }
 
-    /// Shares its server's cork (see [`Cork`]).
-    pub fn set_cork(&mut self, cork: std::rc::Rc<Cork>) {
-        self.cork = Some(cork);
+    /// Driven by its owner's polls again (an I/O thread that drove it stopped).
+    pub fn clear_attention(&mut self) {
+        self.attend(None);
+    }
+
+    fn attend(&mut self, attention: Option<(Arc<Attention>, u32)>) {
+        self.attention = attention;
+        self.inbox.publish_on_take = self.is_deferred();
+        self.publish_state();
+    }
+
+    /// Whether it is still dialing (name lookup, TCP connect, TLS set-up): without a socket,
+    /// an I/O thread must look again soon.
+    pub(crate) fn is_dialing(&self) -> bool {
+        matches!(self.phase, Phase::Dialing(_))
+    }
+
+    /// Driven by an I/O thread: what the game sees changes only when it takes the events.
+    fn is_deferred(&self) -> bool {
+        self.attention.as_ref().is_some_and(|(a, _)| a.has_thread())
     }
 
     fn wake(&self) {
-        if let Some((list, token)) = &self.waker {
-            list.borrow_mut().push(*token);
+        if let Some((attention, id)) = &self.attention {
+            attention.wake(*id);
         }
     }
 
+    /// The state the game sees: the connection's own, or with an I/O thread, the one at the
+    /// game's latest poll (or its own latest call that changed it).
     pub fn ready_state(&self) -> ReadyState {
+        if self.is_deferred() {
+            self.visible_state
+        } else {
+            self.live_state()
+        }
+    }
+
+    fn publish_state(&mut self) {
+        self.visible_state = self.live_state();
+    }
+
+    /// The state as of now, on the driver's side.
+    pub(crate) fn live_state(&self) -> ReadyState {
         match &self.phase {
             Phase::Closed => ReadyState::Closed,
             Phase::Dialing(_) | Phase::Upgrading(_) => ReadyState::Connecting,
             Phase::Open(open) if open.is_closing() => ReadyState::Closing,
             Phase::Open(_) => ReadyState::Open,
         }
+    }
+
+    /// Whether the upgrade completed (it stays true once closed).
+    pub fn has_opened(&self) -> bool {
+        self.was_open
     }
 
     /// Whether a request waits for [`Connection::approve`].
@@ -376,9 +512,24 @@ impl Connection {
         }
     }
 
-    /// Drains the events queued since the last call.
+    /// Drains the events queued since the last call. With an I/O thread, the messages they
+    /// announce become readable and the state the game sees catches up, both now.
     pub fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+        let events = std::mem::take(&mut self.events);
+        self.inbox.publish(events.iter().filter(|e| matches!(e, Event::Message)).count());
+        self.publish_state();
+        self.notified = false;
+        events
+    }
+
+    /// The driver's side with an I/O thread: true once when events start waiting, so that it
+    /// hands the connection to the game's next poll once.
+    pub(crate) fn note_events(&mut self) -> bool {
+        if self.events.is_empty() || self.notified {
+            return false;
+        }
+        self.notified = true;
+        true
     }
 
     /// True while a closed connection still drains its socket (see [`linger`]).
@@ -386,8 +537,17 @@ impl Connection {
         self.linger.is_some()
     }
 
-    /// Drives the connection as far as its socket allows now.
+    /// Drives the connection as far as its socket allows now; nothing when an I/O thread
+    /// drives it (the game's poll then only takes the events).
     pub fn poll(&mut self, now: Instant) {
+        if !self.is_deferred() {
+            self.drive(now);
+        }
+    }
+
+    /// One step of the driver: reads, writes, timers, as far as the socket allows now.
+    pub(crate) fn drive(&mut self, now: Instant) {
+        self.inbox.publish_on_take = self.is_deferred();
         if self.linger.as_mut().is_some_and(|l| l.drain(now)) {
             self.linger = None;
         }
@@ -446,73 +606,6 @@ impl Connection {
         let open = Open::new(io, tail, server, &self.config, extension.as_ref());
         self.extensions = extension.map(|agreed| agreed.header).unwrap_or_default();
         Phase::Open(open)
-    }
-
-    /// Queues one message (`text` picks the frame type; the bytes are sent as given) and tries
-    /// to write it at once.
-    pub fn send(&mut self, data: &[u8], text: bool, now: Instant) -> Result<(), SendError> {
-        self.send_outgoing(&Outgoing::new(data, text), now)
-    }
-
-    /// [`Connection::send`] for a message that may go to many connections (its frame is
-    /// built once for all that need the same bytes).
-    pub fn send_outgoing(&mut self, msg: &Outgoing, now: Instant) -> Result<(), SendError> {
-        let Phase::Open(open) = &mut self.phase else { return Err(SendError::NotOpen) };
-        if open.is_closing() {
-            return Err(SendError::NotOpen);
-        }
-        let corked = self.cork.as_ref().filter(|c| c.on.get());
-        match open.send(msg, &self.config, corked.is_none()) {
-            Ok(true) => {
-                if let (Some(cork), Some((_, token))) = (corked, &self.waker) {
-                    cork.written_later.borrow_mut().push(*token);
-                }
-                Ok(())
-            }
-            Ok(false) => Err(SendError::QueueFull),
-            Err(end) => {
-                self.end_now(end, now);
-                Err(SendError::Failed)
-            }
-        }
-    }
-
-    fn uncount_open(&mut self) {
-        if std::mem::take(&mut self.counted_open) {
-            crate::stats::closed();
-        }
-    }
-
-    /// Writes what was framed and not written yet (what was sent while corked).
-    pub fn write_pending(&mut self, now: Instant) {
-        let Phase::Open(open) = &mut self.phase else { return };
-        if let Err(end) = open.write_pending() {
-            self.end_now(end, now);
-            // Its owner collects the ending at its next poll.
-            self.wake();
-        }
-    }
-
-    /// Starts the closing handshake: an open connection sends its close frame, with `code` and
-    /// `reason`, or empty for `None` (the remote reads 1005), and goes CLOSING; one not yet open
-    /// is aborted.
-    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) {
-        match &mut self.phase {
-            Phase::Closed => {}
-            Phase::Dialing(_) | Phase::Upgrading(_) => self.abort(now),
-            Phase::Open(open) if open.is_closing() => {}
-            Phase::Open(open) => match open.close(code, reason, now) {
-                Err(end) => self.end_now(end, now),
-                // Its owner must schedule the close timeout even if the remote never answers.
-                Ok(()) => self.wake(),
-            },
-        }
-    }
-}
-
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.uncount_open();
     }
 }
 

@@ -299,12 +299,16 @@ impl Open {
 
     /// Sends our close frame (`reason` cut to the 123 bytes a close frame holds; no payload at
     /// all without a `code`, or with one that may not be sent) and starts the closing handshake.
-    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant) -> Result<(), End> {
+    /// With `write` false, the frame waits for [`Open::write_pending`], as a corked send.
+    pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant, write: bool) -> Result<(), End> {
         let code = code.filter(|c| is_sendable_close_code(*c));
         self.writer.close(code, truncate_utf8(reason, 123));
         self.close_sent = true;
         self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
-        self.flush()
+        if write {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Fails the WebSocket connection (RFC 6455 §7.1.7): our close frame with the violation's

@@ -63,19 +63,6 @@ pub struct Packet {
     pub text: bool,
 }
 
-/// Lets a connection owned by a [`crate::Server`] ask to be polled although its socket reported
-/// nothing (for example after the game drained a full inbound queue, or closed it).
-pub type WakeList = std::rc::Rc<std::cell::RefCell<Vec<u32>>>;
-
-/// A server's cork, shared with its connections: while it is on, what is sent is framed but not
-/// written, and the connection's id is listed, so that everything a poll's handlers send to one
-/// connection goes out in one write when the server uncorks (see `Server::uncork`).
-#[derive(Debug, Default)]
-pub struct Cork {
-    pub on: std::cell::Cell<bool>,
-    pub written_later: std::cell::RefCell<Vec<u32>>,
-}
-
 /// Whether `code` may be sent in a close frame: 1000–1003, 1007–1013 (RFC 6455 §7.4 and the
 /// IANA registry's 1012/1013), 3000–4999. It is tungstenite's rule (`CloseCode::is_allowed`),
 /// so it is also the rule for received frames: one with another code fails the connection.

@@ -7,6 +7,7 @@ use super::{parse_id, MpEvent, MpPacket, MpSendError, SERVER_ID};
 use crate::clock;
 use crate::connection::SharedConnection;
 use crate::connection::{Event, ReadyState};
+use crate::io_thread::IoThread;
 
 /// The engine's `MultiplayerPeer.ConnectionStatus`, same values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,13 +26,23 @@ pub struct MpClient {
     /// Until when the id may take to arrive (`handshake_timeout` from the start; the engine
     /// waits forever once the WebSocket is open).
     deadline: Option<Instant>,
+    /// The thread driving the connection, if started (see [`MpClient::start_io_thread`]).
+    io: Option<IoThread>,
 }
 
 impl MpClient {
     /// Drives `conn`, which the caller started (`connect`) at `now`.
     pub fn new(conn: SharedConnection, now: Instant) -> MpClient {
         let timeout = conn.borrow().config().handshake_timeout;
-        MpClient { conn, id: None, rejected: false, deadline: timeout.and_then(|t| clock::deadline(now, t)) }
+        MpClient { conn, id: None, rejected: false, deadline: timeout.and_then(|t| clock::deadline(now, t)), io: None }
+    }
+
+    /// From now on a background thread drives the connection; `poll` only takes its events.
+    pub fn start_io_thread(&mut self) -> std::io::Result<()> {
+        if self.io.is_none() {
+            self.io = Some(IoThread::client(self.conn.clone())?);
+        }
+        Ok(())
     }
 
     pub fn connection(&self) -> &SharedConnection {

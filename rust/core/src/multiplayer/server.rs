@@ -110,7 +110,7 @@ impl MpServer {
 
     /// A client's WebSocket opened: it is sent its id and joins, unless new clients are refused.
     fn admit(&mut self, id: u32, now: Instant, out: &mut Vec<MpEvent>) {
-        let Some(conn) = self.server.peer(id) else { return };
+        let Some(conn) = self.server.joined(id) else { return };
         if self.refuse_new {
             conn.borrow_mut().abort(now);
             return;

@@ -38,3 +38,21 @@ pub fn pump_until_settled(s: &mut Server, c: &mut Connection, log: &mut Vec<Serv
         })
         .collect()
 }
+
+/// Whether this run drives servers from their I/O thread (`RUST_WEBSOCKET_IO_THREAD=1`:
+/// `cargo xtask test` runs the loopback suites in both modes).
+pub fn threaded() -> bool {
+    std::env::var("RUST_WEBSOCKET_IO_THREAD").is_ok_and(|v| v == "1")
+}
+
+/// A server on 127.0.0.1 with a free port, driven from its I/O thread when [`threaded`].
+pub fn listen(
+    config: rust_websocket_core::Config,
+    tls: Option<std::sync::Arc<rust_websocket_core::rustls::ServerConfig>>,
+) -> Server {
+    let mut s = Server::listen("127.0.0.1:0".parse().unwrap(), config, tls).expect("listen");
+    if threaded() {
+        s.start_io_thread().expect("start the I/O thread");
+    }
+    s
+}
