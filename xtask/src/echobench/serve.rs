@@ -50,7 +50,7 @@ struct Control {
 fn core() -> Result<()> {
     let config = Config { inbound_buffer_size: 65535, outbound_buffer_size: Some(65535), ..Config::default() };
     let mut server = Server::listen(([127, 0, 0, 1], 0).into(), config, None).map_err(|e| format!("listen: {e}"))?;
-    server.max_peers = 100_000;
+    server.set_max_peers(100_000);
     println!("LISTENING {}", server.local_addr().port());
     println!("PID {}", std::process::id());
     let started = Instant::now();
@@ -124,8 +124,10 @@ impl Control {
         match words.first().copied().unwrap_or("") {
             "fps" => self.fps = num(1) as u32,
             "buffers" => {
-                server.config.inbound_buffer_size = num(1) as usize;
-                server.config.outbound_buffer_size = Some(num(1) as usize);
+                let mut config = server.config();
+                config.inbound_buffer_size = num(1) as usize;
+                config.outbound_buffer_size = Some(num(1) as usize);
+                server.set_config(config);
             }
             "begin" => self.arm = true,
             "broadcast" => {
