@@ -112,8 +112,19 @@ pub fn import(godot: &Path, project: &Path) -> Result<()> {
 
 /// Runs a project's main scene headless.
 pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64) -> Result<Output> {
+    run_with(godot, project, user_args, limit_s, &[])
+}
+
+/// [`run`] with extra environment variables.
+pub fn run_with(
+    godot: &Path,
+    project: &Path,
+    user_args: &[String],
+    limit_s: u64,
+    env: &[(&str, &str)],
+) -> Result<Output> {
     let mut cmd = Command::new(godot);
-    cmd.args(["--headless", "--path"]).arg(project).args(user_args);
+    cmd.args(["--headless", "--path"]).arg(project).args(user_args).envs(env.iter().copied());
     run::capture(cmd, limit_s)
 }
 

@@ -3,10 +3,12 @@
 //! * `demo`  – build the extension (release), install the addon into `godot_project/`, and run the
 //!   sample project headless: the tutorial's server and clients talking over loopback, then a
 //!   multiplayer turn game (our server, an engine client and one of ours, RPCs).
-//! * `test`  – every test: the Rust core's, then the GDScript suites in `tests/godot/` under
-//!   headless Godot. Extra arguments filter suites/tests by name.
+//! * `test`  – every test: the Rust core's, the Windows cross-build's checks, then the GDScript
+//!   suites in `tests/godot/` under headless Godot. Extra arguments filter suites/tests by name.
 //! * `build` – build the extension and install the addon into the sample and test projects;
-//!   `--export` also builds the library used by release exports (without the class reference).
+//!   `--export` also builds the library used by release exports (without the class reference);
+//!   `--windows` instead cross-builds both Windows x86-64 libraries with Debian's Rust and
+//!   mingw-w64 and checks them (imports, export, loaded under wine; `windows/`).
 //! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`); `--reference`
 //!   runs it against Python `websockets` and the engine's `WebSocketPeer` instead.
 //! * `fuzz [seconds]` – libFuzzer (cargo-fuzz) on the core's handshake and frame paths for a
@@ -35,6 +37,7 @@ mod mpbench;
 mod nodebench;
 mod package;
 mod run;
+mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
         Some("test") => test(&args[1..]),
+        Some("build") if args.iter().any(|a| a == "--windows") => windows::command(),
         Some("build") => {
             build().and_then(|_| if args.iter().any(|a| a == "--export") { build_export() } else { Ok(()) })
         }
@@ -78,7 +82,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("package") => package::command(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|godot>");
             return ExitCode::from(2);
         }
     };
@@ -295,6 +299,19 @@ fn test(filters: &[String]) -> Result<()> {
             Ok((p, f)) => tally.add("rust", p, f, None),
             Err(e) => tally.add("rust", 0, 1, Some(e)),
         }
+        run::step("Rust loopback suites again, servers and clients on their I/O thread");
+        match run::cargo_test_io_thread() {
+            Ok((0, 0)) => tally.add("rust (io thread)", 0, 0, Some("cargo test ran no tests".into())),
+            Ok((p, f)) => tally.add("rust (io thread)", p, f, None),
+            Err(e) => tally.add("rust (io thread)", 0, 1, Some(e)),
+        }
+    }
+    // The Windows cross-build and its checks need neither Godot nor the Linux build.
+    if stage("windows") {
+        match windows::stage() {
+            Ok((p, f, problem)) => tally.add("windows", p, f, problem),
+            Err(e) => tally.add("windows", 0, 1, Some(e)),
+        }
     }
     // Every later stage needs Godot, the extension built and the test project imported.
     let project = root().join("tests/godot");
@@ -311,24 +328,11 @@ fn test(filters: &[String]) -> Result<()> {
             return tally.finish();
         }
     };
-    run::step("GDScript suites in headless Godot");
-    let mut args = vec!["--".to_string()];
-    args.extend(filters.iter().cloned());
-    match godot::run(&godot, &project, &args, 1500) {
-        Ok(out) => {
-            let summary = godot::summary(&out.text);
-            let mut problem = godot::check_log(&out.text).err();
-            if summary.is_none() {
-                problem = Some(format!("the Godot test runner printed no summary (exit {})", out.status));
-            } else if filters.is_empty() && summary == Some((0, 0)) {
-                problem = Some("the Godot test runner found no tests".into());
-            } else if !out.success && problem.is_none() {
-                problem = Some(format!("the Godot test runner exited with {}", out.status));
-            }
-            let (p, f) = summary.unwrap_or((0, 0));
-            tally.add("godot", p, f, problem);
-        }
-        Err(e) => tally.add("godot", 0, 1, Some(e)),
+    // Every suite twice: as the classes default, then with every class's `io_thread` on.
+    for (stage_name, env) in [("godot", &[][..]), ("godot (io thread)", &[("RUST_WEBSOCKET_IO_THREAD", "1")][..])] {
+        run::step(&format!("GDScript suites in headless Godot ({stage_name})"));
+        let (p, f, problem) = gdscript_stage(&godot, &project, filters, env);
+        tally.add(stage_name, p, f, problem);
     }
     if stage("package") {
         match package::stage(&godot) {
@@ -361,11 +365,39 @@ fn test(filters: &[String]) -> Result<()> {
     tally.finish()
 }
 
+/// The GDScript suites (filtered by `filters`) in one run of headless Godot with `env`.
+fn gdscript_stage(
+    godot: &Path,
+    project: &Path,
+    filters: &[String],
+    env: &[(&str, &str)],
+) -> (u32, u32, Option<String>) {
+    let mut args = vec!["--".to_string()];
+    args.extend(filters.iter().cloned());
+    match godot::run_with(godot, project, &args, 1500, env) {
+        Ok(out) => {
+            let summary = godot::summary(&out.text);
+            let mut problem = godot::check_log(&out.text).err();
+            if summary.is_none() {
+                problem = Some(format!("the Godot test runner printed no summary (exit {})", out.status));
+            } else if filters.is_empty() && summary == Some((0, 0)) {
+                problem = Some("the Godot test runner found no tests".into());
+            } else if !out.success && problem.is_none() {
+                problem = Some(format!("the Godot test runner exited with {}", out.status));
+            }
+            let (p, f) = summary.unwrap_or((0, 0));
+            (p, f, problem)
+        }
+        Err(e) => (0, 1, Some(e)),
+    }
+}
+
 /// Results of the test stages, and the closing `total: N passed, N failed` line, which counts
-/// tests: Rust tests, GDScript tests, the package test's, interop peers, hostile cases and the
-/// soak. Autobahn cases are reported per role by outcome and not counted, except that a role that
-/// fails (a FAILED or UNIMPLEMENTED case, a short report) or a stage that errors out counts as one
-/// failure, so that the closing line never reads "0 failed" for a failing run.
+/// tests: Rust tests, the Windows checks, GDScript tests, the package test's, interop peers,
+/// hostile cases and the soak. Autobahn cases are reported per role by outcome and not counted,
+/// except that a role that fails (a FAILED or UNIMPLEMENTED case, a short report) or a stage that
+/// errors out counts as one failure, so that the closing line never reads "0 failed" for a
+/// failing run.
 #[derive(Default)]
 struct Tally {
     rows: Vec<(String, u32, u32, Option<String>)>,

@@ -32,10 +32,23 @@ pub fn cargo(args: &[&str]) -> Result<()> {
 /// Runs the Rust tests (the core's, the extension's documentation check, xtask's own), streaming their
 /// output; returns (passed, failed).
 pub fn cargo_test() -> Result<(u32, u32)> {
+    cargo_test_counted(&["-p", "rust_websocket_core", "-p", "rust_websocket", "-p", "xtask"], &[])
+}
+
+/// The core's suites over real sockets again, every server driven from its I/O thread
+/// (`RUST_WEBSOCKET_IO_THREAD=1`, read by the suites' `common::listen`).
+pub fn cargo_test_io_thread() -> Result<(u32, u32)> {
+    let suites = ["--test", "loopback", "--test", "tls", "--test", "multiplayer", "--test", "io_thread"];
+    let mut args = vec!["-p", "rust_websocket_core"];
+    args.extend(suites);
+    cargo_test_counted(&args, &[("RUST_WEBSOCKET_IO_THREAD", "1")])
+}
+
+/// `cargo test --locked <args>`; its passed and failed counts.
+fn cargo_test_counted(args: &[&str], env: &[(&str, &str)]) -> Result<(u32, u32)> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["test", "--locked", "-p", "rust_websocket_core", "-p", "rust_websocket", "-p", "xtask"])
-        .current_dir(crate::root());
+    cmd.args(["test", "--locked"]).args(args).envs(env.iter().copied()).current_dir(crate::root());
     let out = capture(cmd, 900)?;
     let (mut passed, mut failed) = (0, 0);
     for line in out.text.lines() {

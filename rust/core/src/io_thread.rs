@@ -11,7 +11,6 @@
 //! announce become readable and the state it sees changes.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -89,7 +88,7 @@ impl IoThread {
         let attending = attention.clone();
         let spawned = std::thread::Builder::new().name("rust_websocket client I/O".into()).spawn(move || {
             let mut events = Events::with_capacity(64);
-            let mut watched: Option<RawFd> = None;
+            let mut watched: Option<u64> = None;
             while !stopping.load(Ordering::Acquire) {
                 let now = Instant::now();
                 let (deadline, done, blind) = {
@@ -157,10 +156,24 @@ impl Drop for IoThread {
     }
 }
 
-/// Registers the connection's socket with the thread's poll when it is a new one; returns it.
-fn watch(poll: &mut Poll, conn: &mut crate::Connection, watched: &mut Option<RawFd>) -> Option<RawFd> {
+/// The operating system's number for a socket, to tell a new socket from the one watched.
+#[cfg(unix)]
+fn socket_number(socket: &mio::net::TcpStream) -> u64 {
+    use std::os::fd::AsRawFd;
+    socket.as_raw_fd() as u64
+}
+
+#[cfg(windows)]
+fn socket_number(socket: &mio::net::TcpStream) -> u64 {
+    use std::os::windows::io::AsRawSocket;
+    socket.as_raw_socket()
+}
+
+/// Registers the connection's socket with the thread's poll when it is a new one; returns its
+/// number.
+fn watch(poll: &mut Poll, conn: &mut crate::Connection, watched: &mut Option<u64>) -> Option<u64> {
     let socket = conn.socket_mut()?;
-    let fd = socket.as_raw_fd();
+    let fd = socket_number(socket);
     if *watched != Some(fd) {
         let interest = Interest::READABLE | Interest::WRITABLE;
         let registered = match poll.registry().register(socket, Token(1), interest) {

@@ -96,13 +96,14 @@ static func _threaded() -> bool:
 	return RustWebSocketPeer.new().io_thread
 
 
-## `trace` without the "state N" lines directly followed by another "state" line.
+## `trace` without the "state N" lines directly followed by another "state" line, nor the
+## "state 0" lines (CONNECTING, which the first poll may or may not see).
 static func _settled(trace: Array) -> Array:
 	var out := []
 	for i in trace.size():
 		var line: String = trace[i]
 		var next: String = trace[i + 1] if i + 1 < trace.size() else ""
-		if not (line.begins_with("state ") and next.begins_with("state ")):
+		if line != "state 0" and not (line.begins_with("state ") and next.begins_with("state ")):
 			out.append(line)
 	return out
 

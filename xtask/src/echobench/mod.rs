@@ -49,7 +49,7 @@ pub fn run() -> Result<()> {
         fd_limit: raise_fd_limit(),
     };
     run::step(&format!(
-        "echo servers side by side: ours (Godot), the engine's way (Godot), Node ws, our core, raw TCP ({})",
+        "echo servers side by side: ours (Godot, without and with io_thread), the engine's way (Godot), Node ws, our core, raw TCP ({})",
         rows::DURATIONS
     ));
     // `ECHO_BENCH_SERVERS=core,raw` runs only those (quick checks); the others show "?".

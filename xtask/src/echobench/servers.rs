@@ -22,6 +22,8 @@ pub struct Env {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Ours,
+    /// Ours with `io_thread` on (the same Godot server, `RUST_WEBSOCKET_IO_THREAD=1`).
+    OursThread,
     Engine,
     Node,
     Core,
@@ -29,12 +31,13 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Ours, Kind::Engine, Kind::Node, Kind::Core, Kind::Raw];
+    pub const ALL: [Kind; 6] = [Kind::Ours, Kind::OursThread, Kind::Engine, Kind::Node, Kind::Core, Kind::Raw];
 
     /// Its name in `ECHO_BENCH_SERVERS`.
     pub fn key(self) -> &'static str {
         match self {
             Kind::Ours => "ours",
+            Kind::OursThread => "ours-thread",
             Kind::Engine => "engine",
             Kind::Node => "node",
             Kind::Core => "core",
@@ -45,6 +48,7 @@ impl Kind {
     pub fn label(self) -> &'static str {
         match self {
             Kind::Ours => "ours (Godot)",
+            Kind::OursThread => "ours, io_thread (Godot)",
             Kind::Engine => "engine (Godot)",
             Kind::Node => "Node ws",
             Kind::Core => "core",
@@ -59,7 +63,7 @@ impl Kind {
 
     /// Has a frame loop whose cost it samples.
     pub fn framed(self) -> bool {
-        matches!(self, Kind::Ours | Kind::Engine | Kind::Core)
+        matches!(self, Kind::Ours | Kind::OursThread | Kind::Engine | Kind::Core)
     }
 }
 
@@ -72,14 +76,17 @@ pub struct Proc {
 impl Proc {
     pub fn start(kind: Kind, env: &Env) -> Result<Proc> {
         let mut cmd = match kind {
-            Kind::Ours | Kind::Engine => {
+            Kind::Ours | Kind::OursThread | Kind::Engine => {
                 let godot = env.godot.as_ref().map_err(|e| format!("no Godot: {e}"))?;
                 let mut cmd = Command::new(godot);
                 cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot")).args([
                     "res://tools/bench_echo_server.tscn",
                     "--",
-                    if kind == Kind::Ours { "--server=ours" } else { "--server=engine" },
+                    if kind == Kind::Engine { "--server=engine" } else { "--server=ours" },
                 ]);
+                if kind == Kind::OursThread {
+                    cmd.env("RUST_WEBSOCKET_IO_THREAD", "1");
+                }
                 cmd
             }
             Kind::Node => {

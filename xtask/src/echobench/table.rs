@@ -194,8 +194,8 @@ pub fn render(results: &Results, machine: &str) -> String {
     for kind in Kind::ALL {
         out.push_str(&format!(" {} |", kind.label()));
     }
-    out.push_str(" ours/engine | ours/Node |\n|---|");
-    out.push_str(&"---|".repeat(Kind::ALL.len() + 2));
+    out.push_str(" ours/engine | ours/Node | io_thread/engine | io_thread/Node |\n|---|");
+    out.push_str(&"---|".repeat(Kind::ALL.len() + 4));
     out.push('\n');
     for (label, row, cell) in lines() {
         let mut values = BTreeMap::new();
@@ -215,9 +215,11 @@ pub fn render(results: &Results, machine: &str) -> String {
         }
         let v = |k: Kind| values.get(&k).copied().flatten();
         out.push_str(&format!(
-            " {} | {} |\n",
+            " {} | {} | {} | {} |\n",
             ratio(v(Kind::Ours), v(Kind::Engine)),
-            ratio(v(Kind::Ours), v(Kind::Node))
+            ratio(v(Kind::Ours), v(Kind::Node)),
+            ratio(v(Kind::OursThread), v(Kind::Engine)),
+            ratio(v(Kind::OursThread), v(Kind::Node))
         ));
     }
     let generator: Vec<String> = Kind::ALL

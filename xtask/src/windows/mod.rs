@@ -1,0 +1,293 @@
+//! `cargo xtask build --windows`: the Windows x86-64 libraries, cross-built on this Debian machine,
+//! then checked (`check.rs`); the `windows` stage of `cargo xtask test` does the same and counts
+//! the checks.
+//!
+//! The toolchain is Debian's own, installed with apt when missing (as root): `rustc-web`,
+//! `cargo-web` and `rust-web-src` (Rust 1.96 in bookworm-security), the mingw-w64 cross compiler
+//! (`gcc-mingw-w64-x86-64-win32`) and `wine64`. No rustup download: rustup's Windows standard
+//! library is not on this machine, so the standard library is compiled from `rust-web-src` with
+//! `-Zbuild-std` (accepted by a stable toolchain with `RUSTC_BOOTSTRAP=1`). Debian's sources keep
+//! the library's own `library/Cargo.lock`, so cargo resolves its dependencies exactly as the Rust
+//! release pinned them and fetches them from crates.io (the `library/vendor/` copy next to it is
+//! not used). Linking uses the mingw gcc of the win32 thread model with `+crt-static`, so libgcc
+//! and winpthread are linked in and the DLLs import nothing but Windows' own DLLs.
+//!
+//! Each library gets its own target directory under `target/windows/`, as the Linux ones have
+//! (`target/` and `target/export/`): the two differ in features, and in one directory each build
+//! would relink the other's.
+
+mod check;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::{run, Result};
+
+const TARGET: &str = "x86_64-pc-windows-gnu";
+/// The mingw-w64 gcc whose runtime uses Win32 threads (no libwinpthread DLL).
+const GCC: &str = "x86_64-w64-mingw32-gcc-win32";
+const OBJDUMP: &str = "x86_64-w64-mingw32-objdump";
+/// The Debian packages the build and its checks need.
+const PACKAGES: [&str; 5] = ["rustc-web", "cargo-web", "rust-web-src", "gcc-mingw-w64-x86-64-win32", "wine64"];
+/// Debian packages that `rustc-web`/`cargo-web`/`rust-web-src` conflict with: apt would remove
+/// them to install ours, so their presence stops the install instead.
+const CONFLICTS: [&str; 4] = ["rustc", "cargo", "libstd-rust-dev", "rust-src"];
+/// Time limit of each library's build (a cold build, standard library included, takes minutes).
+const BUILD_LIMIT_S: u64 = 2400;
+
+/// One of the two libraries: the editor and debug one (class reference embedded) and the release
+/// export one (`--no-default-features`), named as in `rust_websocket.gdextension`.
+pub struct Variant {
+    pub what: &'static str,
+    dir: &'static str,
+    features: &'static [&'static str],
+    pub file: &'static str,
+}
+
+pub const VARIANTS: [Variant; 2] = [
+    Variant { what: "editor and debug", dir: "editor", features: &[], file: "rust_websocket.windows.x86_64.dll" },
+    Variant {
+        what: "release export",
+        dir: "export",
+        features: &["--no-default-features"],
+        file: "rust_websocket.windows.x86_64.template_release.dll",
+    },
+];
+
+/// Where the tools are.
+pub struct Tools {
+    cargo: PathBuf,
+    rustc: PathBuf,
+    pub wine: PathBuf,
+    pub wineserver: PathBuf,
+}
+
+/// `cargo xtask build --windows`: both libraries into `addons/rust_websocket/bin/`, then the checks.
+pub fn command() -> Result<()> {
+    let start = Instant::now();
+    let tools = tools()?;
+    let built = build_all(&tools)?;
+    let (passed, problems) = check::run(&tools, &built);
+    println!("xtask: Windows build and checks took {}", secs(start.elapsed()));
+    if problems.is_empty() {
+        println!("xtask: Windows x86-64: {passed} checks passed");
+        Ok(())
+    } else {
+        Err(format!("Windows checks failed: {}", problems.join("; ")))
+    }
+}
+
+/// The `windows` stage of `cargo xtask test`: (passed, failed, problem), three checks per library
+/// (imports, export, wine load). A failed install or build errors out (one failure).
+pub fn stage() -> Result<(u32, u32, Option<String>)> {
+    run::step("windows: cross-build of the Windows x86-64 libraries, imports, exports, wine load");
+    let start = Instant::now();
+    let result = tools().and_then(|tools| {
+        let built = build_all(&tools)?;
+        Ok(check::run(&tools, &built))
+    });
+    println!("xtask: the windows stage took {}", secs(start.elapsed()));
+    let (passed, problems) = result?;
+    let failed = problems.len() as u32;
+    Ok((passed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.0} s", d.as_secs_f64())
+}
+
+/// Builds both libraries; returns them as installed in the addon's `bin/`.
+fn build_all(tools: &Tools) -> Result<Vec<(&'static Variant, PathBuf)>> {
+    let mut built = Vec::new();
+    for variant in &VARIANTS {
+        built.push((variant, build(tools, variant)?));
+    }
+    Ok(built)
+}
+
+fn build(tools: &Tools, variant: &Variant) -> Result<PathBuf> {
+    let root = crate::root();
+    run::step(&format!("building the Windows x86-64 library ({}) with Debian's Rust and mingw-w64", variant.what));
+    let target_dir = root.join("target/windows").join(variant.dir);
+    let mut cmd = Command::new(&tools.cargo);
+    cmd.args(["build", "--release", "--locked", "-p", "rust_websocket", "--target", TARGET])
+        .arg("-Zbuild-std=std,panic_unwind")
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .args(variant.features)
+        .current_dir(&root)
+        .env("RUSTC", &tools.rustc)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER", GCC)
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS", "-C target-feature=+crt-static")
+        .env("CC_x86_64_pc_windows_gnu", GCC)
+        .env("AR_x86_64_pc_windows_gnu", "x86_64-w64-mingw32-ar");
+    // What `cargo xtask` inherits from rustup's cargo must not steer Debian's: rustup's toolchain
+    // choice and library path, and flags that would replace the target's.
+    for var in
+        ["RUSTUP_TOOLCHAIN", "LD_LIBRARY_PATH", "CARGO", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR"]
+    {
+        cmd.env_remove(var);
+    }
+    let start = Instant::now();
+    let out = run::capture(cmd, BUILD_LIMIT_S)?;
+    if !out.success {
+        return Err(format!("the Windows build ({}) failed ({})", variant.what, out.status));
+    }
+    let took = start.elapsed();
+    let bin = root.join("addons/rust_websocket/bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let dest = bin.join(variant.file);
+    std::fs::copy(target_dir.join(TARGET).join("release/rust_websocket.dll"), &dest)
+        .map_err(|e| format!("copying the Windows library: {e}"))?;
+    let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "xtask: addons/rust_websocket/bin/{} ({:.1} MiB), built in {}",
+        variant.file,
+        size as f64 / 1048576.0,
+        secs(took)
+    );
+    Ok(dest)
+}
+
+/// The tools, installing the Debian packages that are missing (or a Rust too old for the
+/// workspace) first.
+fn tools() -> Result<Tools> {
+    let need = rust_version_needed()?;
+    let mut missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    if missing.is_empty() {
+        if let Ok(v) = rust_version(&package_file("rustc-web", "/bin/rustc")?) {
+            if v < need {
+                println!("xtask: Debian's rustc-web is {}.{}, the workspace needs {}.{}", v.0, v.1, need.0, need.1);
+                missing.extend(["rustc-web", "cargo-web", "rust-web-src"]);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        install(&missing)?;
+    }
+    let rustc = package_file("rustc-web", "/bin/rustc")?;
+    let found = rust_version(&rustc)?;
+    if found < need {
+        return Err(format!(
+            "Debian's rustc-web is {}.{} and the workspace needs {}.{} (rust-version): newer ones come \
+             from bookworm-security (deb http://deb.debian.org/debian-security bookworm-security main)",
+            found.0, found.1, need.0, need.1
+        ));
+    }
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().map_err(|e| e.to_string())?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    let lock = sysroot.join("lib/rustlib/src/rust/library/Cargo.lock");
+    if !lock.is_file() {
+        return Err(format!("the standard library's sources are not at {} (rust-web-src)", lock.display()));
+    }
+    for tool in [GCC, OBJDUMP] {
+        if run::which(tool).is_none() {
+            return Err(format!("{tool} is not on PATH (gcc-mingw-w64-x86-64-win32)"));
+        }
+    }
+    let tools = Tools {
+        cargo: package_file("cargo-web", "/bin/cargo")?,
+        rustc,
+        wine: package_file("wine64", "/wine/wine64")?,
+        wineserver: package_file("wine64", "/wine/wineserver64")?,
+    };
+    println!(
+        "xtask: Debian's Rust {}.{} ({}, {}), std sources in {}, {GCC}, {}",
+        found.0,
+        found.1,
+        tools.rustc.display(),
+        tools.cargo.display(),
+        lock.parent().unwrap().display(),
+        tools.wine.display()
+    );
+    Ok(tools)
+}
+
+fn install(packages: &[&str]) -> Result<()> {
+    run::step(&format!("installing Debian's {} for the Windows build", packages.join(", ")));
+    let manual = format!("apt-get install --no-install-recommends {}", PACKAGES.join(" "));
+    if run::which("apt-get").is_none() {
+        return Err(format!("the Windows build needs Debian packages: {manual}"));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(format!("the Windows build needs Debian packages: run as root, or `{manual}`"));
+    }
+    let conflicting: Vec<&str> = CONFLICTS.iter().copied().filter(|p| installed(p)).collect();
+    if !conflicting.is_empty() {
+        return Err(format!(
+            "Debian's rustc-web conflicts with the installed {}: apt would remove them, so nothing was \
+             installed (remove them, or `{manual}` yourself)",
+            conflicting.join(", ")
+        ));
+    }
+    let _ = Command::new("apt-get").args(["-q", "update"]).status();
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map_err(|e| e.to_string())?
+        .success();
+    if !ok {
+        return Err(format!("apt-get install {} failed", packages.join(" ")));
+    }
+    Ok(())
+}
+
+fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "install ok installed")
+        .unwrap_or(false)
+}
+
+/// The file of an installed package whose path ends with `suffix` (not under /usr/share, where
+/// cargo-web keeps a wrapper script and the docs are), from `dpkg -L`.
+fn package_file(package: &str, suffix: &str) -> Result<PathBuf> {
+    let out = Command::new("dpkg").args(["-L", package]).output().map_err(|e| format!("dpkg -L {package}: {e}"))?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(Path::new)
+        .find(|p| p.to_str().is_some_and(|s| s.ends_with(suffix)) && !p.starts_with("/usr/share") && p.is_file())
+        .map(Path::to_path_buf)
+        .ok_or_else(|| format!("the Debian package {package} has no file …{suffix} (is it installed?)"))
+}
+
+/// (major, minor) of `rustc -V` ("rustc 1.96.0 (…)").
+fn rust_version(rustc: &Path) -> Result<(u32, u32)> {
+    let out = Command::new(rustc).arg("-V").output().map_err(|e| format!("{}: {e}", rustc.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    parse_version(text.split_whitespace().nth(1).unwrap_or(""))
+        .ok_or_else(|| format!("{} -V printed '{}'", rustc.display(), text.trim()))
+}
+
+/// The workspace's `rust-version`.
+fn rust_version_needed() -> Result<(u32, u32)> {
+    let text = std::fs::read_to_string(crate::root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "rust-version").then(|| parse_version(v.trim().trim_matches('"')))?
+        })
+        .ok_or_else(|| "Cargo.toml has no rust-version".into())
+}
+
+fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        assert_eq!(super::parse_version("1.96.0"), Some((1, 96)));
+        assert_eq!(super::parse_version("1.94"), Some((1, 94)));
+        assert_eq!(super::parse_version("x"), None);
+        assert!(super::parse_version("1.85.0") < Some((1, 94)));
+    }
+}
