@@ -299,7 +299,7 @@ fn test(filters: &[String]) -> Result<()> {
             Ok((p, f)) => tally.add("rust", p, f, None),
             Err(e) => tally.add("rust", 0, 1, Some(e)),
         }
-        run::step("Rust loopback suites again, servers and clients on their I/O thread");
+        run::step("Rust loopback, TLS and multiplayer suites again, every server on its I/O thread");
         match run::cargo_test_io_thread() {
             Ok((0, 0)) => tally.add("rust (io thread)", 0, 0, Some("cargo test ran no tests".into())),
             Ok((p, f)) => tally.add("rust (io thread)", p, f, None),

@@ -37,18 +37,17 @@ pub struct IoThread {
 impl IoThread {
     /// Runs a server's engine, taking its mio `Poll` until the thread ends.
     pub(crate) fn serve(engine: Arc<Mutex<Engine>>, attention: Arc<Attention>) -> io::Result<IoThread> {
-        let mut poll = lock(&engine).poll.take().ok_or_else(|| io::Error::other("the server is already driven"))?;
-        let waker = match Waker::new(poll.registry(), WAKER) {
-            Ok(w) => Arc::new(w),
-            Err(e) => {
-                lock(&engine).poll = Some(poll);
-                return Err(e);
-            }
+        let waker = {
+            let e = lock(&engine);
+            let poll = e.poll.as_ref().ok_or_else(|| io::Error::other("the server is already driven"))?;
+            Arc::new(Waker::new(poll.registry(), WAKER)?)
         };
         attention.attach_thread(waker);
         let stop = Arc::new(AtomicBool::new(false));
         let stopping = stop.clone();
         let spawned = std::thread::Builder::new().name("rust_websocket server I/O".into()).spawn(move || {
+            // Taken here, not before the spawn: if the thread cannot start, the engine keeps it.
+            let Some(mut poll) = lock(&engine).poll.take() else { return };
             let mut events = Events::with_capacity(1024);
             let mut timeout = Some(Duration::ZERO);
             loop {
@@ -66,6 +65,8 @@ impl IoThread {
                 if round.is_err() {
                     engine.out.push(ServerEvent::Warning("the server's I/O thread recovered from a panic".into()));
                     engine.hand_over();
+                    // What was being handled is looked at again at once.
+                    engine.attention.signal_always();
                 }
                 timeout = engine.next_timer().map(|t| t.saturating_duration_since(Instant::now()));
             }
@@ -87,34 +88,16 @@ impl IoThread {
         let stopping = stop.clone();
         let attending = attention.clone();
         let spawned = std::thread::Builder::new().name("rust_websocket client I/O".into()).spawn(move || {
-            let mut events = Events::with_capacity(64);
-            let mut watched: Option<u64> = None;
-            while !stopping.load(Ordering::Acquire) {
-                let now = Instant::now();
-                let (deadline, done, blind) = {
-                    let mut c = conn.borrow_mut();
-                    attending.take_wake();
-                    if !attending.take_later().is_empty() {
-                        c.write_pending(now);
-                    }
-                    c.drive(now);
-                    let fd = watch(&mut poll, &mut c, &mut watched);
-                    let done = c.live_state() == ReadyState::Closed && !c.is_lingering();
-                    (c.next_deadline(), done, fd.is_none() || c.is_dialing())
-                };
-                if done {
-                    break;
-                }
-                let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-                if blind {
-                    timeout = Some(timeout.map_or(DIAL_TICK, |t| t.min(DIAL_TICK)));
-                }
-                if let Err(e) = poll.poll(&mut events, timeout) {
-                    if e.kind() != io::ErrorKind::Interrupted {
-                        break;
-                    }
-                }
-            }
+            let ended = catch_unwind(AssertUnwindSafe(|| drive_client(&conn, &attending, &mut poll, &stopping)));
+            let why = match ended {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => format!("waiting for its socket failed: {e}"),
+                Err(_) => "it panicked".to_string(),
+            };
+            // The connection goes back to its owner's polls rather than freeze.
+            attending.detach_thread();
+            conn.borrow_mut()
+                .warn(format!("the connection's I/O thread stopped ({why}); it runs in poll() from now on"));
         });
         Self::started(spawned, stop, attention)
     }
@@ -154,6 +137,39 @@ impl Drop for IoThread {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The client thread's loop; returns once the connection is closed and drained, or stopped.
+fn drive_client(conn: &SharedConnection, attention: &Attention, poll: &mut Poll, stop: &AtomicBool) -> io::Result<()> {
+    let mut events = Events::with_capacity(64);
+    let mut watched: Option<u64> = None;
+    while !stop.load(Ordering::Acquire) {
+        let now = Instant::now();
+        let (deadline, done, blind) = {
+            let mut c = conn.borrow_mut();
+            // Whatever asked: a step reads, then writes what the game sent (see `Engine::handle`).
+            attention.take_wake();
+            attention.take_later();
+            c.drive(now);
+            let socket = watch(poll, &mut c, &mut watched);
+            let closed = c.live_state() == ReadyState::Closed;
+            // Without a socket to wait on (dialing, or an embedder's stream), look again soon.
+            (c.next_deadline(), closed && !c.is_lingering(), !closed && (socket.is_none() || c.is_dialing()))
+        };
+        if done {
+            return Ok(());
+        }
+        let mut timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if blind {
+            timeout = Some(timeout.map_or(DIAL_TICK, |t| t.min(DIAL_TICK)));
+        }
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The operating system's number for a socket, to tell a new socket from the one watched.

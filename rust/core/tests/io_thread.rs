@@ -5,11 +5,13 @@
 
 mod common;
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use common::LIMIT;
 use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::io_thread::IoThread;
+use rust_websocket_core::memory::MemoryStream;
 use rust_websocket_core::{Config, Connection, Event, ReadyState, Server, ServerEvent};
 
 fn threaded_server(config: Config) -> Server {
@@ -141,4 +143,55 @@ fn a_client_thread_ends_by_itself_once_its_connection_closed() {
     let mut c = client.borrow_mut();
     c.take_events();
     assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, Some(1000)));
+}
+
+#[test]
+fn messages_before_a_violation_get_one_poll_to_be_answered_on_the_thread_too() {
+    // A server connection over the in-memory stream, driven by a thread; the raw client sends
+    // a message, then a frame with RSV2 set (a violation).
+    let (a, mut raw) = MemoryStream::pair();
+    let conn = SharedConnection::new(Connection::new(Config::default()));
+    conn.borrow_mut().accept_stream(Box::new(a), Instant::now()).unwrap();
+    let _io = IoThread::client(conn.clone()).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    let mut wire = Vec::new();
+    wait(|| {
+        wire.extend(raw.take_all());
+        String::from_utf8_lossy(&wire).contains("\r\n\r\n")
+    });
+    wire.clear();
+    let masked = |first: u8, payload: &[u8]| {
+        let mut f = vec![first, 0x80 | payload.len() as u8, 1, 2, 3, 4];
+        f.extend(payload.iter().enumerate().map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]));
+        f
+    };
+    raw.write_all(&masked(0x81, b"hello")).unwrap();
+    raw.write_all(&masked(0x81 | 0x20, b"bad")).unwrap();
+    let mut events = Vec::new();
+    wait(|| {
+        let mut c = conn.borrow_mut();
+        c.poll(Instant::now());
+        events.extend(c.take_events());
+        events.contains(&Event::Message)
+    });
+    // The game's poll took the message: it answers before its next poll.
+    assert_eq!(conn.borrow_mut().pop().unwrap().data.as_ref(), b"hello");
+    conn.borrow_mut().send(b"answer", true, Instant::now()).unwrap();
+    wait(|| {
+        wire.extend(raw.take_all());
+        wire.len() >= 8
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    wire.extend(raw.take_all());
+    assert_eq!(wire, [&[0x81u8, 6][..], b"answer"].concat(), "the answer, and no close frame before the next poll");
+    assert_eq!(conn.borrow().ready_state(), ReadyState::Open);
+    // The next poll lets the failure go on: a close frame with 1002 follows the answer.
+    wait(|| {
+        let mut c = conn.borrow_mut();
+        c.poll(Instant::now());
+        c.take_events();
+        c.ready_state() == ReadyState::Closed
+    });
+    wire.extend(raw.take_all());
+    assert_eq!(&wire[8..12], &[0x88, 2, 0x03, 0xEA], "close 1002 after the answer");
 }

@@ -82,7 +82,8 @@ pub struct WebSocketServer {
     /// system call for networking, and heartbeats and close handshakes go on while a frame takes
     /// long (a scene load). A message becomes readable when [method poll] emits its signal, as
     /// without the thread. Off by default (default `true` when the environment variable
-    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Read by [method listen].
+    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Read by [method listen]. [method stop] ends the
+    /// thread first, then also emits what it had found since the last [method poll].
     #[var(get = get_io_thread, set = set_io_thread)]
     io_thread: PhantomVar<bool>,
 

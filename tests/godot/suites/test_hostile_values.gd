@@ -1222,7 +1222,15 @@ func test_messages_over_the_outbound_cap() -> void:
 			_assign(p, "outbound_buffer_size", 0, state)
 			check_eq(_call(p, "put_packet", [mib], state), OK, state + ": put_packet(1 MiB) without a cap")
 			if check(await _wait(func(): return _state(p) == 3, [p], state, 5.0), state + ": closed by the server"):
-				check_eq(p.callv("get_close_code", []), 1009, state + ": 1009 from the server")
+				var code: int = p.callv("get_close_code", [])
+				if p.io_thread and code == -1:
+					# The engine closes its socket with our unread bytes in it, so the kernel
+					# resets the connection, which discards the close frame if it had not left
+					# yet; written from our I/O thread, more of the 1 MiB is unread there when
+					# it closes, and the reset wins the race now and then.
+					pass
+				else:
+					check_eq(code, 1009, state + ": 1009 from the server")
 		_dispose(ctx)
 
 

@@ -33,6 +33,11 @@ impl Linger {
         Some(Linger { io, until: clock::deadline(now, LINGER) })
     }
 
+    /// Whether it holds a stream of the embedder's (see `Connection::reset`).
+    pub fn is_custom(&self) -> bool {
+        matches!(self.io, Transport::Custom(_))
+    }
+
     pub fn until(&self) -> Option<Instant> {
         self.until
     }

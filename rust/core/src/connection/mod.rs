@@ -25,12 +25,13 @@ mod linger;
 mod open;
 mod role;
 mod send;
+mod shared;
 mod types;
 mod upgrade;
+mod view;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::Arc;
 use std::time::Instant;
 
 use mio::net::TcpStream;
@@ -38,6 +39,7 @@ use rustls::ServerConfig;
 
 pub use self::attention::Attention;
 pub use self::open::CLOSE_TIMEOUT;
+pub use self::shared::{ConnectionGuard, SharedConnection};
 pub use self::types::{is_sendable_close_code, ConnectError, Event, Packet, ReadyState, SendError};
 pub use crate::tls::ClientTls;
 
@@ -48,6 +50,7 @@ use self::linger::Linger;
 use self::open::{Open, Opened};
 use self::role::{ClientRole, Role, ServerRole};
 use self::upgrade::{Upgrade, Upgraded};
+use self::view::Hold;
 use crate::clock;
 use crate::config::Config;
 use crate::handshake::{self, RequestHead, Selected};
@@ -68,85 +71,6 @@ enum Step {
     /// Moved on; poll the new phase at once.
     Next(Phase),
     End(End, Option<Transport>),
-}
-
-/// A connection shared between its driver (a server, a multiplayer session, an I/O thread) and
-/// the game's peer object, which outlives the driver's table. Each side locks it only for one
-/// call: the I/O thread while it gives the connection one step, the game's thread while it
-/// reads or sends.
-#[derive(Clone)]
-pub struct SharedConnection(Arc<Locked>);
-
-struct Locked {
-    conn: Mutex<Connection>,
-    /// The thread holding the lock (0: none), so that locking it twice on one thread panics
-    /// with a message, as a `RefCell` would, instead of hanging the game.
-    holder: AtomicU64,
-}
-
-/// The lock of a [`SharedConnection`]; the connection is unlocked when it is dropped.
-pub struct ConnectionGuard<'a> {
-    guard: MutexGuard<'a, Connection>,
-    holder: &'a AtomicU64,
-}
-
-impl std::ops::Deref for ConnectionGuard<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.guard
-    }
-}
-
-impl std::ops::DerefMut for ConnectionGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Connection {
-        &mut self.guard
-    }
-}
-
-impl Drop for ConnectionGuard<'_> {
-    fn drop(&mut self) {
-        self.holder.store(0, Ordering::Release);
-    }
-}
-
-/// A number for the calling thread, never 0.
-fn thread_number() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static NUMBER: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
-    NUMBER.with(|n| *n)
-}
-
-impl SharedConnection {
-    pub fn new(conn: Connection) -> SharedConnection {
-        SharedConnection(Arc::new(Locked { conn: Mutex::new(conn), holder: AtomicU64::new(0) }))
-    }
-
-    /// The connection, to read (the same lock as [`SharedConnection::borrow_mut`]; both names
-    /// say what the caller intends). Never hold it across a call that may lock it again.
-    pub fn borrow(&self) -> ConnectionGuard<'_> {
-        self.borrow_mut()
-    }
-
-    /// The connection, locked. Panics if this thread holds it already.
-    pub fn borrow_mut(&self) -> ConnectionGuard<'_> {
-        let me = thread_number();
-        let guard = match self.0.conn.try_lock() {
-            Ok(guard) => guard,
-            Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                assert_ne!(self.0.holder.load(Ordering::Acquire), me, "a connection was locked twice by one thread");
-                // A panic inside a connection's method is a bug already reported; what it
-                // leaves is still a connection that can be closed and dropped.
-                self.0.conn.lock().unwrap_or_else(|e| e.into_inner())
-            }
-        };
-        self.0.holder.store(me, Ordering::Release);
-        ConnectionGuard { guard, holder: &self.0.holder }
-    }
-
-    pub fn ptr_eq(&self, other: &SharedConnection) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
 /// One WebSocket connection.
@@ -174,6 +98,9 @@ pub struct Connection {
     visible_state: ReadyState,
     /// With an I/O thread: its driver was told that events wait here.
     notified: bool,
+    /// With an I/O thread: a failure held back so that the game can answer the messages that
+    /// came before it (see [`Hold`]).
+    hold: Hold,
     /// Counted in [`crate::stats`] as open (from the upgrade to the end).
     counted_open: bool,
     linger: Option<Linger>,
@@ -199,6 +126,7 @@ impl Connection {
             attention: None,
             visible_state: ReadyState::Closed,
             notified: false,
+            hold: Hold::No,
             counted_open: false,
             linger: None,
         }
@@ -304,7 +232,10 @@ impl Connection {
     fn reset(&mut self, now: Instant) {
         let config = std::mem::take(&mut self.config);
         let attention = self.attention.take();
-        let linger = self.linger.take();
+        // An embedder's stream (a Godot stream object) is not kept draining: the next
+        // connection may be driven from an I/O thread, and such a stream belongs to the
+        // embedder's thread. It is shut and dropped here, on the caller's thread.
+        let linger = self.linger.take().filter(|l| !l.is_custom());
         let no_delay = self.no_delay;
         *self = Connection::new(config);
         self.attend(attention);
@@ -322,62 +253,9 @@ impl Connection {
         &mut self.config
     }
 
-    /// Shares `attention` (as `id`) with the driver: the connection asks it for a poll when it
-    /// needs one without socket activity, and lists its unwritten messages there.
-    pub fn set_attention(&mut self, attention: Arc<Attention>, id: u32) {
-        self.attend(Some((attention, id)));
-    }
-
-    /// Driven by its owner's polls again (an I/O thread that drove it stopped).
-    pub fn clear_attention(&mut self) {
-        self.attend(None);
-    }
-
-    fn attend(&mut self, attention: Option<(Arc<Attention>, u32)>) {
-        self.attention = attention;
-        self.inbox.publish_on_take = self.is_deferred();
-        self.publish_state();
-    }
-
-    /// Whether it is still dialing (name lookup, TCP connect, TLS set-up): without a socket,
-    /// an I/O thread must look again soon.
-    pub(crate) fn is_dialing(&self) -> bool {
-        matches!(self.phase, Phase::Dialing(_))
-    }
-
-    /// Driven by an I/O thread: what the game sees changes only when it takes the events.
-    fn is_deferred(&self) -> bool {
-        self.attention.as_ref().is_some_and(|(a, _)| a.has_thread())
-    }
-
-    fn wake(&self) {
-        if let Some((attention, id)) = &self.attention {
-            attention.wake(*id);
-        }
-    }
-
-    /// The state the game sees: the connection's own, or with an I/O thread, the one at the
-    /// game's latest poll (or its own latest call that changed it).
-    pub fn ready_state(&self) -> ReadyState {
-        if self.is_deferred() {
-            self.visible_state
-        } else {
-            self.live_state()
-        }
-    }
-
-    fn publish_state(&mut self) {
-        self.visible_state = self.live_state();
-    }
-
-    /// The state as of now, on the driver's side.
-    pub(crate) fn live_state(&self) -> ReadyState {
-        match &self.phase {
-            Phase::Closed => ReadyState::Closed,
-            Phase::Dialing(_) | Phase::Upgrading(_) => ReadyState::Connecting,
-            Phase::Open(open) if open.is_closing() => ReadyState::Closing,
-            Phase::Open(_) => ReadyState::Open,
-        }
+    /// Queues a warning for the owner (what its driver has to report about it).
+    pub(crate) fn warn(&mut self, warning: String) {
+        self.events.push(Event::Warning(warning));
     }
 
     /// Whether the upgrade completed (it stays true once closed).
@@ -486,25 +364,12 @@ impl Connection {
         }
     }
 
-    /// Messages ready to be read. They stay readable in CLOSING and CLOSED.
-    pub fn available(&self) -> usize {
-        self.inbox.len()
-    }
-
-    /// Takes the next received message; a connection that had stopped reading at the inbox
-    /// bound asks to be polled again.
-    pub fn pop(&mut self) -> Option<Packet> {
-        let was_full = self.inbox.is_full(&self.config);
-        let packet = self.inbox.pop()?;
-        if was_full && !self.inbox.is_full(&self.config) {
-            self.wake();
-        }
-        Some(packet)
-    }
-
     /// The earliest time `poll` has work to do without socket activity (timeouts, heartbeat,
     /// the end of a linger).
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.hold != Hold::No {
+            return None; // the game's poll releases it
+        }
         match &self.phase {
             Phase::Dialing(_) | Phase::Upgrading(_) => self.open_deadline,
             Phase::Open(open) => open.next_deadline(&self.config),
@@ -512,42 +377,25 @@ impl Connection {
         }
     }
 
-    /// Drains the events queued since the last call. With an I/O thread, the messages they
-    /// announce become readable and the state the game sees catches up, both now.
-    pub fn take_events(&mut self) -> Vec<Event> {
-        let events = std::mem::take(&mut self.events);
-        self.inbox.publish(events.iter().filter(|e| matches!(e, Event::Message)).count());
-        self.publish_state();
-        self.notified = false;
-        events
-    }
-
-    /// The driver's side with an I/O thread: true once when events start waiting, so that it
-    /// hands the connection to the game's next poll once.
-    pub(crate) fn note_events(&mut self) -> bool {
-        if self.events.is_empty() || self.notified {
-            return false;
-        }
-        self.notified = true;
-        true
-    }
-
     /// True while a closed connection still drains its socket (see [`linger`]).
     pub fn is_lingering(&self) -> bool {
         self.linger.is_some()
     }
 
-    /// Drives the connection as far as its socket allows now; nothing when an I/O thread
-    /// drives it (the game's poll then only takes the events).
-    pub fn poll(&mut self, now: Instant) {
-        if !self.is_deferred() {
-            self.drive(now);
-        }
-    }
-
     /// One step of the driver: reads, writes, timers, as far as the socket allows now.
     pub(crate) fn drive(&mut self, now: Instant) {
         self.inbox.publish_on_take = self.is_deferred();
+        if self.hold != Hold::No {
+            // Held for the game (see `Hold`): its answers go out, nothing more is read.
+            return self.write_pending(now);
+        }
+        self.step(now);
+        if self.is_deferred() && matches!(&self.phase, Phase::Open(open) if open.is_failing()) {
+            self.hold = Hold::Untaken;
+        }
+    }
+
+    fn step(&mut self, now: Instant) {
         if self.linger.as_mut().is_some_and(|l| l.drain(now)) {
             self.linger = None;
         }

@@ -84,6 +84,11 @@ impl Open {
         })
     }
 
+    /// A protocol violation was found after messages were delivered: it fails at the next poll.
+    pub fn is_failing(&self) -> bool {
+        self.failing.is_some()
+    }
+
     /// A close frame was sent or received (the engine's CLOSING).
     pub fn is_closing(&self) -> bool {
         self.close_sent || self.received.is_some()
@@ -266,7 +271,7 @@ impl Open {
 
     /// Queues one message (its `text` picks the frame type; the bytes are sent as given) and
     /// writes what the socket takes (unless `write` is false: corked, see
-    /// [`super::Cork`]). `Ok(false)`: the byte or message cap would be exceeded.
+    /// [`super::Attention`]). `Ok(false)`: the byte or message cap would be exceeded.
     pub fn send(&mut self, msg: &Outgoing, config: &Config, write: bool) -> Result<bool, End> {
         if !write && self.over_caps(msg, config) {
             // Corked: the caps count what is queued until the writer is empty, so write first.

@@ -122,12 +122,11 @@ impl Engine {
         }
         active.extend(self.attention.take_wake());
         if self.attention.has_thread() {
-            // What the game sent since: written here, off its thread.
-            for id in self.attention.take_later() {
-                if let Some(conn) = self.conns.get(&id) {
-                    conn.borrow_mut().write_pending(now);
-                }
-            }
+            // What the game sent since is written here, off its thread, by a whole step of its
+            // connection: reading first, as a poll on the main-thread path does, so that a
+            // close frame the remote sent before it stopped reading is seen, not lost to the
+            // failed write.
+            active.extend(self.attention.take_later());
         }
         self.compact_timers();
         while let Some(Reverse((t, id))) = self.timers.peek().copied() {

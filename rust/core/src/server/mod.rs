@@ -71,6 +71,8 @@ struct Threaded {
     known: HashMap<u32, SharedConnection>,
     /// Those the latest poll saw close (found until the next poll, as on the main-thread path).
     departed: HashMap<u32, SharedConnection>,
+    /// Those whose failure waits for the game's next poll (see `Connection::poll`).
+    held: Vec<SharedConnection>,
     thread: IoThread,
 }
 
@@ -95,9 +97,11 @@ impl Server {
         }
         let handover = Arc::new(Mutex::new(Handover::default()));
         lock(&self.engine).handover = Some(handover.clone());
+        // The connections accepted so far are known to the game already.
+        let known = lock(&self.engine).conns.clone();
         match IoThread::serve(self.engine.clone(), self.attention.clone()) {
             Ok(thread) => {
-                self.thread = Some(Threaded { handover, known: HashMap::new(), departed: HashMap::new(), thread });
+                self.thread = Some(Threaded { handover, known, departed: HashMap::new(), held: Vec::new(), thread });
                 Ok(())
             }
             Err(e) => {
@@ -269,11 +273,21 @@ impl Threaded {
     /// The game's side of a poll: the connections the I/O thread listed, each one's events
     /// taken (which makes their messages readable and their state visible), in order.
     fn take(&mut self) -> Vec<ServerEvent> {
+        for conn in self.held.drain(..) {
+            conn.borrow_mut().release_hold();
+        }
         let Handover { warnings, ready } = std::mem::take(&mut *lock(&self.handover));
         self.departed.clear();
         let mut out = warnings;
         for (id, conn) in ready {
-            let events = conn.borrow_mut().take_events();
+            let events = {
+                let mut c = conn.borrow_mut();
+                let events = c.take_events();
+                if c.is_held_for_next_poll() {
+                    self.held.push(conn.clone());
+                }
+                events
+            };
             let closed = events.iter().any(|e| matches!(e, crate::Event::Closed { .. }));
             self.known.entry(id).or_insert_with(|| conn.clone());
             server_events(id, events, &mut out);
