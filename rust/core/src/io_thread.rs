@@ -65,7 +65,12 @@ impl IoThread {
                 if round.is_err() {
                     engine.out.push(ServerEvent::Warning("the server's I/O thread recovered from a panic".into()));
                     engine.hand_over();
-                    // What was being handled is looked at again at once.
+                    // What that round had taken (wake-ups, sends, due timers) may be lost: every
+                    // connection is looked at again at once.
+                    let ids: Vec<u32> = engine.conns.keys().copied().collect();
+                    for id in ids {
+                        engine.attention.wake(id);
+                    }
                     engine.attention.signal_always();
                 }
                 timeout = engine.next_timer().map(|t| t.saturating_duration_since(Instant::now()));

@@ -145,21 +145,20 @@ fn a_client_thread_ends_by_itself_once_its_connection_closed() {
     assert_eq!((c.ready_state(), c.close_code()), (ReadyState::Closed, Some(1000)));
 }
 
-#[test]
-fn messages_before_a_violation_get_one_poll_to_be_answered_on_the_thread_too() {
-    // A server connection over the in-memory stream, driven by a thread; the raw client sends
-    // a message, then a frame with RSV2 set (a violation).
+/// A server connection over the in-memory stream, driven by a thread, that delivered one
+/// message ("hello") and then met a frame with RSV2 set (a violation): the game's poll has taken
+/// the message. Returns the connection, its thread and the raw client's end.
+fn held_after_a_violation() -> (SharedConnection, IoThread, MemoryStream) {
     let (a, mut raw) = MemoryStream::pair();
     let conn = SharedConnection::new(Connection::new(Config::default()));
     conn.borrow_mut().accept_stream(Box::new(a), Instant::now()).unwrap();
-    let _io = IoThread::client(conn.clone()).unwrap();
+    let io = IoThread::client(conn.clone()).unwrap();
     raw.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
-    let mut wire = Vec::new();
+    let mut head = Vec::new();
     wait(|| {
-        wire.extend(raw.take_all());
-        String::from_utf8_lossy(&wire).contains("\r\n\r\n")
+        head.extend(raw.take_all());
+        String::from_utf8_lossy(&head).contains("\r\n\r\n")
     });
-    wire.clear();
     let masked = |first: u8, payload: &[u8]| {
         let mut f = vec![first, 0x80 | payload.len() as u8, 1, 2, 3, 4];
         f.extend(payload.iter().enumerate().map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]));
@@ -174,9 +173,16 @@ fn messages_before_a_violation_get_one_poll_to_be_answered_on_the_thread_too() {
         events.extend(c.take_events());
         events.contains(&Event::Message)
     });
-    // The game's poll took the message: it answers before its next poll.
     assert_eq!(conn.borrow_mut().pop().unwrap().data.as_ref(), b"hello");
+    (conn, io, raw)
+}
+
+#[test]
+fn messages_before_a_violation_get_one_poll_to_be_answered_on_the_thread_too() {
+    let (conn, _io, mut raw) = held_after_a_violation();
+    // The game's poll took the message: it answers before its next poll.
     conn.borrow_mut().send(b"answer", true, Instant::now()).unwrap();
+    let mut wire = Vec::new();
     wait(|| {
         wire.extend(raw.take_all());
         wire.len() >= 8
@@ -194,4 +200,19 @@ fn messages_before_a_violation_get_one_poll_to_be_answered_on_the_thread_too() {
     });
     wire.extend(raw.take_all());
     assert_eq!(&wire[8..12], &[0x88, 2, 0x03, 0xEA], "close 1002 after the answer");
+}
+
+#[test]
+fn a_held_failure_goes_on_when_the_thread_stops() {
+    let (conn, io, mut raw) = held_after_a_violation();
+    drop(io); // the owner's polls drive it from now on
+    wait(|| {
+        let mut c = conn.borrow_mut();
+        c.poll(Instant::now());
+        c.take_events();
+        c.ready_state() == ReadyState::Closed
+    });
+    assert_eq!(conn.borrow().close_code(), Some(1002));
+    let wire = raw.take_all();
+    assert_eq!(&wire[..4], &[0x88, 2, 0x03, 0xEA], "close 1002 sent");
 }

@@ -385,6 +385,10 @@ impl Connection {
     /// One step of the driver: reads, writes, timers, as far as the socket allows now.
     pub(crate) fn drive(&mut self, now: Instant) {
         self.inbox.publish_on_take = self.is_deferred();
+        if self.hold != Hold::No && !self.is_deferred() {
+            // Its I/O thread stopped: the owner's polls drive it, and the failure goes on.
+            self.hold = Hold::No;
+        }
         if self.hold != Hold::No {
             // Held for the game (see `Hold`): its answers go out, nothing more is read.
             return self.write_pending(now);

@@ -97,8 +97,14 @@ impl Server {
         }
         let handover = Arc::new(Mutex::new(Handover::default()));
         lock(&self.engine).handover = Some(handover.clone());
-        // The connections accepted so far are known to the game already.
-        let known = lock(&self.engine).conns.clone();
+        // The live connections accepted so far are known to the game already (closed ones
+        // were reported as such).
+        let known = lock(&self.engine)
+            .conns
+            .iter()
+            .filter(|(_, c)| c.borrow().live_state() != ReadyState::Closed)
+            .map(|(id, c)| (*id, c.clone()))
+            .collect();
         match IoThread::serve(self.engine.clone(), self.attention.clone()) {
             Ok(thread) => {
                 self.thread = Some(Threaded { handover, known, departed: HashMap::new(), held: Vec::new(), thread });
