@@ -78,8 +78,4 @@ impl SharedConnection {
         self.0.holder.store(me, Ordering::Release);
         ConnectionGuard { guard, holder: &self.0.holder }
     }
-
-    pub fn ptr_eq(&self, other: &SharedConnection) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
