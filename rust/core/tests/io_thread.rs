@@ -108,6 +108,29 @@ fn without_the_thread_a_busy_owner_lets_the_heartbeat_fail() {
 }
 
 #[test]
+fn a_pong_that_came_during_a_long_frame_keeps_the_link() {
+    // A client on the main-thread path pings every 100 ms; its owner then stalls 500 ms while
+    // the server's thread answers the ping. The pong waits in the socket: the late poll reads
+    // it before it asks whether the ping was answered, and the link stays.
+    let mut s = threaded_server(Config::default());
+    let pinging = Config { heartbeat_interval: Some(Duration::from_millis(100)), ..Config::default() };
+    let mut c = Connection::new(pinging);
+    c.connect(&format!("ws://127.0.0.1:{}/", s.local_addr().port()), None, Instant::now()).unwrap();
+    wait(|| {
+        s.poll(Instant::now());
+        c.poll(Instant::now());
+        c.ready_state() == ReadyState::Open
+    });
+    // The first ping goes out with the first poll of the open connection (Open::heartbeat).
+    c.poll(Instant::now());
+    wait(|| c.buffered_amount() == 0);
+    std::thread::sleep(Duration::from_millis(500));
+    c.poll(Instant::now());
+    let events = c.take_events();
+    assert_eq!(c.ready_state(), ReadyState::Open, "dropped although the pong had come: {events:?}");
+}
+
+#[test]
 fn stop_ends_the_thread_and_reports_every_connected_client_once() {
     let mut s = threaded_server(Config::default());
     let (a, _io_a, id_a) = threaded_client(&mut s, Config::default());

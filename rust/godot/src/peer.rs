@@ -90,7 +90,9 @@ pub struct RustWebSocketPeer {
     #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
     max_queued_packets: PhantomVar<i64>,
     /// Seconds between pings; `0` turns them off. A ping still unanswered when the next is due
-    /// closes the connection at once (close code -1), which also detects half-open links.
+    /// closes the connection at once (close code -1), which also detects half-open links. What
+    /// arrived is read before that check, so a pong that came during a long frame counts (the
+    /// engine drops such a connection).
     /// NaN, infinite and negative values are refused; values above 1e9 count as 1e9.
     #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
     heartbeat_interval: PhantomVar<f64>,

@@ -154,13 +154,15 @@ impl Open {
         if let Some((violation, _)) = self.failing.take() {
             return Err(self.fail(violation));
         }
-        self.heartbeat(now, config)?;
+        // Reading first: a pong that came in while this poll was late (a long frame) counts.
+        // (The engine checks its heartbeat before reading and drops such a connection.)
         self.read(now, config, inbox, events)?;
+        self.heartbeat(now, config)?;
         self.flush()
     }
 
     /// As the engine: a ping every interval; a ping still unanswered when the next is due
-    /// drops the connection.
+    /// drops the connection. Runs after `read`, so a pong waiting in the socket is seen first.
     fn heartbeat(&mut self, now: Instant, config: &Config) -> Result<(), End> {
         let Some(interval) = config.heartbeat_interval else { return Ok(()) };
         let due = match self.ping {
