@@ -73,15 +73,15 @@ fn a_message_becomes_readable_when_the_owners_poll_takes_its_event() {
 
 #[test]
 fn the_threads_answer_pings_and_write_while_the_owners_thread_is_busy() {
-    // The client pings every 50 ms and closes when a pong is late; the server's owner does not
-    // poll for 600 ms (a long frame): its I/O thread answers every ping.
+    // The client pings every 200 ms and closes when a pong is late; the server's owner does not
+    // poll for 1.5 s (a long frame): its I/O thread answers every ping.
     let mut s = threaded_server(Config::default());
-    let pinging = Config { heartbeat_interval: Some(Duration::from_millis(50)), ..Config::default() };
+    let pinging = Config { heartbeat_interval: Some(Duration::from_millis(200)), ..Config::default() };
     let (client, _io, id) = threaded_client(&mut s, pinging);
     let peer = s.peer(id).unwrap();
     // What the owner sends goes out without its poll, too.
     peer.borrow_mut().send(b"sent during the long frame", false, Instant::now()).unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(1500));
     let mut c = client.borrow_mut();
     c.poll(Instant::now());
     let events = c.take_events();
@@ -95,9 +95,9 @@ fn without_the_thread_a_busy_owner_lets_the_heartbeat_fail() {
     // The counterpart of the test above: the same stall on the main-thread path loses the
     // connection, which is what the thread is for.
     let mut s = Server::listen("127.0.0.1:0".parse().unwrap(), Config::default(), None).unwrap();
-    let pinging = Config { heartbeat_interval: Some(Duration::from_millis(50)), ..Config::default() };
+    let pinging = Config { heartbeat_interval: Some(Duration::from_millis(200)), ..Config::default() };
     let (client, _io, _id) = threaded_client(&mut s, pinging);
-    std::thread::sleep(Duration::from_millis(600));
+    std::thread::sleep(Duration::from_millis(1500));
     wait(|| {
         let mut c = client.borrow_mut();
         c.poll(Instant::now());

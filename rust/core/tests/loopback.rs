@@ -177,17 +177,17 @@ fn non_upgrade_request_gets_426_and_the_server_keeps_working() {
 #[test]
 fn silent_client_is_cut_by_the_handshake_timeout() {
     let mut s = server(Config { handshake_timeout: Some(Duration::from_millis(100)), ..Config::default() });
-    let raw = TcpStream::connect(s.local_addr()).unwrap();
     let start = Instant::now();
-    loop {
-        assert!(start.elapsed() < LIMIT);
-        s.poll(Instant::now());
-        if start.elapsed() > Duration::from_millis(20) && s.connection_count() == 0 {
-            break;
+    let raw = TcpStream::connect(s.local_addr()).unwrap();
+    // Accepted (by this poll, or by the server's I/O thread), then cut: wait for each in turn.
+    for count in [1, 0] {
+        while s.connection_count() != count {
+            assert!(start.elapsed() < LIMIT, "timed out waiting for {count} connection(s)");
+            s.poll(Instant::now());
+            std::thread::sleep(Duration::from_millis(2));
         }
-        std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert!(start.elapsed() >= Duration::from_millis(100), "cut after {:?}", start.elapsed());
     drop(raw);
 }
 
@@ -352,7 +352,12 @@ fn corked_sends_wait_for_uncork_and_then_all_arrive_in_order() {
         peer.borrow_mut().send(&[i; 10], false, Instant::now()).unwrap();
     }
     s.broadcast(b"all", true, None, Instant::now());
-    assert_eq!(peer.borrow().buffered_amount(), 33, "framed, counted, not written while corked");
+    if common::threaded() {
+        // The cork only holds back waking the thread: woken for something else, it may write.
+        assert!(peer.borrow().buffered_amount() <= 33);
+    } else {
+        assert_eq!(peer.borrow().buffered_amount(), 33, "framed, counted, not written while corked");
+    }
     s.uncork(Instant::now());
     if common::threaded() {
         // Handed to the I/O thread, which writes it as soon as it runs.

@@ -21,21 +21,21 @@ func _client(server: WebSocketServer, io_thread: bool, heartbeat := 0.0) -> Rust
 	return c
 
 
-## A frame that takes 600 ms (a scene load): the client pings every 50 ms and drops the
-## connection when a pong is late. With both on their thread, pings and pongs go on and the
-## message sent before the stall arrives; without, the stalled server answers nothing and the
-## client gives up.
+## A frame of the server's game that takes 1.5 s (a scene load): the client, on its own thread
+## (a remote player whose game goes on), pings every 200 ms and drops the connection when a pong
+## is late. With the server on its thread, pings and pongs go on and the message sent before the
+## stall arrives; without, the stalled server answers nothing and the client gives up.
 func test_heartbeats_go_on_while_the_frame_is_stuck() -> void:
 	for threaded in [true, false]:
 		var server := _server(threaded)
 		var got := []
 		var weak: WeakRef = weakref(server)  # a handler holding the server would keep it alive
 		server.data_received.connect(func(id): got.append(weak.get_ref().get_peer(id).get_packet().get_string_from_utf8()))
-		var client := _client(server, threaded, 0.05)
+		var client := _client(server, true, 0.2)
 		if not await wait_until(func(): return client.get_ready_state() == 1 and server.get_peer_ids().size() == 1, "open"):
 			return
 		client.send_text("before the stall")
-		OS.delay_msec(600)
+		OS.delay_msec(1500)
 		await wait_until(func(): return got.size() == 1 or client.get_ready_state() == 3, "the message, or the end")
 		if threaded:
 			check_eq(client.get_ready_state(), 1, "io_thread: still open after the long frame")

@@ -25,14 +25,17 @@ func _client(server: WebSocketServer, path := "/", setup := Callable()) -> RustW
 	return c
 
 
-## Sends raw bytes over TCP and returns everything the server answers until it closes.
-func _raw_exchange(server: WebSocketServer, request: PackedByteArray, timeout_s := 3.0) -> String:
+## Sends raw bytes over TCP and returns everything the server answers until it closes (or,
+## with `until_head`, until the response's head is complete: a 101 keeps the socket open).
+func _raw_exchange(server: WebSocketServer, request: PackedByteArray, until_head := false) -> String:
 	var tcp := StreamPeerTCP.new()
 	tcp.connect_to_host("127.0.0.1", server.get_local_port())
 	var sent := false
 	var reply := PackedByteArray()
-	var deadline := Time.get_ticks_msec() + int(timeout_s * 1000.0)
+	var deadline := Time.get_ticks_msec() + 3000
 	while Time.get_ticks_msec() < deadline:
+		if until_head and reply.get_string_from_utf8().contains("\r\n\r\n"):
+			break
 		server.poll()
 		tcp.poll()
 		var st := tcp.get_status()
@@ -234,11 +237,11 @@ func test_subprotocols_refused_and_lenient() -> void:
 	await wait_until(func(): return c.get_ready_state() == 3, "refused")
 	var reply := await _raw_exchange(strict, _upgrade_request("Sec-WebSocket-Protocol: game-v1\r\n").to_ascii_buffer())
 	check(reply.begins_with("HTTP/1.1 400 Bad Request"), "400 for an unsupported protocol: " + reply)
-	var ok := await _raw_exchange(strict, _upgrade_request("Sec-WebSocket-Protocol: game-v1, game-v2\r\n").to_ascii_buffer(), 0.3)
+	var ok := await _raw_exchange(strict, _upgrade_request("Sec-WebSocket-Protocol: game-v1, game-v2\r\n").to_ascii_buffer(), true)
 	check(ok.begins_with("HTTP/1.1 101") and ok.contains("Sec-WebSocket-Protocol: game-v2\r\n"), "101 with game-v2: " + ok)
 	# With no supported protocols, an offer is accepted without a protocol (RFC 6455).
 	var lenient := _server()
-	var reply2 := await _raw_exchange(lenient, _upgrade_request("Sec-WebSocket-Protocol: anything\r\n").to_ascii_buffer(), 0.3)
+	var reply2 := await _raw_exchange(lenient, _upgrade_request("Sec-WebSocket-Protocol: anything\r\n").to_ascii_buffer(), true)
 	check(reply2.begins_with("HTTP/1.1 101") and not reply2.contains("Sec-WebSocket-Protocol"), "lenient 101: " + reply2)
 
 
@@ -278,7 +281,7 @@ func test_request_headers_are_visible_to_the_game() -> void:
 	if await wait_until(func(): return bad.get_ready_state() == 3, "rejected by the game"):
 		check_eq(bad.get_close_code(), 4401, "rejected with the game's code")
 	check_eq(good.get_ready_state(), 1, "the authorized client stays")
-	var reply := await _raw_exchange(server, _upgrade_request().to_ascii_buffer(), 0.3)
+	var reply := await _raw_exchange(server, _upgrade_request().to_ascii_buffer(), true)
 	check(reply.contains("X-Server: rust\r\n"), "handshake_headers in the 101 response: " + reply)
 
 
@@ -302,12 +305,13 @@ func test_peer_settings_come_from_the_server() -> void:
 	var log := []
 	record(server, log)
 	var c := _client(server)
-	await wait_until(func(): return count(log, "connected") == 1, "connected")
+	# Both sides: with the I/O thread, the server may report the client before the client saw its 101.
+	await wait_until(func(): return count(log, "connected") == 1 and c.get_ready_state() == 1, "connected")
 	var peer: RustWebSocketPeer = server.get_peer(find(log, "connected")[1])
 	check_eq([peer.inbound_buffer_size, peer.heartbeat_interval], [1024, 0.25], "peer settings")
 	var big := PackedByteArray()
 	big.resize(2000)
-	c.put_packet(big)
+	check_eq(c.put_packet(big), OK, "put_packet of 2000 bytes")
 	if await wait_until(func(): return c.get_ready_state() == 3, "closed for size"):
 		check_eq(c.get_close_code(), 1009, "1009 from the server's inbound_buffer_size")
 		check_eq(peer.get_close_code(), 1009, "server-side close code")
