@@ -122,6 +122,7 @@ fn a_leaving_client_is_reported_once_and_after_its_last_packets() {
         std::thread::sleep(Duration::from_millis(1));
     }
     for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(2));
         log.extend(s.poll(Instant::now()).into_iter().map(|e| (0, e)));
     }
     assert_eq!(gone(&log), 1, "{log:?}");

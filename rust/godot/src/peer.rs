@@ -40,6 +40,11 @@ use crate::stream_bridge::GodotStream;
 ///   the engine waits forever. A closing handshake that does not complete within 5 s (a remote
 ///   that never answers or never reads) is dropped with close code -1.
 /// - A close frame without a status code reads as 1005 (RFC 6455), not 0.
+/// - [member heartbeat_interval]: what arrived is read before the missing pong is checked, so a
+///   pong that came during a long frame counts, and a close frame that came with it closes with
+///   its code (the engine checks first and drops the connection with -1). While
+///   [member inbound_buffer_size] or [member max_queued_packets] is reached, nothing is read:
+///   then a late pong does not count.
 /// - Protocol violations the engine drops silently are failed with a close frame as RFC 6455
 ///   asks: 1002 for an oversized or fragmented control frame, 1007 for invalid UTF-8 in a text
 ///   message or close reason. Close frames are delivered before the socket closes.
@@ -91,8 +96,7 @@ pub struct RustWebSocketPeer {
     max_queued_packets: PhantomVar<i64>,
     /// Seconds between pings; `0` turns them off. A ping still unanswered when the next is due
     /// closes the connection at once (close code -1), which also detects half-open links. What
-    /// arrived is read before that check, so a pong that came during a long frame counts (the
-    /// engine drops such a connection).
+    /// arrived is read before that check (see the class description).
     /// NaN, infinite and negative values are refused; values above 1e9 count as 1e9.
     #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
     heartbeat_interval: PhantomVar<f64>,

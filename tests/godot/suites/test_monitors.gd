@@ -19,7 +19,8 @@ func test_monitors_follow_connections_traffic_and_refusals() -> void:
 		check(Performance.has_custom_monitor(id), "monitor %s exists" % id)
 	# Every connection of the suites before this one has ended (one still closing ends soon;
 	# one that never does is a leak).
-	await wait_until(func(): return _monitor(OPEN) == 0, "no connection left open by earlier tests")
+	# (8 s: longer than the 5 s a stuck closing handshake may last.)
+	await wait_until(func(): return _monitor(OPEN) == 0, "no connection left open by earlier tests", 8.0)
 	var open_before := _monitor(OPEN)
 	var refused_before := _monitor(REFUSED)
 	var client := RustWebSocketPeer.new()

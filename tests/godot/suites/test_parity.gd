@@ -749,7 +749,7 @@ func _sc_heartbeat_dead(kind: String, trace: Array) -> void:
 	await _run(peer, trace, Callable(), 3.0)
 	var ms := Time.get_ticks_msec() - t0
 	print("    heartbeat 0.5 s: %s peer closed %d ms after opening" % [kind, ms])
-	trace.append("closed one interval after the first ping: %s" % (ms >= 350 and ms < 950))
+	trace.append("closed one interval after the first ping: %s" % (ms >= 350 and ms < 800))
 	trace.append("pings sent %s" % [raw.client_frames().filter(func(f): return f.begins_with("ping")).size() >= 1])
 
 

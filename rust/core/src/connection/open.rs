@@ -125,8 +125,8 @@ impl Open {
         }
     }
 
-    /// Times out a stuck closing handshake, runs the heartbeat, reads what arrived (until the
-    /// inbox is full), and writes what is pending.
+    /// Times out a stuck closing handshake, reads what arrived (until the inbox is full), runs
+    /// the heartbeat, and writes what is pending.
     pub fn poll(
         mut self: Box<Self>,
         now: Instant,
@@ -154,15 +154,19 @@ impl Open {
         if let Some((violation, _)) = self.failing.take() {
             return Err(self.fail(violation));
         }
-        // Reading first: a pong that came in while this poll was late (a long frame) counts.
-        // (The engine checks its heartbeat before reading and drops such a connection.)
+        // Reading first: a pong that came in while this poll was late (a long frame) counts,
+        // unless the inbox is full (then nothing is read). The engine checks its heartbeat
+        // before reading and drops such a connection. A violation held for the next poll
+        // keeps its close code: the heartbeat waits.
         self.read(now, config, inbox, events)?;
-        self.heartbeat(now, config)?;
+        if self.failing.is_none() {
+            self.heartbeat(now, config)?;
+        }
         self.flush()
     }
 
     /// As the engine: a ping every interval; a ping still unanswered when the next is due
-    /// drops the connection. Runs after `read`, so a pong waiting in the socket is seen first.
+    /// drops the connection. Runs after `read` (see `advance`).
     fn heartbeat(&mut self, now: Instant, config: &Config) -> Result<(), End> {
         let Some(interval) = config.heartbeat_interval else { return Ok(()) };
         let due = match self.ping {
