@@ -8,7 +8,6 @@ mod common;
 
 use common::{pump, LIMIT};
 use rust_websocket_core::connection::Packet;
-use rust_websocket_core::server::CORK_LIMIT;
 use rust_websocket_core::{Config, Connection, Event, ReadyState, SendError, Server, ServerEvent};
 
 fn server(config: Config) -> Server {
@@ -348,7 +347,7 @@ fn corked_sends_wait_for_uncork_and_then_all_arrive_in_order() {
     let mut s = server(Config::default());
     let (mut c, id, mut log) = connected(&mut s, Config::default());
     let peer = s.peer(id).unwrap();
-    s.cork(Instant::now());
+    s.cork();
     for i in 0..3u8 {
         peer.borrow_mut().send(&[i; 10], false, Instant::now()).unwrap();
     }
@@ -376,36 +375,6 @@ fn corked_sends_wait_for_uncork_and_then_all_arrive_in_order() {
 }
 
 #[test]
-fn a_cork_held_past_its_limit_lets_out_what_was_sent_so_far() {
-    let mut s = server(Config::default());
-    let (mut c, id, mut log) = connected(&mut s, Config::default());
-    let peer = s.peer(id).unwrap();
-    let t0 = Instant::now();
-    s.cork(t0);
-    peer.borrow_mut().send(b"early", false, t0).unwrap();
-    assert!(!s.relieve_cork(t0 + CORK_LIMIT / 2), "a young cork holds");
-    if !common::threaded() {
-        assert_eq!(peer.borrow().buffered_amount(), 5, "held by the cork");
-    }
-    // A poll whose handlers ran past the limit: what they sent goes out, still corked after.
-    assert!(s.relieve_cork(t0 + CORK_LIMIT));
-    if !common::threaded() {
-        assert_eq!(peer.borrow().buffered_amount(), 0, "written by the relief");
-    }
-    pump(&mut s, &mut c, &mut log, |_, c, _| c.available() == 1);
-    assert_eq!(c.pop().unwrap().data.as_ref(), b"early");
-    peer.borrow_mut().send(b"late", false, t0 + CORK_LIMIT).unwrap();
-    if !common::threaded() {
-        assert_eq!(peer.borrow().buffered_amount(), 4, "corked again after the relief");
-    }
-    assert!(!s.relieve_cork(t0 + CORK_LIMIT + CORK_LIMIT / 2), "the clock started again");
-    s.uncork(Instant::now());
-    assert!(!s.relieve_cork(Instant::now() + CORK_LIMIT * 10), "nothing to relieve once uncorked");
-    pump(&mut s, &mut c, &mut log, |_, c, _| c.available() == 1);
-    assert_eq!(c.pop().unwrap().data.as_ref(), b"late");
-}
-
-#[test]
 fn echoes_sent_while_corked_all_arrive_even_when_the_socket_fills() {
     let mut s = server(Config { inbound_buffer_size: 1 << 20, ..Config::default() });
     let (mut c, id, mut log) = connected(&mut s, Config { inbound_buffer_size: 1 << 20, ..Config::default() });
@@ -420,7 +389,7 @@ fn echoes_sent_while_corked_all_arrive_even_when_the_socket_fills() {
     while c.available() < sizes.len() {
         assert!(start.elapsed() < LIMIT, "{} of {} echoes", c.available(), sizes.len());
         // As WebSocketServer.poll does: the handlers' sends are written once they are done.
-        s.cork(Instant::now());
+        s.cork();
         log.extend(s.poll(Instant::now()));
         while let Some(p) = pop(&peer) {
             peer.borrow_mut().send(&p.data, p.text, Instant::now()).unwrap();

@@ -182,14 +182,12 @@ hosting::server_class_api! {
 
         /// Accepts clients, reads and writes, runs timeouts, and emits this class's signals.
         /// Call it every frame. What the signal handlers send is written when they are done,
-        /// in one write per client however many messages it got (when handlers run longer
-        /// than a millisecond, what they sent so far is written after each millisecond).
+        /// in one write per client however many messages it got.
         #[func]
         fn poll(&mut self) {
             let Some(core) = self.core.as_mut() else { return };
-            // What the handlers send to one client goes out in one write, at the end (or each
-            // CORK_LIMIT: see emit_all).
-            core.cork(Instant::now());
+            // What the handlers send to one client goes out in one write, at the end.
+            core.cork();
             let events = core.poll(Instant::now());
             self.emit_all(events);
             if let Some(core) = self.core.as_mut() {
@@ -341,10 +339,6 @@ impl WebSocketServer {
                 }
                 ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
                 _ => {}
-            }
-            // An answer sent early in a long poll goes out without waiting for its end.
-            if let Some(core) = self.core.as_mut() {
-                core.relieve_cork(Instant::now());
             }
         }
     }

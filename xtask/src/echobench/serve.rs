@@ -72,14 +72,12 @@ fn core() -> Result<()> {
             (ctl.sampling, ctl.sample_start) = (true, t0);
             ctl.costs.clear();
         }
-        // As `WebSocketServer.poll()`: what the handlers send goes out when they are done, or
-        // after each CORK_LIMIT of handlers.
-        server.cork(t0);
+        // As `WebSocketServer.poll()`: what the handlers send goes out when they are done.
+        server.cork();
         for event in server.poll(t0) {
             if let ServerEvent::Data { id } = event {
                 echo(&mut server, id, &mut ctl, t0);
             }
-            server.relieve_cork(Instant::now());
         }
         server.uncork(Instant::now());
         if let Some(every) = ctl.every.filter(|_| t0 >= ctl.next_broadcast) {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mio::net::TcpListener;
 use mio::{Interest, Poll};
@@ -61,13 +61,7 @@ pub struct Server {
     /// thread runs it; on the main-thread path nobody else locks it.
     engine: Arc<Mutex<Engine>>,
     thread: Option<Threaded>,
-    /// When [`Server::cork`] last started holding writes back; `None` while uncorked.
-    corked_at: Option<Instant>,
 }
-
-/// The longest [`Server::relieve_cork`] lets a cork hold what handlers sent. Longer would delay
-/// answers; shorter would split more of one poll's sends to a client into several writes.
-pub const CORK_LIMIT: Duration = Duration::from_millis(1);
 
 /// The game's side of a server driven by an I/O thread.
 struct Threaded {
@@ -91,7 +85,7 @@ impl Server {
         let local = listener.local_addr()?;
         let engine = Engine::new(poll, listener, config, tls)?;
         let attention = engine.attention.clone();
-        Ok(Server { local, attention, engine: Arc::new(Mutex::new(engine)), thread: None, corked_at: None })
+        Ok(Server { local, attention, engine: Arc::new(Mutex::new(engine)), thread: None })
     }
 
     /// From now on a background thread accepts, reads, writes and runs the timers; `poll` only
@@ -195,30 +189,15 @@ impl Server {
     /// Until [`Server::uncork`], messages sent to this server's connections are framed but not
     /// written: a game that answers many messages in one poll's handlers makes one write per
     /// connection instead of one per message (with an I/O thread: one wake-up of the thread).
-    /// The caps count them as queued. `now` starts the clock of [`Server::relieve_cork`].
-    pub fn cork(&mut self, now: Instant) {
-        self.corked_at = Some(now);
+    /// The caps count them as queued.
+    pub fn cork(&mut self) {
         self.attention.cork();
-    }
-
-    /// While corked for [`CORK_LIMIT`] or more (handlers that run long, as under heavy
-    /// traffic), writes what was sent so far (or hands it to the I/O thread) and stays corked:
-    /// a message answered early in a long poll does not wait for the poll's end. Returns
-    /// whether it did. Call it between handlers.
-    pub fn relieve_cork(&mut self, now: Instant) -> bool {
-        if self.corked_at.is_none_or(|at| now.saturating_duration_since(at) < CORK_LIMIT) {
-            return false;
-        }
-        self.uncork(now);
-        self.cork(now);
-        true
     }
 
     /// Writes what was sent since [`Server::cork`] (or hands it to the I/O thread); sends
     /// write at once again. A connection whose write fails ends, and its ending is reported by
     /// the next poll.
     pub fn uncork(&mut self, now: Instant) {
-        self.corked_at = None;
         for id in self.attention.uncork() {
             if let Some(conn) = self.conn(id) {
                 conn.borrow_mut().write_pending(now);
