@@ -261,3 +261,63 @@ fn a_first_close_frame_1002_protocol_violation_is_a_close_request_like_any_other
     let request = Event::CloseRequest { code: 1002, reason: "Protocol violation".into() };
     assert!(server.take_events().contains(&request));
 }
+
+/// A server-side connection pinging every 100 ms, opened at the returned instant over an
+/// in-memory stream whose other end (returned) is a raw client that never answers pings; the
+/// poll that opened it sent the first ping.
+fn pinging_server_with_a_silent_client() -> (Connection, MemoryStream, Instant) {
+    use std::io::Write;
+    let (a, mut raw) = MemoryStream::pair();
+    let t0 = Instant::now();
+    let mut conn =
+        Connection::new(Config { heartbeat_interval: Some(Duration::from_millis(100)), ..Config::default() });
+    conn.accept_stream(Box::new(a), t0).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    for _ in 0..1000 {
+        conn.poll(t0);
+        if conn.ready_state() == ReadyState::Open {
+            break;
+        }
+    }
+    assert_eq!(conn.ready_state(), ReadyState::Open);
+    let head = raw.take_all();
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    assert!(head.ends_with(&[0x89, 0]), "the first ping went out with the opening poll");
+    conn.take_events();
+    (conn, raw, t0)
+}
+
+/// A masked client frame.
+fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![first, 0x80 | payload.len() as u8, 1, 2, 3, 4];
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ [1, 2, 3, 4][i % 4]));
+    f
+}
+
+#[test]
+fn after_a_late_poll_a_held_violation_keeps_its_code_over_the_missing_pong() {
+    use std::io::Write;
+    let (mut conn, mut raw, t0) = pinging_server_with_a_silent_client();
+    // While the owner was in a long frame, a message came, then a frame with RSV2 set.
+    raw.write_all(&masked(0x81, b"hello")).unwrap();
+    raw.write_all(&masked(0x81 | 0x20, b"bad")).unwrap();
+    let late = t0 + Duration::from_millis(150);
+    conn.poll(late);
+    assert!(conn.take_events().contains(&Event::Message));
+    assert_eq!(conn.ready_state(), ReadyState::Open, "the message's handlers get their poll");
+    assert_eq!(conn.pop().unwrap().data.as_ref(), b"hello");
+    conn.poll(late);
+    assert_eq!(&raw.take_all()[..4], &[0x88, 2, 0x03, 0xEA], "failed with 1002, not dropped for the pong");
+}
+
+#[test]
+fn after_a_late_poll_a_close_frame_that_came_meanwhile_closes_with_its_code() {
+    use std::io::Write;
+    let (mut conn, mut raw, t0) = pinging_server_with_a_silent_client();
+    raw.write_all(&masked(0x88, &[0x0F, 0xA0, b'b', b'y', b'e'])).unwrap(); // 4000 "bye"
+    conn.poll(t0 + Duration::from_millis(150));
+    let events = conn.take_events();
+    assert!(events.contains(&Event::CloseRequest { code: 4000, reason: "bye".into() }), "{events:?}");
+    assert_eq!(&raw.take_all()[..4], &[0x88, 5, 0x0F, 0xA0], "the close frame echoed, not dropped for the pong");
+    assert_eq!(conn.close_code(), Some(4000));
+}

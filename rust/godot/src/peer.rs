@@ -41,10 +41,10 @@ use crate::stream_bridge::GodotStream;
 ///   that never answers or never reads) is dropped with close code -1.
 /// - A close frame without a status code reads as 1005 (RFC 6455), not 0.
 /// - [member heartbeat_interval]: what arrived is read before the missing pong is checked, so a
-///   pong that came during a long frame counts, and a close frame that came with it closes with
-///   its code (the engine checks first and drops the connection with -1). While
-///   [member inbound_buffer_size] or [member max_queued_packets] is reached, nothing is read:
-///   then a late pong does not count.
+///   pong that came during a long frame counts, and a close frame that came during it closes
+///   with its code (the engine checks first and drops the connection with -1). When reading
+///   stops early ([member inbound_buffer_size] or [member max_queued_packets] reached, or more
+///   than 4 MiB waiting), a pong behind it does not count.
 /// - Protocol violations the engine drops silently are failed with a close frame as RFC 6455
 ///   asks: 1002 for an oversized or fragmented control frame, 1007 for invalid UTF-8 in a text
 ///   message or close reason. Close frames are delivered before the socket closes.
