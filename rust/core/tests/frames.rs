@@ -6,7 +6,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rust_websocket_core::config::Compression;
 use rust_websocket_core::frames::deflate::Compressor;
@@ -21,7 +21,8 @@ fn compressing() -> Config {
 }
 
 /// A server connection opened by a raw client that sent `extra_headers`; returns the server,
-/// the raw client's end, and what the server answered (the 101 head).
+/// the raw client's end, and what the server answered (the 101 head, then any frame its first
+/// poll sent, such as a heartbeat's first ping).
 fn raw_client(config: Config, extra_headers: &str) -> (Connection, MemoryStream, String, Instant) {
     let (a, mut b) = MemoryStream::pair();
     let now = Instant::now();
@@ -32,7 +33,7 @@ fn raw_client(config: Config, extra_headers: &str) -> (Connection, MemoryStream,
     assert_eq!(server.ready_state(), ReadyState::Open);
     assert_eq!(server.take_events(), vec![Event::Open { protocol: String::new() }]);
     let sent = b.take_all();
-    let head = String::from_utf8(sent).unwrap();
+    let head = String::from_utf8_lossy(&sent).into_owned();
     (server, b, head, now)
 }
 
@@ -115,6 +116,42 @@ fn a_violation_with_nothing_delivered_fails_at_once() {
     let warned = server.take_events().into_iter().any(|e| matches!(e, Event::Warning(w) if w.contains("RSV1")));
     assert!(warned, "the log says why");
     assert_eq!(close_code_sent(&raw.take_all()), Some(1002));
+}
+
+/// A server connection pinging every 100 ms whose raw client never answers: the poll that
+/// opened it sent the first ping.
+fn pinging_a_silent_client() -> (Connection, MemoryStream, Instant) {
+    let config = Config { heartbeat_interval: Some(Duration::from_millis(100)), ..Config::default() };
+    let (server, raw, head, now) = raw_client(config, "");
+    assert!(head.ends_with("\r\n\r\n\u{FFFD}\0"), "the first ping (0x89 0x00) follows the 101: {head:?}");
+    (server, raw, now)
+}
+
+#[test]
+fn after_a_late_poll_a_held_violation_keeps_its_code_over_the_missing_pong() {
+    let (mut server, mut raw, t0) = pinging_a_silent_client();
+    // While the owner was in a long frame, a message came, then a frame with RSV2 set.
+    let mut both = frame(0x81, b"hello");
+    both.extend_from_slice(&frame(0x81 | 0x20, b"bad"));
+    raw.write_all(&both).unwrap();
+    let late = t0 + Duration::from_millis(150);
+    server.poll(late);
+    assert_eq!(server.take_events(), vec![Event::Message]);
+    assert_eq!(server.ready_state(), ReadyState::Open, "the message's handlers get their poll");
+    assert_eq!(server.pop().unwrap().data.as_ref(), b"hello");
+    server.poll(late);
+    assert_eq!(close_code_sent(&raw.take_all()), Some(1002), "failed with 1002, not dropped for the pong");
+}
+
+#[test]
+fn after_a_late_poll_a_close_frame_that_came_meanwhile_closes_with_its_code() {
+    let (mut server, mut raw, t0) = pinging_a_silent_client();
+    raw.write_all(&frame(0x88, &[0x0F, 0xA0, b'b', b'y', b'e'])).unwrap(); // 4000 "bye"
+    server.poll(t0 + Duration::from_millis(150));
+    let events = server.take_events();
+    assert!(events.contains(&Event::CloseRequest { code: 4000, reason: "bye".into() }), "{events:?}");
+    assert_eq!(close_code_sent(&raw.take_all()), Some(4000), "the close frame echoed, not dropped for the pong");
+    assert_eq!(server.close_code(), Some(4000));
 }
 
 #[test]
