@@ -18,7 +18,7 @@ func test_monitors_follow_connections_traffic_and_refusals() -> void:
 	for id in [OPEN, IN_MSGS, OUT_MSGS, IN_BYTES, OUT_BYTES, REFUSED]:
 		check(Performance.has_custom_monitor(id), "monitor %s exists" % id)
 	# Every connection of the suites before this one has ended: one still closing ends within
-	# the 5 s a stuck closing handshake may last; one that never does is a leak.
+	# the 5 s a stuck closing handshake may last (hence 8 s here); one that never does is a leak.
 	await wait_until(func(): return _monitor(OPEN) == 0, "no connection left open by earlier tests", 8.0)
 	var refused_before := _monitor(REFUSED)
 	var client := RustWebSocketPeer.new()
