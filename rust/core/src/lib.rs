@@ -7,7 +7,8 @@
 //!
 //! * [`connection::Connection`]: one WebSocket, client or server side, driven by `poll`, one
 //!   module per phase (dialing, upgrading, open).
-//! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness.
+//! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness;
+//!   [`listener`]: listening sockets as the engine's `TCPServer` makes them (dual-stack `"*"`).
 //! * [`io_thread`]: the optional background thread that drives a server or a client instead.
 //! * [`multiplayer`]: the engine's `WebSocketMultiplayerPeer` protocol over both.
 //! * [`frames`]: frames in and out, permessage-deflate, incremental UTF-8 checks.
@@ -23,6 +24,7 @@ pub mod extensions;
 pub mod frames;
 pub mod handshake;
 pub mod io_thread;
+pub mod listener;
 pub mod memory;
 pub mod multiplayer;
 pub mod resolve;

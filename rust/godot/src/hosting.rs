@@ -2,13 +2,13 @@
 //! settings for accepted clients ([`Hosting`]), listening with the engine's bind-address rules,
 //! and asking the game's `request_validator`.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use godot::global::Error;
 use godot::prelude::*;
 use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::handshake::Rejection;
+use rust_websocket_core::listener::{self, BindAddress};
 use rust_websocket_core::{Config, Server};
 
 use crate::convert::{self, OptionalTls};
@@ -68,8 +68,9 @@ impl Hosting {
     }
 }
 
-/// Listens on `port` at `bind_address` (`"*"` every interface, `"localhost"`, or an IP
-/// address), with TLS from `TLSOptions.server()` options. Errors are pushed, naming `class`.
+/// Listens on `port` at `bind_address` (`"*"` every interface of both families, `"localhost"`,
+/// or an IP address; [`listener`] makes the socket as the engine's `TCPServer` does), with TLS
+/// from `TLSOptions.server()` options. Errors are pushed, naming `class`.
 fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> Result<Server, Error> {
     let Ok(port) = u16::try_from(port) else {
         godot_error!("{class}: invalid port {port}");
@@ -83,27 +84,17 @@ fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> 
         })?),
     };
     let bind = bind_address.to_string();
-    let candidates: Vec<IpAddr> = match bind.as_str() {
-        "*" | "" => vec![Ipv6Addr::UNSPECIFIED.into(), Ipv4Addr::UNSPECIFIED.into()],
-        "localhost" => vec![Ipv4Addr::LOCALHOST.into()],
-        other => match other.parse() {
-            Ok(ip) => vec![ip],
-            Err(_) => {
-                godot_error!("{class}: invalid bind address '{other}' (use \"*\" or an IP address)");
-                return Err(Error::ERR_INVALID_PARAMETER);
-            }
-        },
+    let Some(address) = BindAddress::parse(&bind) else {
+        godot_error!("{class}: invalid bind address '{bind}' (use \"*\" or an IP address)");
+        return Err(Error::ERR_INVALID_PARAMETER);
     };
-    let mut last_err = None;
-    for ip in candidates {
-        match Server::listen(SocketAddr::new(ip, port), Config::default(), tls.clone()) {
-            Ok(server) => return Ok(server),
-            Err(e) => last_err = Some(e),
+    match listener::bind(address, port).and_then(|l| Server::listen_on(l, Config::default(), tls)) {
+        Ok(server) => Ok(server),
+        Err(e) => {
+            godot_error!("{class}: cannot listen on {bind}:{port}: {e}");
+            Err(Error::ERR_CANT_CREATE)
         }
     }
-    let e = last_err.map(|e| e.to_string()).unwrap_or_default();
-    godot_error!("{class}: cannot listen on {bind}:{port}: {e}");
-    Err(Error::ERR_CANT_CREATE)
 }
 
 /// Asks `validator(id, peer)` about the held upgrade request of `conn`. The caller lets the

@@ -27,6 +27,7 @@ use crate::config::Config;
 use crate::connection::{Attention, ReadyState, SharedConnection};
 use crate::frames::write::Outgoing;
 use crate::io_thread::IoThread;
+use crate::listener::{self, BindAddress};
 
 /// What a server poll reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +78,15 @@ struct Threaded {
 }
 
 impl Server {
-    /// Listens on `addr` (port 0 picks a free one).
+    /// Listens on `addr` (port 0 picks a free one), with the OS's defaults for its family; see
+    /// [`listener::bind`] for every interface of both families.
     pub fn listen(addr: SocketAddr, config: Config, tls: Option<Arc<ServerConfig>>) -> io::Result<Server> {
+        Server::listen_on(listener::bind(BindAddress::Ip(addr.ip()), addr.port())?, config, tls)
+    }
+
+    /// Serves the clients of a listener made by [`listener::bind`] (or any non-blocking one).
+    pub fn listen_on(mut listener: TcpListener, config: Config, tls: Option<Arc<ServerConfig>>) -> io::Result<Server> {
         let poll = Poll::new()?;
-        let mut listener = TcpListener::bind(addr)?;
         poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
         let local = listener.local_addr()?;
         let engine = Engine::new(poll, listener, config, tls)?;
