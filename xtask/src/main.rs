@@ -20,6 +20,10 @@
 //!   side; `mpbench.rs`), then the echo servers side by side (ours in Godot, the engine's way,
 //!   Node `ws`, our core, raw TCP; `echobench/`, load from `loadgen/`); `bench echo` alone.
 //! * `package [--no-build] [--all-platforms]` – the release zip in `target/dist/` (`package/`).
+//! * `windows` – the `windows` test stage alone: both Windows libraries cross-built and checked,
+//!   then the core's tests cross-built and run under wine; `windows check-dll <dll>…` only checks
+//!   the DLLs named (imports only Windows' own DLLs, the entry symbol exported), read by xtask
+//!   itself, so it runs on Windows too (the release workflow's MSVC DLLs).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
@@ -81,8 +85,9 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300)),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("package") => package::command(&args[1..]),
+        Some("windows") => windows::windows_command(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|windows [check-dll <dll>…]|godot>");
             return ExitCode::from(2);
         }
     };

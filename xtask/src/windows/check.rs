@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::{Tools, Variant, GCC, OBJDUMP};
+use super::{pe, Tools, Variant, GCC, OBJDUMP};
 use crate::{run, Result};
 
 /// Windows' own DLLs a library may import (lower case, without `.dll`); `api-ms-win-*` API sets
@@ -69,7 +69,7 @@ pub fn run(tools: &Tools, built: &[(&Variant, PathBuf)]) -> (u32, Vec<String>) {
         verdict(format!("{} exports {symbol}", variant.file), rva.map(|_| ()));
     }
     run::step("windows: loading each library under wine (fresh prefix, headless)");
-    match Wine::start(tools) {
+    match Wine::start(tools, "wineprefix") {
         Ok(wine) => {
             for ((variant, dll), rva) in built.iter().zip(rvas) {
                 verdict(format!("{} loads under wine", variant.file), wine.load(dll, &symbol, rva));
@@ -106,18 +106,65 @@ fn objdump(dll: &Path) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Prints the DLLs `dll` imports; fails when one is not Windows' own.
+/// Prints the DLLs `dll` imports; fails when one is not Windows' own, or when objdump and our own
+/// reader of the PE tables (`pe.rs`, which checks the MSVC DLL on the Windows runner) disagree.
 fn imports(dll: &Path) -> Result<()> {
     let names = import_names(&objdump(dll)?);
     println!("xtask: {} imports {}", file_name(dll), names.join(", "));
+    let ours = read_tables(dll)?;
+    if ours.imports != names {
+        return Err(format!("objdump reads the imports {names:?}, pe.rs reads {:?}", ours.imports));
+    }
+    system_imports_only(&names)
+}
+
+fn system_imports_only(names: &[String]) -> Result<()> {
     if names.is_empty() {
-        return Err("objdump found no import table".into());
+        return Err("no import table".into());
     }
     let foreign: Vec<&String> = names.iter().filter(|n| !is_system_dll(n)).collect();
     if !foreign.is_empty() {
-        return Err(format!("imports DLLs that are not part of Windows: {foreign:?}"));
+        let crt = foreign.iter().any(|n| is_dynamic_crt(n));
+        let hint =
+            if crt { " (the C runtime is linked dynamically: build with -C target-feature=+crt-static)" } else { "" };
+        return Err(format!("imports DLLs that are not part of Windows: {foreign:?}{hint}"));
     }
     Ok(())
+}
+
+fn read_tables(dll: &Path) -> Result<pe::Tables> {
+    let bytes = std::fs::read(dll).map_err(|e| format!("{}: {e}", dll.display()))?;
+    pe::read(&bytes).map_err(|e| format!("{}: {e}", dll.display()))
+}
+
+/// `cargo xtask windows check-dll <dll>…`: the import and export checks on DLLs built elsewhere
+/// (the MSVC ones of the release workflow, on its Windows runner), with `pe.rs` alone. Returns
+/// what failed.
+pub fn check_dlls(dlls: &[PathBuf]) -> Vec<String> {
+    let symbol = match entry_symbol() {
+        Ok(s) => s,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    for dll in dlls {
+        let result = read_tables(dll).and_then(|t| {
+            let names: Vec<&str> = t.imports.iter().map(String::as_str).collect();
+            println!("xtask: {} imports {}", file_name(dll), names.join(", "));
+            system_imports_only(&t.imports)?;
+            let rva = t.exports.iter().find(|(n, _)| *n == symbol).map(|(_, rva)| *rva);
+            let rva = rva.ok_or_else(|| format!("{symbol} is not exported"))?;
+            println!("xtask: {} exports {symbol} at RVA 0x{rva:x}", file_name(dll));
+            Ok(())
+        });
+        match result {
+            Ok(()) => println!("xtask: {}: imports only Windows' own DLLs, exports {symbol}", file_name(dll)),
+            Err(e) => {
+                println!("xtask: FAILED: {}: {e}", dll.display());
+                problems.push(format!("{}: {e}", dll.display()));
+            }
+        }
+    }
+    problems
 }
 
 fn import_names(objdump: &str) -> Vec<String> {
@@ -127,12 +174,23 @@ fn import_names(objdump: &str) -> Vec<String> {
 fn is_system_dll(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     let stem = lower.strip_suffix(".dll").unwrap_or(&lower);
-    stem.starts_with("api-ms-win-") || SYSTEM_DLLS.contains(&stem)
+    !is_dynamic_crt(stem) && (stem.starts_with("api-ms-win-") || SYSTEM_DLLS.contains(&stem))
+}
+
+/// The Visual C++ runtime (not part of Windows: players may lack it) or the UCRT's API sets,
+/// which an MSVC build imports when its C runtime is not linked statically.
+fn is_dynamic_crt(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["vcruntime", "msvcp", "api-ms-win-crt-"].iter().any(|p| lower.starts_with(p))
 }
 
 /// The export table's RVA of `symbol`; prints what `dll` exports.
 fn exported(dll: &Path, symbol: &str) -> Result<u64> {
     let exports = export_table(&objdump(dll)?);
+    let ours = read_tables(dll)?;
+    if ours.exports != exports {
+        return Err(format!("objdump reads the exports {exports:?}, pe.rs reads {:?}", ours.exports));
+    }
     let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
     println!("xtask: {} exports {}", file_name(dll), names.join(", "));
     let rva = exports
@@ -183,15 +241,16 @@ fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-/// A fresh wine prefix with the load check built for it; the wine server is stopped on drop.
-struct Wine<'t> {
+/// A fresh wine prefix (`target/windows/<name>/`) with the load check built for it; the wine
+/// server is stopped on drop.
+pub(super) struct Wine<'t> {
     tools: &'t Tools,
     prefix: PathBuf,
     loadcheck: PathBuf,
 }
 
 impl<'t> Wine<'t> {
-    fn start(tools: &'t Tools) -> Result<Wine<'t>> {
+    pub(super) fn start(tools: &'t Tools, name: &str) -> Result<Wine<'t>> {
         let dir = crate::root().join("target/windows");
         let out = dir.join("loadcheck");
         std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
@@ -200,7 +259,7 @@ impl<'t> Wine<'t> {
         mingw(&[src.join("loadcheck.c").as_path()], &loadcheck, &["-municode"])?;
         let shim = out.join("bcryptprimitives.dll");
         mingw(&[src.join("bcryptprimitives.c").as_path()], &shim, &["-shared", "-ladvapi32"])?;
-        let prefix = dir.join("wineprefix");
+        let prefix = dir.join(name);
         if prefix.exists() {
             std::fs::remove_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
         }
@@ -221,7 +280,7 @@ impl<'t> Wine<'t> {
         Ok(wine)
     }
 
-    fn command(&self, program: &Path, args: &[&str]) -> Command {
+    pub(super) fn command(&self, program: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env("WINEPREFIX", &self.prefix)
@@ -309,6 +368,13 @@ The Function Table (interpreted .pdata section contents)
         assert_eq!(names, ["ADVAPI32.dll", "api-ms-win-core-synch-l1-2-0.dll", "libgcc_s_seh-1.dll"]);
         assert_eq!(names.iter().filter(|n| !is_system_dll(n)).collect::<Vec<_>>(), ["libgcc_s_seh-1.dll"]);
         assert!(!is_system_dll("libwinpthread-1.dll"));
+        // An MSVC build without +crt-static.
+        assert!(!is_system_dll("VCRUNTIME140.dll"));
+        assert!(!is_system_dll("api-ms-win-crt-runtime-l1-1-0.dll"));
+        assert!(is_system_dll("api-ms-win-core-synch-l1-2-0.dll"));
+        assert!(system_imports_only(&["KERNEL32.dll".into(), "VCRUNTIME140.dll".into()])
+            .unwrap_err()
+            .contains("+crt-static"));
         assert_eq!(export_table(OBJDUMP_OUT), [("rust_websocket_init".to_string(), 0x87a60), ("other".into(), 0x1000)]);
     }
 }

@@ -17,6 +17,8 @@
 //! would relink the other's.
 
 mod check;
+mod core_tests;
+mod pe;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -57,8 +59,8 @@ pub const VARIANTS: [Variant; 2] = [
 
 /// Where the tools are.
 pub struct Tools {
-    cargo: PathBuf,
-    rustc: PathBuf,
+    pub(crate) cargo: PathBuf,
+    pub(crate) rustc: PathBuf,
     pub wine: PathBuf,
     pub wineserver: PathBuf,
 }
@@ -78,18 +80,57 @@ pub fn command() -> Result<()> {
     }
 }
 
-/// The `windows` stage of `cargo xtask test`: (passed, failed, problem), three checks per library
-/// (imports, export, wine load). A failed install or build errors out (one failure).
+/// `cargo xtask windows [check-dll <dll>…]`: the `windows` stage alone (the libraries, their
+/// checks and the core's tests under wine), or only the import and export checks of the DLLs
+/// named (built elsewhere, e.g. by MSVC on a Windows runner; no tool needed but xtask).
+pub fn windows_command(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("check-dll") if args.len() > 1 => {
+            let dlls: Vec<PathBuf> = args[1..].iter().map(PathBuf::from).collect();
+            let problems = check::check_dlls(&dlls);
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} of {} DLLs failed the checks", problems.len(), dlls.len()))
+            }
+        }
+        None => {
+            let (passed, failed, problem) = stage()?;
+            println!("windows: {passed} passed, {failed} failed");
+            match problem {
+                Some(p) => Err(p),
+                None if failed > 0 => Err("windows: tests failed".into()),
+                None => Ok(()),
+            }
+        }
+        _ => Err("usage: cargo xtask windows [check-dll <dll>…]".into()),
+    }
+}
+
+/// The `windows` stage of `cargo xtask test` (also `cargo xtask windows`, alone): (passed,
+/// failed, problem). Three checks per library (imports, export, wine load), then the core's
+/// tests cross-built and run under wine (`core_tests.rs`), each libtest test counted. A failed
+/// install or build errors out (one failure).
 pub fn stage() -> Result<(u32, u32, Option<String>)> {
-    run::step("windows: cross-build of the Windows x86-64 libraries, imports, exports, wine load");
+    run::step("windows: cross-build of the Windows x86-64 libraries, imports, exports, wine load; the core's tests under wine");
     let start = Instant::now();
     let result = tools().and_then(|tools| {
         let built = build_all(&tools)?;
-        Ok(check::run(&tools, &built))
+        let (passed, mut problems) = check::run(&tools, &built);
+        let checks_failed = problems.len() as u32;
+        let tests = match core_tests::run(&tools) {
+            Ok(t) => t,
+            Err(e) => core_tests::Outcome { passed: 0, failed: 1, skipped: 0, problems: vec![e] },
+        };
+        println!(
+            "xtask: windows: {passed} checks passed, {checks_failed} failed; the core's tests under wine: {} passed, {} failed, {} skipped",
+            tests.passed, tests.failed, tests.skipped
+        );
+        problems.extend(tests.problems);
+        Ok((passed + tests.passed, checks_failed + tests.failed, problems))
     });
     println!("xtask: the windows stage took {}", secs(start.elapsed()));
-    let (passed, problems) = result?;
-    let failed = problems.len() as u32;
+    let (passed, failed, problems) = result?;
     Ok((passed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
 }
 
@@ -110,26 +151,12 @@ fn build(tools: &Tools, variant: &Variant) -> Result<PathBuf> {
     let root = crate::root();
     run::step(&format!("building the Windows x86-64 library ({}) with Debian's Rust and mingw-w64", variant.what));
     let target_dir = root.join("target/windows").join(variant.dir);
-    let mut cmd = Command::new(&tools.cargo);
+    let mut cmd = cargo(tools);
     cmd.args(["build", "--release", "--locked", "-p", "rust_websocket", "--target", TARGET])
         .arg("-Zbuild-std=std,panic_unwind")
         .arg("--target-dir")
         .arg(&target_dir)
-        .args(variant.features)
-        .current_dir(&root)
-        .env("RUSTC", &tools.rustc)
-        .env("RUSTC_BOOTSTRAP", "1")
-        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER", GCC)
-        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS", "-C target-feature=+crt-static")
-        .env("CC_x86_64_pc_windows_gnu", GCC)
-        .env("AR_x86_64_pc_windows_gnu", "x86_64-w64-mingw32-ar");
-    // What `cargo xtask` inherits from rustup's cargo must not steer Debian's: rustup's toolchain
-    // choice and library path, and flags that would replace the target's.
-    for var in
-        ["RUSTUP_TOOLCHAIN", "LD_LIBRARY_PATH", "CARGO", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR"]
-    {
-        cmd.env_remove(var);
-    }
+        .args(variant.features);
     let start = Instant::now();
     let out = run::capture(cmd, BUILD_LIMIT_S)?;
     if !out.success {
@@ -151,9 +178,31 @@ fn build(tools: &Tools, variant: &Variant) -> Result<PathBuf> {
     Ok(dest)
 }
 
+/// Debian's cargo, set up to cross-build for Windows: Debian's rustc (a stable compiler that
+/// accepts `-Zbuild-std` with `RUSTC_BOOTSTRAP=1`), the mingw-w64 gcc as linker and C compiler,
+/// `+crt-static`; run from the workspace root.
+fn cargo(tools: &Tools) -> Command {
+    let mut cmd = Command::new(&tools.cargo);
+    cmd.current_dir(crate::root())
+        .env("RUSTC", &tools.rustc)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER", GCC)
+        .env("CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS", "-C target-feature=+crt-static")
+        .env("CC_x86_64_pc_windows_gnu", GCC)
+        .env("AR_x86_64_pc_windows_gnu", "x86_64-w64-mingw32-ar");
+    // What `cargo xtask` inherits from rustup's cargo must not steer Debian's: rustup's toolchain
+    // choice and library path, and flags that would replace the target's.
+    for var in
+        ["RUSTUP_TOOLCHAIN", "LD_LIBRARY_PATH", "CARGO", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR"]
+    {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// The tools, installing the Debian packages that are missing (or a Rust too old for the
-/// workspace) first.
-fn tools() -> Result<Tools> {
+/// workspace) first. Also the toolchain of the other cross-builds (`cross/`).
+pub(crate) fn tools() -> Result<Tools> {
     let need = rust_version_needed()?;
     let mut missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
@@ -211,8 +260,7 @@ fn install(packages: &[&str]) -> Result<()> {
     if run::which("apt-get").is_none() {
         return Err(format!("the Windows build needs Debian packages: {manual}"));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
+    if !is_root() {
         return Err(format!("the Windows build needs Debian packages: run as root, or `{manual}`"));
     }
     let conflicting: Vec<&str> = CONFLICTS.iter().copied().filter(|p| installed(p)).collect();
@@ -235,6 +283,19 @@ fn install(packages: &[&str]) -> Result<()> {
         return Err(format!("apt-get install {} failed", packages.join(" ")));
     }
     Ok(())
+}
+
+/// Whether this process may install packages with apt.
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Not on a Debian machine: there is no apt to run (the caller has said so before asking).
+#[cfg(not(unix))]
+fn is_root() -> bool {
+    false
 }
 
 fn installed(package: &str) -> bool {
