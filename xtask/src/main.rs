@@ -20,6 +20,9 @@
 //!   side; `mpbench.rs`), then the echo servers side by side (ours in Godot, the engine's way,
 //!   Node `ws`, our core, raw TCP; `echobench/`, load from `loadgen/`); `bench echo` alone.
 //! * `package [--no-build] [--all-platforms]` – the release zip in `target/dist/` (`package/`).
+//! * `package-test` – the `package` test stage alone, on the libraries already in
+//!   `addons/rust_websocket/bin/` (nothing is built), with the Godot `$GODOT4_BIN` names: the
+//!   release workflow runs it on each OS with official Godot builds.
 //! * `windows` – the `windows` test stage alone: both Windows libraries cross-built and checked,
 //!   then the core's tests cross-built and run under wine; `windows check-dll <dll>…` only checks
 //!   the DLLs named (imports only Windows' own DLLs, the entry symbol exported), read by xtask
@@ -86,8 +89,9 @@ fn main() -> ExitCode {
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("package") => package::command(&args[1..]),
         Some("windows") => windows::windows_command(&args[1..]),
+        Some("package-test") => package_test(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|windows [check-dll <dll>…]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|package-test|windows [check-dll <dll>…]|godot>");
             return ExitCode::from(2);
         }
     };
@@ -97,6 +101,18 @@ fn main() -> ExitCode {
             eprintln!("xtask: error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `cargo xtask package-test`: the package stage on what `bin/` holds now (the release workflow
+/// puts the libraries it built there), without building.
+fn package_test() -> Result<()> {
+    let godot = godot::find()?;
+    let (passed, failed, problem) = package::stage(&godot)?;
+    println!("package: {passed} passed, {failed} failed");
+    match problem {
+        Some(p) => Err(format!("the package test failed: {p}")),
+        None => Ok(()),
     }
 }
 

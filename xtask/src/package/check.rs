@@ -79,8 +79,23 @@ fn contents(archive: &Path) -> Result<()> {
         }
     }
     let readme = String::from_utf8(read(&mut zip, "README.md")?).unwrap_or_default();
-    if !readme.contains("Linux x86-64: editor and debug builds") {
-        return Err("README.md does not list this platform's library".into());
+    // "- Linux x86-64: editor and debug builds…", "- Windows x86-64: …", "- macOS universal …".
+    let os = match std::env::consts::OS {
+        "windows" => "Windows",
+        "macos" => "macOS",
+        _ => "Linux",
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" if os != "macOS" => "x86-64",
+        "aarch64" if os != "macOS" => "arm64",
+        _ => "",
+    };
+    let listed = readme.lines().any(|l| {
+        l.strip_prefix(&format!("- {os} "))
+            .is_some_and(|rest| rest.starts_with(arch) && rest.contains(": editor and debug builds"))
+    });
+    if !listed {
+        return Err(format!("README.md does not list this platform's library ({os} {arch})"));
     }
     Ok(())
 }
