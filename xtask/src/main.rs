@@ -24,7 +24,8 @@
 //!   `addons/rust_websocket/bin/` (nothing is built), with the Godot `$GODOT4_BIN` names: the
 //!   release workflow runs it on each OS with official Godot builds.
 //! * `windows` – the `windows` test stage alone: both Windows libraries cross-built and checked,
-//!   then the core's tests cross-built and run under wine; `windows check-dll <dll>…` only checks
+//!   then the core's tests cross-built and run under wine (`windows tests`: only those);
+//!   `windows check-dll <dll>…` only checks
 //!   the DLLs named (imports only Windows' own DLLs, the entry symbol exported), read by xtask
 //!   itself, so it runs on Windows too (the release workflow's MSVC DLLs).
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
         Some("windows") => windows::windows_command(&args[1..]),
         Some("package-test") => package_test(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|package-test|windows [check-dll <dll>…]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|package-test|windows [tests|check-dll <dll>…]|godot>");
             return ExitCode::from(2);
         }
     };

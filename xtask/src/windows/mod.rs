@@ -80,9 +80,10 @@ pub fn command() -> Result<()> {
     }
 }
 
-/// `cargo xtask windows [check-dll <dll>…]`: the `windows` stage alone (the libraries, their
-/// checks and the core's tests under wine), or only the import and export checks of the DLLs
-/// named (built elsewhere, e.g. by MSVC on a Windows runner; no tool needed but xtask).
+/// `cargo xtask windows [tests|check-dll <dll>…]`: the `windows` stage alone (the libraries,
+/// their checks and the core's tests under wine), only the core's tests under wine, or only the
+/// import and export checks of the DLLs named (built elsewhere, e.g. by MSVC on a Windows
+/// runner; no tool needed but xtask).
 pub fn windows_command(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("check-dll") if args.len() > 1 => {
@@ -94,6 +95,19 @@ pub fn windows_command(args: &[String]) -> Result<()> {
                 Err(format!("{} of {} DLLs failed the checks", problems.len(), dlls.len()))
             }
         }
+        Some("tests") => {
+            let tools = tools()?;
+            let t = core_tests::run(&tools)?;
+            println!(
+                "windows: the core's tests under wine: {} passed, {} failed, {} skipped",
+                t.passed, t.failed, t.skipped
+            );
+            if t.problems.is_empty() {
+                Ok(())
+            } else {
+                Err(t.problems.join("; "))
+            }
+        }
         None => {
             let (passed, failed, problem) = stage()?;
             println!("windows: {passed} passed, {failed} failed");
@@ -103,7 +117,7 @@ pub fn windows_command(args: &[String]) -> Result<()> {
                 None => Ok(()),
             }
         }
-        _ => Err("usage: cargo xtask windows [check-dll <dll>…]".into()),
+        _ => Err("usage: cargo xtask windows [tests|check-dll <dll>…]".into()),
     }
 }
 
