@@ -37,6 +37,7 @@
 mod apt;
 mod autobahn;
 mod certs;
+mod dual_stack;
 mod echobench;
 mod external;
 mod godot;
@@ -355,6 +356,13 @@ fn test(filters: &[String]) -> Result<()> {
         run::step(&format!("GDScript suites in headless Godot ({stage_name})"));
         let (p, f, problem) = gdscript_stage(&godot, &project, filters, env);
         tally.add(stage_name, p, f, problem);
+    }
+    if stage("dual-stack") {
+        match dual_stack::stage(&godot, &project) {
+            Some(Ok((p, f, problem))) => tally.add("dual-stack", p, f, problem),
+            Some(Err(e)) => tally.add("dual-stack", 0, 1, Some(e)),
+            None => {}
+        }
     }
     if stage("package") {
         match package::stage(&godot) {
