@@ -52,8 +52,10 @@ enum Session {
 /// id does not arrive within [member handshake_timeout], close frames (1001) when the server
 /// closes, and [signal MultiplayerPeer.peer_disconnected] only after the peer's last packets
 /// were read (the engine loses them), also after `disconnect_peer(id, true)` (the engine emits
-/// nothing then, leaving the peer in [SceneMultiplayer], godot#108716). Not available on the Web platform: use the engine's class
-/// there (see the addon's `rust_websocket.gd` helper).
+/// nothing then, leaving the peer in [SceneMultiplayer], godot#108716). Not available in Web
+/// exports (a browser gives a page no TCP sockets, so the addon has no Web library): use the
+/// engine's class there, which uses the browser's WebSocket (see the addon's `rust_websocket.gd`
+/// helper).
 #[derive(GodotClass)]
 #[class(tool, base = MultiplayerPeerExtension)]
 pub struct RustWebSocketMultiplayerPeer {
@@ -320,7 +322,8 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
 hosting::server_class_api! {
     impl RustWebSocketMultiplayerPeer {
         /// Starts a server on `port` (0 picks a free one, see [method get_local_port]) at
-        /// `bind_address` (`"*"` or an IP address); with `tls_server_options` from
+        /// `bind_address` (`"*"`, every interface, IPv4 and IPv6 clients alike, or an IP address);
+        /// with `tls_server_options` from
         /// [method TLSOptions.server] clients connect with `wss://`. The server is peer 1 and
         /// [constant MultiplayerPeer.CONNECTION_CONNECTED] at once. Returns `ERR_ALREADY_IN_USE`
         /// unless disconnected, `ERR_INVALID_PARAMETER` for a bad port, address or TLS options,

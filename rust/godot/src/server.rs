@@ -26,7 +26,8 @@ use crate::peer::RustWebSocketPeer;
 /// [method stop]).
 ///
 /// [method poll] only does work for connections with activity, so idle clients cost almost
-/// nothing. Not available on the Web platform.
+/// nothing. Not available in Web exports: the addon has no Web library, since a browser gives a
+/// page no TCP sockets to listen on or connect with.
 #[derive(GodotClass)]
 #[class(base = RefCounted)]
 pub struct WebSocketServer {
@@ -131,7 +132,9 @@ hosting::server_class_api! {
         fn data_received(id: i64);
 
         /// Listens on `port` (0 picks a free port, see [method get_local_port]). `bind_address` is
-        /// `"*"` for every interface, or an IP address such as `"127.0.0.1"`. With
+        /// `"*"` for every interface, IPv4 and IPv6 clients alike on every OS (one IPv6 socket that
+        /// also takes IPv4, or IPv4 alone where IPv6 is missing), or an IP address such as
+        /// `"127.0.0.1"` (that family only). With
         /// `tls_server_options` from [method TLSOptions.server] clients connect with `wss://`.
         #[func]
         fn listen(
