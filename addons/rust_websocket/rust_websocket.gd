@@ -1,9 +1,10 @@
 class_name RustWebSocket
 extends RefCounted
 ## Picks the WebSocket classes for the platform the game runs on, so one game script runs
-## everywhere: godot-rust-websocket's native classes where the extension is loaded (desktop
-## builds), the engine's own classes where it is not (Web exports, which cannot load native
-## extensions, or a platform the addon ships no library for).
+## everywhere: godot-rust-websocket's native classes where the extension is loaded (desktop and
+## mobile builds), the engine's own classes where it is not (Web exports: they can load
+## GDExtensions, but a browser gives a page no TCP sockets, so the addon has no Web library; or a
+## platform the addon ships no library for).
 ##
 ## [codeblock]
 ## var socket = RustWebSocket.new_peer()             # RustWebSocketPeer, or WebSocketPeer
