@@ -2,11 +2,17 @@
 //!
 //! | `TLSOptions`                  | here                                                      |
 //! |-------------------------------|-----------------------------------------------------------|
-//! | `client()`                    | [`ClientTrust::Default`]: webpki-roots (+ extra PEM), name checked |
+//! | `client()`                    | [`ClientTrust::Default`]: the [`DefaultRoots`], name checked |
 //! | `client(chain, cn)`           | [`ClientTrust::Chain`]: only `chain` is trusted, name = `cn` or the host |
 //! | `client_unsafe()`             | [`ClientTrust::Unsafe`]: any certificate, signatures still checked |
 //! | `client_unsafe(chain)`        | [`ClientTrust::ChainNoName`]: verified against `chain`, name not checked |
 //! | `server(key, cert)`           | [`server_config`]                                          |
+//!
+//! The default roots are the engine's (`CryptoMbedTLS::load_default_certificates`): the
+//! project's `network/tls/certificate_bundle_override` when set, and then only it; else the OS
+//! store (`OS.get_system_ca_certificates()`, handed over as PEM text by the embedder); else,
+//! when that holds no usable certificate, the bundled Mozilla list (webpki-roots). They cost
+//! hundreds of parsed certificates, so an embedder builds them once and shares them.
 
 use std::fmt;
 use std::io;
@@ -62,14 +68,148 @@ pub fn certs_from_pem(pem: &str) -> Result<Vec<CertificateDer<'static>>, TlsErro
 /// Who the client trusts.
 #[derive(Debug, Clone)]
 pub enum ClientTrust {
-    /// webpki-roots plus these extra roots (e.g. a certificate bundle override).
-    Default(Vec<CertificateDer<'static>>),
+    /// The default roots (see [`DefaultRoots`]); the host name is checked.
+    Default(DefaultRoots),
     /// Only these roots; the host name is checked.
     Chain(Vec<CertificateDer<'static>>),
     /// Only these roots; the host name is not checked.
     ChainNoName(Vec<CertificateDer<'static>>),
     /// Any certificate (testing only).
     Unsafe,
+}
+
+/// Where the [`DefaultRoots`] come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootsOrigin {
+    /// The OS certificate store, this many usable certificates of it.
+    System(usize),
+    /// The bundled Mozilla list (webpki-roots): the OS store was empty or unusable.
+    Bundled,
+    /// Only the certificates of a bundle the project chose (`certificate_bundle_override`), this many.
+    Override(usize),
+}
+
+/// The roots of `TLSOptions.client()`: one verifier and its client configurations (with and
+/// without TLS 1.3), built on first use and shared by every connection given a clone.
+#[derive(Clone)]
+pub struct DefaultRoots(Arc<RootsInner>);
+
+struct RootsInner {
+    verifier: Arc<ChainVerifier>,
+    origin: RootsOrigin,
+    /// Index 1: TLS 1.3 allowed; 0: TLS 1.2 only.
+    configs: [OnceLock<Result<Arc<ClientConfig>, TlsError>>; 2],
+}
+
+impl fmt::Debug for DefaultRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DefaultRoots({:?})", self.0.origin)
+    }
+}
+
+impl DefaultRoots {
+    /// Roots over `store`; a server certificate that is one of `pinned` is accepted as it is.
+    fn new(store: RootCertStore, pinned: Vec<CertificateDer<'static>>, origin: RootsOrigin) -> Result<Self, TlsError> {
+        let provider = provider();
+        let inner = match store.is_empty() {
+            true => None,
+            false => Some(
+                WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                    .build()
+                    .map_err(|e| TlsError(e.to_string()))?,
+            ),
+        };
+        let verifier = ChainVerifier { inner, pinned, check_name: true, accept_any: false, provider };
+        let configs = [OnceLock::new(), OnceLock::new()];
+        Ok(DefaultRoots(Arc::new(RootsInner { verifier: Arc::new(verifier), origin, configs })))
+    }
+
+    /// The bundled Mozilla list (webpki-roots), built once per process.
+    pub fn bundled() -> DefaultRoots {
+        static BUNDLED: OnceLock<DefaultRoots> = OnceLock::new();
+        BUNDLED
+            .get_or_init(|| {
+                let mut store = RootCertStore::empty();
+                store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                DefaultRoots::new(store, Vec::new(), RootsOrigin::Bundled).expect("webpki-roots make a verifier")
+            })
+            .clone()
+    }
+
+    /// The OS store, given as the PEM text of `OS.get_system_ca_certificates()`; the bundled
+    /// list when it holds no usable certificate. The second value, when there is one, tells the
+    /// game developer which fallback was taken or what was skipped.
+    pub fn from_system_pem(pem: &str) -> (DefaultRoots, Option<String>) {
+        let (certs, unreadable) = read_pem_leniently(pem);
+        let mut store = RootCertStore::empty();
+        let (added, unusable) = store.add_parsable_certificates(certs.iter().cloned());
+        let skipped = unreadable + unusable;
+        if added == 0 {
+            let why = if certs.is_empty() && unreadable == 0 {
+                "the OS certificate store is empty".to_string()
+            } else {
+                format!("none of the {skipped} certificates of the OS certificate store could be used")
+            };
+            let warning = format!("{why}; trusting the bundled Mozilla roots (webpki-roots) instead");
+            return (DefaultRoots::bundled(), Some(warning));
+        }
+        match DefaultRoots::new(store, certs, RootsOrigin::System(added)) {
+            Ok(roots) => {
+                let warning = (skipped > 0).then(|| {
+                    format!("{skipped} certificates of the OS certificate store could not be used and are not trusted")
+                });
+                (roots, warning)
+            }
+            Err(e) => (
+                DefaultRoots::bundled(),
+                Some(format!("the OS certificate store could not be used ({e}); trusting the bundled Mozilla roots (webpki-roots) instead")),
+            ),
+        }
+    }
+
+    /// Exactly `certs` (the project's `certificate_bundle_override`), nothing else. A
+    /// certificate that cannot be a trust anchor (Godot's self-signed ones) is still accepted
+    /// when a server presents it as it is (pinned).
+    pub fn only(certs: Vec<CertificateDer<'static>>) -> Result<DefaultRoots, TlsError> {
+        if certs.is_empty() {
+            return Err(TlsError("no certificate to trust".into()));
+        }
+        let mut store = RootCertStore::empty();
+        store.add_parsable_certificates(certs.iter().cloned());
+        let origin = RootsOrigin::Override(certs.len());
+        DefaultRoots::new(store, certs, origin)
+    }
+
+    /// Where these roots come from.
+    pub fn origin(&self) -> RootsOrigin {
+        self.0.origin
+    }
+
+    /// The client configuration over these roots, built once for each `tls13`.
+    pub fn config(&self, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
+        self.0.configs[usize::from(tls13)]
+            .get_or_init(|| {
+                let builder = ClientConfig::builder_with_provider(provider())
+                    .with_protocol_versions(versions(tls13))
+                    .map_err(|e| TlsError(e.to_string()))?;
+                let verifier: Arc<dyn ServerCertVerifier> = self.0.verifier.clone();
+                Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
+            })
+            .clone()
+    }
+}
+
+/// The certificates of a PEM text that decode, and how many sections did not.
+fn read_pem_leniently(pem: &str) -> (Vec<CertificateDer<'static>>, usize) {
+    let mut certs = Vec::new();
+    let mut bad = 0;
+    for item in CertificateDer::pem_slice_iter(clean_pem(pem).as_bytes()) {
+        match item {
+            Ok(c) => certs.push(c),
+            Err(_) => bad += 1,
+        }
+    }
+    (certs, bad)
 }
 
 /// Client TLS: the rustls configuration and an optional name to verify instead of the host.
@@ -80,41 +220,27 @@ pub struct ClientTls {
 }
 
 impl ClientTls {
-    /// The engine's `TLSOptions.client()`: webpki-roots, the host name checked, TLS 1.3 allowed.
-    /// Built once and shared by every connection that uses it.
+    /// `TLSOptions.client()` without an embedder's roots: the bundled Mozilla list
+    /// ([`DefaultRoots::bundled`]), the host name checked, TLS 1.3 allowed. Built once and
+    /// shared by every connection that uses it. (The Godot binding passes the engine's
+    /// default roots instead.)
     pub fn default_client() -> Result<ClientTls, TlsError> {
-        static DEFAULT: OnceLock<Result<Arc<ClientConfig>, TlsError>> = OnceLock::new();
-        let config = DEFAULT.get_or_init(|| build_client_config(&ClientTrust::Default(Vec::new()), true)).clone()?;
-        Ok(ClientTls { config, name_override: None })
+        Ok(ClientTls { config: DefaultRoots::bundled().config(true)?, name_override: None })
     }
 }
 
 /// A client configuration for `trust`; `tls13 == false` limits it to TLS 1.2.
 pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
-    match trust {
-        ClientTrust::Default(extra) if extra.is_empty() && tls13 => Ok(ClientTls::default_client()?.config),
-        _ => build_client_config(trust, tls13),
-    }
-}
-
-fn build_client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions(tls13))
         .map_err(|e| TlsError(e.to_string()))?;
     let config = match trust {
-        ClientTrust::Default(extra) if extra.is_empty() => {
-            let mut store = RootCertStore::empty();
-            store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            builder.with_root_certificates(store).with_no_client_auth()
-        }
-        ClientTrust::Default(chain) | ClientTrust::Chain(chain) | ClientTrust::ChainNoName(chain) => {
+        ClientTrust::Default(roots) => return roots.config(tls13),
+        ClientTrust::Chain(chain) | ClientTrust::ChainNoName(chain) => {
             // Certificates that cannot be trust anchors (Godot's self-signed ones are CA:TRUE
             // with only a CN) are still accepted when presented as they are: pinned.
             let mut store = RootCertStore::empty();
-            if matches!(trust, ClientTrust::Default(_)) {
-                store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-            }
             store.add_parsable_certificates(chain.iter().cloned());
             let inner = if !store.is_empty() {
                 Some(
@@ -128,7 +254,7 @@ fn build_client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientCon
             let verifier = ChainVerifier {
                 inner,
                 pinned: chain.clone(),
-                check_name: !matches!(trust, ClientTrust::ChainNoName(_)),
+                check_name: matches!(trust, ClientTrust::Chain(_)),
                 accept_any: false,
                 provider,
             };

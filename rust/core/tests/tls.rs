@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use common::{pump, pump_until_settled};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rust_websocket_core::connection::ClientTls;
-use rust_websocket_core::tls::{self, ClientTrust};
+use rust_websocket_core::tls::{self, ClientTrust, DefaultRoots, RootsOrigin};
 use rust_websocket_core::{Config, Connection, ReadyState, Server, ServerEvent};
 
 struct Ca {
@@ -16,10 +16,20 @@ struct Ca {
 }
 
 fn ca() -> Ca {
+    ca_named("godot-rust-websocket test CA")
+}
+
+/// A CA of another name (a CA of the same name would be taken for the issuer: a bad signature
+/// instead of an unknown issuer).
+fn other_ca() -> Ca {
+    ca_named("godot-rust-websocket other test CA")
+}
+
+fn ca_named(name: &str) -> Ca {
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, "godot-rust-websocket test CA");
+    params.distinguished_name.push(DnType::CommonName, name);
     let cert = params.self_signed(&key).unwrap();
     Ca { pem: cert.pem(), issuer: Issuer::new(params, key) }
 }
@@ -115,10 +125,10 @@ fn expired_and_unknown_issuers_are_rejected() {
     let (c, warnings, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem)), None));
     assert_eq!(c.ready_state(), ReadyState::Closed);
     assert!(warnings.iter().any(|w| w.contains("has expired")), "{warnings:?}");
-    // The default trust (webpki-roots) does not know our CA.
+    // The bundled roots (webpki-roots) do not know our CA.
     let (key, chain) = leaf(&ca, &["localhost"], false);
     let mut s = tls_server(&key, &chain);
-    let (c, warnings, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(Vec::new()), None));
+    let (c, warnings, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(DefaultRoots::bundled()), None));
     assert_eq!(c.ready_state(), ReadyState::Closed);
     assert!(warnings.iter().any(|w| w.contains("unknown issuer")), "{warnings:?}");
 }
@@ -166,20 +176,95 @@ fn plain_client_against_tls_server_and_tls_client_against_plain_server_fail_clea
 }
 
 #[test]
-fn default_trust_with_extra_roots_accepts_them_and_checks_names() {
-    // As `network/tls/certificate_bundle_override` adds to the default roots.
-    let (key, cert) = godot_style_self_signed("localhost");
-    let mut s = tls_server(&key, &cert);
-    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots(&cert)), None));
+fn system_roots_given_as_pem_are_trusted_and_no_others() {
+    // What the binding hands over from `OS.get_system_ca_certificates()`: a PEM text.
+    let (ca, other) = (ca(), other_ca());
+    let (roots, warning) = DefaultRoots::from_system_pem(&ca.pem);
+    assert_eq!((roots.origin(), warning), (RootsOrigin::System(1), None));
+    let (key, chain) = leaf(&ca, &["localhost"], false);
+    let mut s = tls_server(&key, &chain);
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots.clone()), None));
     assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
-    let (c, w, _) = attempt(&mut s, "127.0.0.1", client(ClientTrust::Default(roots(&cert)), None));
+    let (c, w, _) = attempt(&mut s, "127.0.0.1", client(ClientTrust::Default(roots.clone()), None));
     assert_eq!(c.ready_state(), ReadyState::Closed);
     assert!(w.iter().any(|w| w.contains("not valid for this host name")), "{w:?}");
+    // Not the bundled public roots besides: a store of only `other` refuses `ca`'s server.
+    let (only_other, _) = DefaultRoots::from_system_pem(&other.pem);
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(only_other), None));
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(w.iter().any(|w| w.contains("unknown issuer")), "{w:?}");
+    // A store of many, one of them unreadable: the readable ones are trusted, with a warning.
+    let bad = "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n";
+    let (roots, warning) = DefaultRoots::from_system_pem(&format!("{}{bad}{}", other.pem, ca.pem));
+    assert_eq!(roots.origin(), RootsOrigin::System(2));
+    assert!(warning.is_some_and(|w| w.contains("1 certificates of the OS certificate store could not be used")));
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+}
+
+#[test]
+fn an_empty_or_unusable_system_store_falls_back_to_the_bundled_roots() {
     let ca = ca();
     let (key, chain) = leaf(&ca, &["localhost"], false);
     let mut s = tls_server(&key, &chain);
-    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots(&ca.pem)), None));
+    for (pem, says) in [
+        ("", "the OS certificate store is empty"),
+        ("\n\n", "the OS certificate store is empty"),
+        ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "none of the 1 certificates"),
+        ("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n", "none of the 1 certificates"),
+    ] {
+        let (roots, warning) = DefaultRoots::from_system_pem(pem);
+        assert_eq!(roots.origin(), RootsOrigin::Bundled, "{pem:?}");
+        let warning = warning.unwrap_or_default();
+        assert!(warning.contains(says) && warning.contains("bundled Mozilla roots"), "{pem:?}: {warning}");
+        // The bundled list is webpki-roots: public CAs only.
+        let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(roots), None));
+        assert_eq!(c.ready_state(), ReadyState::Closed);
+        assert!(w.iter().any(|w| w.contains("unknown issuer")), "{w:?}");
+    }
+    assert_eq!(DefaultRoots::bundled().origin(), RootsOrigin::Bundled);
+}
+
+#[test]
+fn override_roots_are_the_only_ones_and_pin_godot_certificates() {
+    // As `network/tls/certificate_bundle_override`: exactly these roots.
+    let (ca, other) = (ca(), other_ca());
+    let only_other = DefaultRoots::only(roots(&other.pem)).unwrap();
+    assert_eq!(only_other.origin(), RootsOrigin::Override(1));
+    let (key, chain) = leaf(&ca, &["localhost"], false);
+    let mut s = tls_server(&key, &chain);
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(only_other.clone()), None));
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(w.iter().any(|w| w.contains("unknown issuer")), "{w:?}");
+    let (key, chain) = leaf(&other, &["localhost"], false);
+    let mut s = tls_server(&key, &chain);
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(only_other), None));
     assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+    // A Godot-made certificate in the bundle is trusted as it is; its CN is checked.
+    let (key, cert) = godot_style_self_signed("localhost");
+    let mut s = tls_server(&key, &cert);
+    let pinned = DefaultRoots::only(roots(&cert)).unwrap();
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(pinned.clone()), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+    let (c, w, _) = attempt(&mut s, "127.0.0.1", client(ClientTrust::Default(pinned), None));
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(w.iter().any(|w| w.contains("not valid for this host name")), "{w:?}");
+    assert!(DefaultRoots::only(Vec::new()).is_err());
+}
+
+#[test]
+fn default_roots_are_built_once_and_shared() {
+    use std::sync::Arc;
+    let ca = ca();
+    let (roots, _) = DefaultRoots::from_system_pem(&ca.pem);
+    let copy = roots.clone();
+    let a = tls::client_config(&ClientTrust::Default(roots), true).unwrap();
+    let b = tls::client_config(&ClientTrust::Default(copy.clone()), true).unwrap();
+    assert!(Arc::ptr_eq(&a, &b), "one configuration for every connection");
+    let tls12 = tls::client_config(&ClientTrust::Default(copy), false).unwrap();
+    assert!(!Arc::ptr_eq(&a, &tls12), "TLS 1.2 only is its own configuration");
+    let bundled = ClientTls::default_client().unwrap().config;
+    assert!(Arc::ptr_eq(&bundled, &DefaultRoots::bundled().config(true).unwrap()));
 }
 
 #[test]
