@@ -125,6 +125,9 @@ pub fn run_with(
 ) -> Result<Output> {
     let mut cmd = Command::new(godot);
     cmd.args(["--headless", "--path"]).arg(project).args(user_args).envs(env.iter().copied());
+    // For tests that start another Godot (the TLS trust tests run one in a mount namespace):
+    // the executable Godot reports may be a loader (Debian sid's through `ld-linux`).
+    cmd.env("RUST_WEBSOCKET_TEST_GODOT", godot);
     run::capture(cmd, limit_s)
 }
 

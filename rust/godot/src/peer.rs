@@ -48,9 +48,17 @@ use crate::stream_bridge::GodotStream;
 /// - Protocol violations the engine drops silently are failed with a close frame as RFC 6455
 ///   asks: 1002 for an oversized or fragmented control frame, 1007 for invalid UTF-8 in a text
 ///   message or close reason. Close frames are delivered before the socket closes.
-/// - TLS is rustls (TLS 1.3 by default). A certificate given to [method TLSOptions.client] is
-///   trusted as it is, so certificates made by [method Crypto.generate_self_signed_certificate]
-///   work; names are checked against the subjectAltName, or the CN when there is none.
+/// - TLS is rustls (TLS 1.3 by default). What a client trusts is what the engine trusts:
+///   with [method TLSOptions.client] without a chain (and no options), the certificates of the
+///   project setting [code]network/tls/certificate_bundle_override[/code] when it is set, and
+///   only those; else the OS certificate store as [method OS.get_system_ca_certificates] gives
+///   it (so an enterprise or mkcert CA installed there is trusted); else, when that store is
+///   empty or unusable, the bundled Mozilla list (with a warning). They are read at the first
+///   such connection and kept for the process, as the engine keeps its own. A chain given to
+///   [method TLSOptions.client] or [method TLSOptions.client_unsafe] replaces them: only it is
+///   trusted. A certificate of the chain or the bundle is also trusted as it is, so
+///   certificates made by [method Crypto.generate_self_signed_certificate] work; names are
+///   checked against the subjectAltName, or the CN when there is none.
 /// - Failures (refused connection, bad handshake, certificate errors) are reported with
 ///   [method @GlobalScope.push_warning] naming the cause.
 /// - Values the engine takes blindly are checked: a URL with a control character (a line

@@ -1,14 +1,14 @@
 //! Godot's `TLSOptions` / `X509Certificate` / `CryptoKey` to rustls, working around the
 //! engine's `save_to_string()` defects (a trailing NUL or U+FFFD; chains saved as N copies of
-//! the first certificate).
+//! the first certificate), and the engine's default roots read once per process.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use godot::classes::{CryptoKey, FileAccess, ProjectSettings, TlsOptions, X509Certificate};
+use godot::classes::{CryptoKey, FileAccess, Os, ProjectSettings, TlsOptions, X509Certificate};
 use godot::prelude::*;
 use rust_websocket_core::connection::ClientTls;
 use rust_websocket_core::rustls;
-use rust_websocket_core::tls::{self, ClientTrust};
+use rust_websocket_core::tls::{self, ClientTrust, DefaultRoots};
 
 fn setting(name: &str) -> Option<Variant> {
     let ps = ProjectSettings::singleton();
@@ -47,19 +47,37 @@ fn certs(cert: &mut Gd<X509Certificate>) -> Result<Vec<rustls::pki_types::Certif
     tls::certs_from_pem(&cert_pem(cert)).map_err(|e| e.0)
 }
 
-fn bundle_override() -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
-    let path = setting("network/tls/certificate_bundle_override").map(|v| v.to_string()).unwrap_or_default();
-    if path.is_empty() {
-        return Ok(Vec::new());
-    }
-    let text = FileAccess::get_file_as_string(&path).to_string();
-    tls::certs_from_pem(&text).map_err(|e| format!("network/tls/certificate_bundle_override '{path}': {e}"))
+/// The roots of `TLSOptions.client()`, chosen as the engine chooses them at start-up
+/// (`CryptoMbedTLS::load_default_certificates`): only the certificates of
+/// `network/tls/certificate_bundle_override` when it is set; else the OS store as
+/// `OS.get_system_ca_certificates()` gives it; else, when that holds no usable certificate, the
+/// bundled Mozilla list (with a warning). Read on first use and kept for the process, as the
+/// engine keeps its own (a later change of the setting applies to neither).
+fn default_roots() -> Result<DefaultRoots, String> {
+    static ROOTS: OnceLock<Result<DefaultRoots, String>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let path = setting("network/tls/certificate_bundle_override").map(|v| v.to_string()).unwrap_or_default();
+            if !path.is_empty() {
+                let text = FileAccess::get_file_as_string(&path).to_string();
+                return tls::certs_from_pem(&text)
+                    .and_then(DefaultRoots::only)
+                    .map_err(|e| format!("network/tls/certificate_bundle_override '{path}': {e}"));
+            }
+            let pem = Os::singleton().get_system_ca_certificates().to_string();
+            let (roots, warning) = DefaultRoots::from_system_pem(&pem);
+            if let Some(w) = warning {
+                godot_warn!("RustWebSocket: {w}");
+            }
+            Ok(roots)
+        })
+        .clone()
 }
 
 /// Client TLS for `connect_to_url`; `None` options mean `TLSOptions.client()`.
 pub fn client_tls(options: Option<Gd<TlsOptions>>) -> Result<ClientTls, String> {
     let (trust, name_override) = match options {
-        None => (ClientTrust::Default(bundle_override()?), None),
+        None => (ClientTrust::Default(default_roots()?), None),
         Some(o) => {
             if o.is_server() {
                 return Err("server TLSOptions were given to a client; use TLSOptions.client()".into());
@@ -73,7 +91,7 @@ pub fn client_tls(options: Option<Gd<TlsOptions>>) -> Result<ClientTls, String> 
                 (true, None) => ClientTrust::Unsafe,
                 (true, Some(chain)) => ClientTrust::ChainNoName(chain),
                 (false, Some(chain)) => ClientTrust::Chain(chain),
-                (false, None) => ClientTrust::Default(bundle_override()?),
+                (false, None) => ClientTrust::Default(default_roots()?),
             };
             (trust, (!cn.is_empty()).then_some(cn))
         }

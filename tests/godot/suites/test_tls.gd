@@ -66,7 +66,7 @@ func test_untrusted_and_expired_certificates_are_rejected() -> void:
 	var server := _tls_echo_server()
 	var url := "wss://localhost:%d/" % server.get_local_port()
 	var peer := RustWebSocketPeer.new()
-	check_eq(await _attempt(peer, url, null), 3, "default trust (webpki roots) rejects a self-signed certificate")
+	check_eq(await _attempt(peer, url, null), 3, "default trust (the OS store) rejects a self-signed certificate")
 	check_eq(peer.get_close_code(), -1, "unclean")
 	var other := Crypto.new().generate_self_signed_certificate(Crypto.new().generate_rsa(2048), "CN=localhost")
 	check_eq(await _attempt(RustWebSocketPeer.new(), url, TLSOptions.client(other)), 3, "another certificate is not trusted")
@@ -126,20 +126,6 @@ func test_accept_stream_over_engine_stream_peer_tls() -> void:
 		check_eq(server_peer.get_close_code(), 4100, "close code through accept_stream")
 	client.close(-1)
 	tcp.stop()
-
-
-## `network/tls/certificate_bundle_override` adds trusted certificates for TLSOptions.client().
-func test_certificate_bundle_override_is_honoured() -> void:
-	var server := _tls_echo_server()
-	var url := "wss://localhost:%d/" % server.get_local_port()
-	var path := "user://test_bundle.crt"
-	check_eq(cert.save(path), OK, "save the bundle")
-	ProjectSettings.set_setting("network/tls/certificate_bundle_override", path)
-	var state := await _attempt(RustWebSocketPeer.new(), url, null)
-	ProjectSettings.set_setting("network/tls/certificate_bundle_override", "")
-	check_eq(state, 1, "trusted through the bundle override")
-	check_eq(await _attempt(RustWebSocketPeer.new(), url, null), 3, "not trusted without it")
-	DirAccess.remove_absolute(path)
 
 
 ## A server certificate chain (server certificate + intermediate CA) loaded from a .crt file:
