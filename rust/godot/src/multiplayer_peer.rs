@@ -351,7 +351,8 @@ hosting::server_class_api! {
         }
 
         /// Joins the server at `url` (`ws://` or `wss://`; `tls_client_options` default to
-        /// [method TLSOptions.client]). The status is [constant MultiplayerPeer.CONNECTION_CONNECTING]
+        /// [method TLSOptions.client], which trusts what the engine trusts: see
+        /// [RustWebSocketPeer]). The status is [constant MultiplayerPeer.CONNECTION_CONNECTING]
         /// until the server's id arrives. Returns `ERR_ALREADY_IN_USE` unless disconnected and
         /// `ERR_INVALID_PARAMETER` for a bad URL or TLS options.
         #[func]

@@ -205,7 +205,8 @@ impl IPacketPeerExtension for RustWebSocketPeer {
 impl RustWebSocketPeer {
     /// Connects to `url` (`ws://` or `wss://`; no scheme means `ws://`). Returns `OK` at once:
     /// the name lookup, TCP connect, TLS and the upgrade happen in later [method poll] calls,
-    /// never blocking. `tls_client_options` default to [method TLSOptions.client].
+    /// never blocking. `tls_client_options` default to [method TLSOptions.client] (what it
+    /// trusts: see the class description).
     /// Returns `ERR_INVALID_PARAMETER` for a bad URL or server TLS options, and
     /// `ERR_ALREADY_IN_USE` unless the peer is closed or closing.
     #[func]
