@@ -14,6 +14,12 @@ pub struct Apt {
 impl Apt {
     /// Prepares `dir` for the Debian `suite` (e.g. "sid", "bullseye") and fetches its lists.
     pub fn new(dir: &Path, suite: &str) -> Result<Apt> {
+        Apt::with_arch(dir, suite, None)
+    }
+
+    /// [`Apt::new`] for the packages of architecture `arch` (e.g. "arm64"; else this machine's),
+    /// as if that were the only one: dependencies resolve and download within it.
+    pub fn with_arch(dir: &Path, suite: &str, arch: Option<&str>) -> Result<Apt> {
         for d in ["etc", "lists/partial", "cache/archives/partial", "debs"] {
             std::fs::create_dir_all(dir.join(d)).map_err(|e| e.to_string())?;
         }
@@ -30,8 +36,13 @@ impl Apt {
             "-oDebug::NoLocking=1".into(),
             "-oAPT::Sandbox::User=root".into(),
         ];
+        let mut opts = opts;
+        if let Some(arch) = arch {
+            opts.push(format!("-oAPT::Architecture={arch}"));
+            opts.push(format!("-oAPT::Architectures={arch}"));
+        }
         let apt = Apt { dir: dir.to_path_buf(), opts };
-        println!("xtask: apt-get update ({mirror} {suite})");
+        println!("xtask: apt-get update ({mirror} {suite}{})", arch.map(|a| format!(", {a}")).unwrap_or_default());
         apt.run("apt-get", &["-q", "update"], dir)?;
         Ok(apt)
     }

@@ -19,7 +19,10 @@
 //!   against a headless Godot server with our multiplayer peer and with the engine's, side by
 //!   side; `mpbench.rs`), then the echo servers side by side (ours in Godot, the engine's way,
 //!   Node `ws`, our core, raw TCP; `echobench/`, load from `loadgen/`); `bench echo` alone.
-//! * `package [--no-build] [--all-platforms]` – the release zip in `target/dist/` (`package/`).
+//! * `package [--no-build|--native] [--all-platforms]` – the release zip in `target/dist/`
+//!   (`package/`); by default on Linux x86-64 with every desktop library built and checked here
+//!   (Linux x86-64/arm64 for glibc 2.28 and macOS universal with cargo-zigbuild, `cross/`;
+//!   Windows, `windows/`).
 //! * `package-test` – the `package` test stage alone, on the libraries already in
 //!   `addons/rust_websocket/bin/` (nothing is built), with the Godot `$GODOT4_BIN` names: the
 //!   release workflow runs it on each OS with official Godot builds.
@@ -28,6 +31,10 @@
 //!   `windows check-dll <dll>…` only checks
 //!   the DLLs named (imports only Windows' own DLLs, the entry symbol exported), read by xtask
 //!   itself, so it runs on Windows too (the release workflow's MSVC DLLs).
+//! * `platforms` – the `platforms` test stage alone (`cross/`): Linux x86-64 and arm64 for glibc
+//!   2.28, the macOS universal dylib, each checked, the arm64 one run in arm64 Godot under qemu;
+//!   the Android and iOS type-checks; `platforms godot-arm64` only provisions that Godot and
+//!   prints its wrapper script.
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
@@ -37,6 +44,7 @@
 mod apt;
 mod autobahn;
 mod certs;
+mod cross;
 mod dual_stack;
 mod echobench;
 mod external;
@@ -90,10 +98,11 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300)),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("package") => package::command(&args[1..]),
+        Some("platforms") => cross::command(&args[1..]),
         Some("windows") => windows::windows_command(&args[1..]),
         Some("package-test") => package_test(),
         _ => {
-            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build] [--all-platforms]|package-test|windows [tests|check-dll <dll>…]|godot>");
+            eprintln!("usage: cargo xtask <demo|test [filter…]|build [--export|--windows]|autobahn [--reference]|fuzz [seconds]|bench [core|mp|echo]|package [--no-build|--native] [--all-platforms]|package-test|platforms|windows [tests|check-dll <dll>…]|godot>");
             return ExitCode::from(2);
         }
     };
@@ -167,7 +176,9 @@ fn fuzz(seconds: u64) -> Result<()> {
     }
 }
 
-/// The library file name Godot loads on this platform, as named in the `.gdextension`.
+/// The library file name Godot loads on this platform, as named in the `.gdextension`. On a Mac
+/// the manifest names one universal dylib (`macos.debug`) and `build` makes it: both
+/// architectures built and joined with `lipo` (see `build_for_host`).
 fn library_names() -> (&'static str, String) {
     let arch = match std::env::consts::ARCH {
         "aarch64" => "arm64",
@@ -184,35 +195,66 @@ fn library_names() -> (&'static str, String) {
 fn build_export() -> Result<()> {
     let root = root();
     run::step("building the GDExtension for release exports (no docs)");
-    run::cargo(&[
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "rust_websocket",
-        "--no-default-features",
-        "--target-dir",
-        "target/export",
-    ])?;
-    let (built, installed) = library_names();
+    let built =
+        build_for_host(&["--no-default-features", "--target-dir", "target/export"], &root.join("target/export"))?;
+    let (_, installed) = library_names();
     let (base, suffix) = installed.rsplit_once('.').expect("library names have an extension");
     let target = format!("{base}.template_release.{suffix}");
-    std::fs::copy(root.join("target/export/release").join(built), root.join("addons/rust_websocket/bin").join(&target))
+    std::fs::copy(built, root.join("addons/rust_websocket/bin").join(&target))
         .map_err(|e| format!("copying the export library: {e}"))?;
     println!("xtask: addons/rust_websocket/bin/{target}");
     Ok(())
+}
+
+/// `cargo build --release -p rust_websocket <extra>` for this machine (`target_dir`: the one
+/// `extra` names, else `target/`); the library Godot loads. On a Mac, the one universal dylib the
+/// manifest names: both architectures built (`rustup target add` first when rustup is there) and
+/// joined with Xcode's `lipo`, so that the library is what its name says.
+fn build_for_host(extra: &[&str], target_dir: &Path) -> Result<PathBuf> {
+    let mut args = vec!["build", "--release", "--locked", "-p", "rust_websocket"];
+    args.extend(extra);
+    let (built, _) = library_names();
+    if std::env::consts::OS != "macos" {
+        run::cargo(&args)?;
+        return Ok(target_dir.join("release").join(built));
+    }
+    const MAC: [&str; 2] = ["x86_64-apple-darwin", "aarch64-apple-darwin"];
+    if run::which("rustup").is_some() {
+        let _ = std::process::Command::new("rustup").args(["target", "add"]).args(MAC).status();
+    }
+    let mut parts = Vec::new();
+    for triple in MAC {
+        let mut with_target = args.clone();
+        with_target.extend(["--target", triple]);
+        run::cargo(&with_target)
+            .map_err(|e| format!("{e} (both macOS targets are needed: rustup target add {})", MAC.join(" ")))?;
+        parts.push(target_dir.join(triple).join("release").join(built));
+    }
+    let fat = target_dir.join("universal-apple-darwin/release").join(built);
+    std::fs::create_dir_all(fat.parent().unwrap()).map_err(|e| e.to_string())?;
+    let ok = std::process::Command::new("lipo")
+        .arg("-create")
+        .args(&parts)
+        .arg("-output")
+        .arg(&fat)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        return Err("lipo -create (Xcode's command line tools) failed to join the two macOS libraries".into());
+    }
+    Ok(fat)
 }
 
 /// Builds the extension in release and installs the addon into both Godot projects.
 fn build() -> Result<PathBuf> {
     let root = root();
     run::step("building the GDExtension (release)");
-    run::cargo(&["build", "--release", "--locked", "-p", "rust_websocket"])?;
-    let (built, installed) = library_names();
+    let built = build_for_host(&[], &root.join("target"))?;
+    let (_, installed) = library_names();
     let addon = root.join("addons/rust_websocket");
     std::fs::create_dir_all(addon.join("bin")).map_err(|e| e.to_string())?;
-    std::fs::copy(root.join("target/release").join(built), addon.join("bin").join(&installed))
-        .map_err(|e| format!("copying the built library: {e}"))?;
+    std::fs::copy(built, addon.join("bin").join(&installed)).map_err(|e| format!("copying the built library: {e}"))?;
     for project in ["godot_project", "tests/godot"] {
         install_addon(&addon, &root.join(project))?;
     }
@@ -327,6 +369,13 @@ fn test(filters: &[String]) -> Result<()> {
             Ok((0, 0)) => tally.add("rust (io thread)", 0, 0, Some("cargo test ran no tests".into())),
             Ok((p, f)) => tally.add("rust (io thread)", p, f, None),
             Err(e) => tally.add("rust (io thread)", 0, 1, Some(e)),
+        }
+    }
+    // The other platforms' builds and checks (`cross/`) need neither this Godot nor the Linux build.
+    if stage("platforms") {
+        match cross::stage() {
+            Ok((p, f, problem)) => tally.add("platforms", p, f, problem),
+            Err(e) => tally.add("platforms", 0, 1, Some(e)),
         }
     }
     // The Windows cross-build and its checks need neither Godot nor the Linux build.

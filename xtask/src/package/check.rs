@@ -27,7 +27,7 @@ pub fn stage(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let archive = dir.join("godot-rust-websocket.zip");
-    let made = super::make(&archive, false)?;
+    let made = super::make(&archive, super::Required::Nothing)?;
     println!("xtask: {} with {}", archive.display(), made.libraries.join(", "));
     let mut problems = Vec::new();
     for (name, result) in
@@ -98,6 +98,13 @@ fn contents(archive: &Path) -> Result<()> {
         return Err(format!("README.md does not list this platform's library ({os} {arch})"));
     }
     Ok(())
+}
+
+/// [`install_and_run`] for another Godot (the arm64 one under qemu, `cross/linux.rs`): the
+/// expected lines it printed.
+pub fn run_in_fresh_project(godot: &Path, archive: &Path, project: &Path) -> Result<Vec<String>> {
+    install_and_run(godot, archive, project)?;
+    Ok(EXPECTED.iter().map(|l| l.to_string()).collect())
 }
 
 /// A fresh project (no `.godot/`), the archive unzipped at its root, `godot --headless --import`

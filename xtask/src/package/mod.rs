@@ -1,10 +1,20 @@
-//! `cargo xtask package [--no-build] [--all-platforms]`: the addon as a release archive,
+//! `cargo xtask package [--no-build|--native] [--all-platforms]`: the addon as a release archive,
 //! `target/dist/godot-rust-websocket-<version>.zip` (version from the workspace `Cargo.toml`),
 //! holding `addons/rust_websocket/`: the `.gdextension` manifest, every library in `bin/`, the
 //! licence, `THIRD_PARTY_LICENSES.md` (regenerated from `cargo metadata`), a README for users and
-//! the `RustWebSocket` helper script. It builds this platform's libraries first unless
-//! `--no-build` (the release workflow gathers every platform's into `bin/` and packages them);
-//! `--all-platforms` fails when a library the manifest names is missing.
+//! the `RustWebSocket` helper script.
+//!
+//! By default, on a Linux x86-64 machine, it first builds every desktop library this machine can
+//! make and checks each one: Linux x86-64 and arm64 against glibc 2.28 and the macOS universal
+//! dylib (`cross/`, cargo-zigbuild; the arm64 one runs the package test in arm64 Godot under
+//! qemu), Windows x86-64 (`windows/`); the archive must then hold every desktop library the
+//! manifest names. Android and iOS libraries are built by the release workflow (their linkers are
+//! the NDK's and Xcode's), so their entries are listed as not included. Cold, on two cores, this
+//! takes long (LTO, one codegen unit, the standard library compiled for four targets); re-runs
+//! are warm (`target/cross/`, `target/windows/`). `--native` builds only this machine's own two
+//! libraries with the toolchain running xtask, as before; `--no-build` builds nothing (the release
+//! workflow gathers every platform's libraries into `bin/` and packages them).
+//! `--all-platforms` fails when any library the manifest names is missing, mobile ones included.
 
 mod check;
 pub mod licenses;
@@ -12,7 +22,7 @@ pub mod licenses;
 use std::io::Write;
 use std::path::Path;
 
-pub use check::stage;
+pub use check::{run_in_fresh_project, stage};
 
 use crate::Result;
 
@@ -22,21 +32,49 @@ const PREFIX: &str = "addons/rust_websocket/";
 /// The addon's own files, copied as they are.
 const ADDON_FILES: [&str; 4] = ["rust_websocket.gdextension", "LICENSE", "rust_websocket.gd", "rust_websocket.gd.uid"];
 
+/// The manifest's operating systems whose libraries `cargo xtask package` builds here.
+const DESKTOP: [&str; 3] = ["linux", "windows", "macos"];
+
 /// What a library file name ends with, on any platform.
 const LIBRARY_SUFFIXES: [&str; 3] = [".so", ".dll", ".dylib"];
 
+/// Which of the manifest's libraries the archive must hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Required {
+    /// Any (at least one library).
+    Nothing,
+    /// Every Linux, Windows and macOS one (`cargo xtask package` on Linux x86-64).
+    Desktop,
+    /// Every one (`--all-platforms`).
+    Everything,
+}
+
 pub fn command(args: &[String]) -> Result<()> {
-    if let Some(a) = args.iter().find(|a| !matches!(a.as_str(), "--no-build" | "--all-platforms")) {
-        return Err(format!("package: unknown option {a} (use --no-build, --all-platforms)"));
+    if let Some(a) = args.iter().find(|a| !matches!(a.as_str(), "--no-build" | "--native" | "--all-platforms")) {
+        return Err(format!("package: unknown option {a} (use --no-build, --native, --all-platforms)"));
     }
-    if !args.iter().any(|a| a == "--no-build") {
+    let has = |o: &str| args.iter().any(|a| a == o);
+    let cross = !has("--no-build") && !has("--native") && cfg!(all(target_os = "linux", target_arch = "x86_64"));
+    let start = std::time::Instant::now();
+    if cross {
+        crate::windows::command()?;
+        crate::cross::package_libraries()?;
+        println!("xtask: every library built and checked in {}", crate::cross::secs(start.elapsed()));
+    } else if !has("--no-build") {
         crate::build()?;
         crate::build_export()?;
     }
+    let required = if has("--all-platforms") {
+        Required::Everything
+    } else if cross {
+        Required::Desktop
+    } else {
+        Required::Nothing
+    };
     let version = workspace_field("version")?;
     let dest = crate::root().join("target/dist").join(format!("godot-rust-websocket-{version}.zip"));
     crate::run::step(&format!("packaging the addon into {}", dest.display()));
-    let made = make(&dest, args.iter().any(|a| a == "--all-platforms"))?;
+    let made = make(&dest, required)?;
     for line in &made.platforms {
         println!("xtask:   {line}");
     }
@@ -53,7 +91,7 @@ pub struct Made {
 }
 
 /// Writes the archive to `dest` from `addons/rust_websocket/` as it is now.
-pub fn make(dest: &Path, all_platforms: bool) -> Result<Made> {
+pub fn make(dest: &Path, required: Required) -> Result<Made> {
     let addon = crate::root().join("addons/rust_websocket");
     let read = |name: &str| std::fs::read(addon.join(name)).map_err(|e| format!("addons/rust_websocket/{name}: {e}"));
     let manifest = String::from_utf8_lossy(&read("rust_websocket.gdextension")?).into_owned();
@@ -64,11 +102,16 @@ pub fn make(dest: &Path, all_platforms: bool) -> Result<Made> {
     }
     let missing: Vec<&str> = entries
         .iter()
+        .filter(|(tags, _)| match required {
+            Required::Nothing => false,
+            Required::Desktop => DESKTOP.iter().any(|os| tags.split('.').next() == Some(os)),
+            Required::Everything => true,
+        })
         .map(|(_, p)| p.as_str())
         .filter(|p| !libraries.iter().any(|l| p == &format!("bin/{l}")))
         .collect();
-    if all_platforms && !missing.is_empty() {
-        return Err(format!("--all-platforms: the manifest names libraries that bin/ lacks: {}", missing.join(", ")));
+    if !missing.is_empty() {
+        return Err(format!("the manifest names libraries that bin/ lacks: {}", missing.join(", ")));
     }
     for lib in libraries.iter().filter(|l| !entries.iter().any(|(_, p)| p == &format!("bin/{l}"))) {
         println!("xtask: note: bin/{lib} is not named in the manifest (packaged anyway)");
@@ -167,6 +210,8 @@ fn platforms(entries: &[(String, String)], present: &[String]) -> Vec<String> {
             "linux" => "Linux",
             "windows" => "Windows",
             "macos" => "macOS",
+            "android" => "Android",
+            "ios" => "iOS",
             other => other,
         };
         let build = if parts.next() == Some("release") { "release exports" } else { "editor and debug builds" };
@@ -174,6 +219,7 @@ fn platforms(entries: &[(String, String)], present: &[String]) -> Vec<String> {
             Some("x86_64") => "x86-64",
             Some(other) => other,
             None if os == "macOS" => "universal (x86-64 and arm64)",
+            None if os == "iOS" => "arm64",
             None => "any architecture",
         };
         let name = format!("{os} {arch}");
@@ -219,7 +265,7 @@ fn user_readme(version: &str, minimum: &str, repository: &str, platforms: &[Stri
 
 const USER_README: &str = "# godot-rust-websocket {version}
 
-A Godot addon, written in Rust, with a fast WebSocket server and client for desktop games:
+A Godot addon, written in Rust, with a fast WebSocket server and client for native games:
 `WebSocketServer` (the server class of Godot 3 and of the Godot WebSocket tutorial, with its
 signals), `RustWebSocketPeer` (a client with the API of the engine's `WebSocketPeer`) and
 `RustWebSocketMultiplayerPeer` (the protocol of the engine's `WebSocketMultiplayerPeer`, for RPC
@@ -238,10 +284,17 @@ games). Requires Godot {minimum} or newer.
 
 {platforms}
 Godot loads the editor and debug library in the editor and in debug exports, the release one in
-release exports. Web exports cannot load native extensions: there the helper script
+release exports. The addon has no Web library: Web exports can load GDExtensions, but a browser
+gives a page no TCP sockets, which this addon is made of. In a Web export the helper script
 `rust_websocket.gd` (class `RustWebSocket`: `RustWebSocket.new_peer()`,
-`RustWebSocket.new_multiplayer_peer()`) hands out the engine's own classes, which talk to this
-addon's servers.
+`RustWebSocket.new_multiplayer_peer()`) hands out the engine's own classes, which use the
+browser's WebSocket and talk to this addon's servers.
+
+On macOS, a downloaded archive is quarantined, and Godot cannot load an unsigned library from it
+(macOS says it cannot be opened because the developer cannot be verified). Clear the quarantine of the
+addon's folder once, from the project's root:
+
+    xattr -dr com.apple.quarantine addons/rust_websocket
 
 ## Documentation
 
@@ -264,6 +317,17 @@ mod tests {
         linux.debug.x86_64 = \"bin/a.so\"\nlinux.release.x86_64 = \"bin/a.r.so\"\n\
         windows.debug.x86_64 = \"bin/b.dll\"\nwindows.release.x86_64 = \"bin/b.r.dll\"\n\
         macos.debug = \"bin/c.dylib\"\nmacos.release = \"bin/c.r.dylib\"\n";
+
+    #[test]
+    fn mobile_platforms_are_named() {
+        let entries = manifest_libraries(
+            "[libraries]\nandroid.debug.arm64 = \"bin/d.so\"\nandroid.debug.x86_64 = \"bin/e.so\"\nios.debug = \"bin/f.dylib\"\n",
+        );
+        assert_eq!(
+            platforms(&entries, &["d.so".to_string()]),
+            ["Android arm64: editor and debug builds", "Android x86-64: not included", "iOS arm64: not included"]
+        );
+    }
 
     #[test]
     fn platforms_say_what_each_has() {

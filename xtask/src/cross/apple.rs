@@ -1,0 +1,122 @@
+//! macOS: the x86-64 and arm64 dylibs (zig links Mach-O against its own libSystem stubs; the
+//! crates need no Apple framework: TLS roots come from webpki-roots and Godot), joined by
+//! `llvm-lipo` into the universal dylib the manifest names, and checked with Debian's LLVM:
+//!
+//! * both architectures are in the universal file (`llvm-lipo -archs`);
+//! * each exports the manifest's entry symbol (`llvm-nm --extern-only --defined-only`);
+//! * each imports only system libraries (`llvm-objdump --macho --dylibs-used`: paths under
+//!   `/usr/lib/` or `/System/Library/`), so nothing else has to ship with it.
+//!
+//! Not checked here: loading in Godot on a Mac, code signing (the release workflow signs and
+//! notarises when its secrets are set; users of an unsigned archive clear the quarantine, as the
+//! zip's README says).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{Checks, Profile, Toolchain, Variant, MACOS_ARM64, MACOS_X86_64};
+use crate::Result;
+
+/// The manifest's name of the editor library (`macos.debug`).
+pub const NAME: &str = "librust_websocket.macos.dylib";
+/// The architectures the universal dylib must hold, as `llvm-lipo -archs` names them.
+const ARCHS: [&str; 2] = ["x86_64", "arm64"];
+
+/// Builds both architectures of `variant` and joins them into `bin/` under the manifest's name.
+pub fn build_universal(tc: &Toolchain, variant: Variant, profile: Profile) -> Result<PathBuf> {
+    let (x86, _) = tc.build(&MACOS_X86_64, variant, profile)?;
+    let (arm, _) = tc.build(&MACOS_ARM64, variant, profile)?;
+    let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
+    let out_dir = super::target_dir("universal-apple-darwin", variant.dir());
+    std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
+    let fat = out_dir.join("librust_websocket.dylib");
+    let out = Command::new(&lipo)
+        .arg("-create")
+        .arg(&x86)
+        .arg(&arm)
+        .arg("-output")
+        .arg(&fat)
+        .output()
+        .map_err(|e| format!("{}: {e}", lipo.display()))?;
+    if !out.status.success() {
+        return Err(format!("llvm-lipo -create failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    super::install(&fat, &variant.file_name(NAME))
+}
+
+/// The three checks of a universal dylib, counted.
+pub fn check(checks: &mut Checks, name: &str, lib: &Path) {
+    checks.check(&format!("{name} holds x86_64 and arm64"), archs(lib));
+    let symbol = entry_symbol();
+    for arch in ARCHS {
+        let exported = symbol.clone().and_then(|s| exports(lib, arch, &s));
+        checks.check(&format!("{name} ({arch}) exports the entry symbol"), exported);
+        checks.check(&format!("{name} ({arch}) imports only system libraries"), imports(lib, arch));
+    }
+}
+
+fn archs(lib: &Path) -> Result<String> {
+    let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
+    let out = tool_output(Command::new(lipo).arg("-archs").arg(lib))?;
+    let found: Vec<&str> = out.split_whitespace().collect();
+    let missing: Vec<&str> = ARCHS.iter().copied().filter(|a| !found.contains(a)).collect();
+    if missing.is_empty() {
+        Ok(format!("architectures: {}", found.join(", ")))
+    } else {
+        Err(format!("holds {}, lacks {}", found.join(", "), missing.join(", ")))
+    }
+}
+
+fn exports(lib: &Path, arch: &str, symbol: &str) -> Result<String> {
+    let nm = super::llvm_tool(&["llvm-nm", "llvm-nm-22", "llvm-nm-14"])?;
+    let out = tool_output(Command::new(nm).args(["--extern-only", "--defined-only", "--arch", arch]).arg(lib))?;
+    // Mach-O C symbols carry a leading underscore.
+    let want = format!("_{symbol}");
+    match out.lines().find(|l| l.split_whitespace().next_back() == Some(want.as_str())) {
+        Some(line) => Ok(line.trim().to_string()),
+        None => Err(format!("{want} is not among the {} exported symbols", out.lines().count())),
+    }
+}
+
+fn imports(lib: &Path, arch: &str) -> Result<String> {
+    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
+    let out =
+        tool_output(Command::new(objdump).args(["--macho", "--dylibs-used", &format!("--arch={arch}")]).arg(lib))?;
+    // The first line names the file ("<lib> (architecture x86_64):"); then one dylib a line,
+    // "\t/usr/lib/libSystem.B.dylib (compatibility version 1.0.0, current version …)".
+    let dylibs: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with('\t') || l.starts_with(' '))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    if dylibs.is_empty() {
+        return Err(format!("no dylib listed: {}", out.trim()));
+    }
+    let foreign: Vec<&str> =
+        dylibs.iter().copied().filter(|d| !d.starts_with("/usr/lib/") && !d.starts_with("/System/Library/")).collect();
+    if foreign.is_empty() {
+        Ok(dylibs.join(", "))
+    } else {
+        Err(format!("imports libraries that are not the system's: {}", foreign.join(", ")))
+    }
+}
+
+fn tool_output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The manifest's `entry_symbol`.
+pub fn entry_symbol() -> Result<String> {
+    let path = crate::root().join("addons/rust_websocket/rust_websocket.gdextension");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "entry_symbol").then(|| v.trim().trim_matches('"').to_string())
+        })
+        .ok_or_else(|| "the manifest has no entry_symbol".into())
+}

@@ -1,0 +1,78 @@
+//! Android and iOS: the core and the binding type-checked for `aarch64-linux-android` and
+//! `aarch64-apple-ios` (`cargo check -Zbuild-std` with Debian's Rust), so that platform code
+//! cannot rot. No library is linked here (that needs the NDK's and Xcode's linkers): the release
+//! workflow builds them (`cargo-ndk` for Android, Xcode for iOS). `ring`'s build script compiles
+//! its C and assembly even under `check` (the objects are not linked by a check). Debian's
+//! `clang` compiles them for these targets with `--target`; the few libc headers ring's C
+//! includes (`assert.h`, `string.h`, Apple's `TargetConditionals.h`) come from Zig's bundled
+//! ones (musl's for Android, Darwin's for iOS), since neither the NDK nor an Apple SDK is here
+//! (`-nostdlibinc` keeps this machine's glibc headers out). clang 14 does not know the
+//! `kernelkit` environment that Darwin's `TargetConditionals.h` asks `__is_target_environment`
+//! about, so that builtin is undefined and the header uses its static definitions.
+
+use std::process::Command;
+use std::time::Instant;
+
+use super::Toolchain;
+use crate::{run, Result};
+
+/// The targets checked: (triple, clang's target, Zig's libc header folders).
+pub const TARGETS: [(&str, &str, &[&str]); 2] = [
+    (
+        "aarch64-linux-android",
+        "aarch64-linux-android21",
+        &["aarch64-linux-musl", "generic-musl", "aarch64-linux-any", "any-linux-any"],
+    ),
+    ("aarch64-apple-ios", "arm64-apple-ios12.0", &["any-darwin-any"]),
+];
+
+/// `cargo check` of both crates for `triple`; returns how long it took.
+pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str]) -> Result<String> {
+    let (cargo, rustc) = tc.debian()?;
+    if run::which("clang").is_none() {
+        super::apt_install("clang", &["clang"])?;
+    }
+    let env_triple = triple.replace('-', "_");
+    let dir = super::target_dir(triple, "check");
+    run::step(&format!("type-checking the core and the binding for {triple} (Debian's Rust, -Zbuild-std)"));
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(crate::root())
+        .args(["check", "--locked", "-p", "rust_websocket_core", "-p", "rust_websocket", "--target", triple])
+        .arg("-Zbuild-std=std,panic_unwind")
+        .arg("--target-dir")
+        .arg(&dir)
+        .env("RUSTC", rustc)
+        .env("RUSTC_BOOTSTRAP", "1")
+        .env(format!("CC_{env_triple}"), "clang")
+        .env(format!("CFLAGS_{env_triple}"), cflags(tc, clang_target, headers))
+        .env(format!("AR_{env_triple}"), super::llvm_tool(&["llvm-ar", "llvm-ar-22", "llvm-ar-14"])?);
+    if triple.contains("apple") {
+        cmd.env(format!("CFLAGS_{env_triple}"), cflags(tc, clang_target, headers) + " -U__is_target_environment");
+        // The cc crate asks `xcrun` for the SDK unless SDKROOT names one; ring needs no SDK file.
+        let sdk = dir.join("no-sdk");
+        std::fs::create_dir_all(&sdk).map_err(|e| e.to_string())?;
+        cmd.env("SDKROOT", &sdk);
+    }
+    for var in
+        ["RUSTUP_TOOLCHAIN", "LD_LIBRARY_PATH", "CARGO", "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR"]
+    {
+        cmd.env_remove(var);
+    }
+    let start = Instant::now();
+    let out = run::capture(cmd, super::BUILD_LIMIT_S)?;
+    let took = super::secs(start.elapsed());
+    if !out.success {
+        return Err(format!("cargo check for {triple} failed ({}) after {took}", out.status));
+    }
+    Ok(format!("checked in {took}"))
+}
+
+/// `--target=<clang target> -nostdlibinc -isystem <Zig's headers>…`.
+fn cflags(tc: &Toolchain, clang_target: &str, headers: &[&str]) -> String {
+    let include = tc.zig_lib.join("libc/include");
+    let mut flags = format!("--target={clang_target} -nostdlibinc");
+    for h in headers {
+        flags.push_str(&format!(" -isystem {}", include.join(h).display()));
+    }
+    flags
+}

@@ -1,0 +1,491 @@
+//! The libraries for other platforms than this machine's, built here: Linux x86-64 and arm64
+//! against glibc 2.28, macOS x86-64 and arm64 joined into one universal dylib, and a type-check
+//! of the core and the binding for Android and iOS. Used by `cargo xtask package` (every library
+//! the zip ships; `package.rs` of the caller) and by the `platforms` stage of `cargo xtask test`
+//! (`stage()`, leaner: see there).
+//!
+//! Toolchain, installed by xtask when missing:
+//! * `cargo-zigbuild` (crates.io, `cargo install cargo-zigbuild --locked`) with Zig from the
+//!   `ziglang` wheel (PyPI, `python3 -m pip install ziglang`; cargo-zigbuild runs
+//!   `python3 -m ziglang` itself): zig links ELF against the glibc version named in the target
+//!   (`x86_64-unknown-linux-gnu.2.28`) and Mach-O against its own libSystem stubs (no Apple SDK),
+//!   and is the C compiler of `ring`'s build script.
+//! * x86-64 Linux uses the rustup toolchain running xtask and its prebuilt standard library. Every
+//!   other target has no prebuilt standard library here (no rustup download), so it is compiled
+//!   from source with `-Zbuild-std` by Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`,
+//!   the toolchain of the Windows build: `windows::tools()`, which installs it), `RUSTC_BOOTSTRAP=1`.
+//! * `llvm-lipo`, `llvm-objdump`, `llvm-nm` (Debian's `llvm`) for the universal dylib and the
+//!   checks; `qemu-aarch64` (Debian's `qemu-user`) to run the arm64 Godot (`linux.rs`).
+//!
+//! Each library gets its own target directory, `target/cross/<triple>/<variant>/`, so re-runs are
+//! warm. Android and iOS libraries are not built here (their linkers are the NDK's and Xcode's):
+//! the release workflow builds them; here `mobile.rs` type-checks the crates for them.
+
+pub mod apple;
+pub mod linux;
+pub mod mobile;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::{run, Result};
+
+/// Time limit of one build (a cold one compiles the standard library too).
+const BUILD_LIMIT_S: u64 = 2400;
+
+/// One of the two libraries of a platform: the editor and debug one (class reference embedded)
+/// and the release export one, as in `rust_websocket.gdextension`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Variant {
+    Editor,
+    Export,
+}
+
+impl Variant {
+    pub const BOTH: [Variant; 2] = [Variant::Editor, Variant::Export];
+
+    fn dir(self) -> &'static str {
+        match self {
+            Variant::Editor => "editor",
+            Variant::Export => "export",
+        }
+    }
+
+    fn features(self) -> &'static [&'static str] {
+        match self {
+            Variant::Editor => &[],
+            Variant::Export => &["--no-default-features"],
+        }
+    }
+
+    pub fn what(self) -> &'static str {
+        match self {
+            Variant::Editor => "editor and debug",
+            Variant::Export => "release export",
+        }
+    }
+
+    /// `librust_websocket.linux.arm64.so` → `librust_websocket.linux.arm64.template_release.so`.
+    pub fn file_name(self, editor_name: &str) -> String {
+        match self {
+            Variant::Editor => editor_name.to_string(),
+            Variant::Export => {
+                let (base, ext) = editor_name.rsplit_once('.').expect("library names have an extension");
+                format!("{base}.template_release.{ext}")
+            }
+        }
+    }
+}
+
+/// A target the library is built for.
+pub struct Target {
+    /// Rust's target triple.
+    pub triple: &'static str,
+    /// What cargo-zigbuild is given: the triple, with the glibc version for Linux.
+    zig_target: &'static str,
+    /// The file cargo writes.
+    built: &'static str,
+    /// Whether the standard library is compiled from source (Debian's Rust, `-Zbuild-std`).
+    build_std: bool,
+}
+
+pub const LINUX_X86_64: Target = Target {
+    triple: "x86_64-unknown-linux-gnu",
+    zig_target: "x86_64-unknown-linux-gnu.2.28",
+    built: "librust_websocket.so",
+    build_std: false,
+};
+pub const LINUX_ARM64: Target = Target {
+    triple: "aarch64-unknown-linux-gnu",
+    zig_target: "aarch64-unknown-linux-gnu.2.28",
+    built: "librust_websocket.so",
+    build_std: true,
+};
+pub const MACOS_X86_64: Target = Target {
+    triple: "x86_64-apple-darwin",
+    zig_target: "x86_64-apple-darwin",
+    built: "librust_websocket.dylib",
+    build_std: true,
+};
+pub const MACOS_ARM64: Target = Target {
+    triple: "aarch64-apple-darwin",
+    zig_target: "aarch64-apple-darwin",
+    built: "librust_websocket.dylib",
+    build_std: true,
+};
+
+/// How a build is made: the release profile the zip ships (LTO, one codegen unit), or a quick
+/// one for the CI stage (same code and link, no LTO, parallel codegen), in its own directory.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Profile {
+    Release,
+    Quick,
+}
+
+/// The tools of the cross-builds.
+pub struct Toolchain {
+    zigbuild: PathBuf,
+    /// The zig executable, when it is not `python3 -m ziglang` (which cargo-zigbuild finds itself).
+    zig_command: Option<PathBuf>,
+    /// Zig's `lib/` (its libc headers serve the mobile type-checks' C, `mobile.rs`).
+    zig_lib: PathBuf,
+    /// Debian's cargo and rustc (`-Zbuild-std`), once asked for.
+    debian: std::cell::OnceCell<(PathBuf, PathBuf)>,
+}
+
+impl Toolchain {
+    /// cargo-zigbuild and Zig, installed when missing.
+    pub fn new() -> Result<Toolchain> {
+        let (zig, zig_command) = zig()?;
+        let mut env = match &zig_command {
+            Some(exe) => Command::new(exe),
+            None => {
+                let mut c = Command::new("python3");
+                c.args(["-m", "ziglang"]);
+                c
+            }
+        };
+        let env = env.arg("env").output().map_err(|e| format!("zig env: {e}"))?;
+        let env = String::from_utf8_lossy(&env.stdout);
+        // `.lib_dir = "/…/ziglang/lib",` (zon), or `"lib_dir": "…"` (JSON, older Zig).
+        let zig_lib = env
+            .lines()
+            .find(|l| l.contains("lib_dir"))
+            .and_then(|l| l.split('"').filter(|p| p.starts_with('/')).next())
+            .map(PathBuf::from)
+            .ok_or("`zig env` names no lib_dir")?;
+        let zigbuild = match zigbuild_path() {
+            Some(p) => p,
+            None => {
+                run::step("installing cargo-zigbuild (crates.io) for the cross-builds");
+                run::cargo(&["install", "cargo-zigbuild", "--locked"])?;
+                zigbuild_path()
+                    .ok_or("cargo install cargo-zigbuild did not put cargo-zigbuild on PATH or in ~/.cargo/bin")?
+            }
+        };
+        let version = Command::new(&zigbuild).arg("--version").output().map_err(|e| e.to_string())?;
+        println!("xtask: {} with Zig {zig}", String::from_utf8_lossy(&version.stdout).trim());
+        Ok(Toolchain { zigbuild, zig_command, zig_lib, debian: std::cell::OnceCell::new() })
+    }
+
+    /// Debian's cargo and rustc (installed by the Windows build's `tools()` when missing).
+    fn debian(&self) -> Result<&(PathBuf, PathBuf)> {
+        if self.debian.get().is_none() {
+            let tools = crate::windows::tools()?;
+            let _ = self.debian.set((tools.cargo, tools.rustc));
+        }
+        Ok(self.debian.get().expect("set above"))
+    }
+
+    /// A cargo command for `target`: Debian's with `-Zbuild-std` set up when the target needs it,
+    /// else the one running xtask; run from the workspace root.
+    fn cargo(&self, build_std: bool) -> Result<Command> {
+        let mut cmd = Command::new(&self.zigbuild);
+        cmd.current_dir(crate::root());
+        if let Some(zig) = &self.zig_command {
+            cmd.env("CARGO_ZIGBUILD_ZIG_COMMAND", zig);
+        }
+        if build_std {
+            let (cargo, rustc) = self.debian()?;
+            cmd.env("CARGO", cargo).env("RUSTC", rustc).env("RUSTC_BOOTSTRAP", "1");
+            // What `cargo xtask` inherits from rustup's cargo must not steer Debian's.
+            for var in ["RUSTUP_TOOLCHAIN", "LD_LIBRARY_PATH", "RUSTC_WRAPPER", "RUSTDOC"] {
+                cmd.env_remove(var);
+            }
+        }
+        for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+            cmd.env_remove(var);
+        }
+        Ok(cmd)
+    }
+
+    /// Builds `variant` of the library for `target`; returns the file and how long it took.
+    pub fn build(&self, target: &Target, variant: Variant, profile: Profile) -> Result<(PathBuf, Duration)> {
+        let dir = target_dir(
+            target.triple,
+            &format!("{}{}", variant.dir(), if profile == Profile::Quick { "-quick" } else { "" }),
+        );
+        run::step(&format!(
+            "building the {} library ({}) for {}{}",
+            target.triple,
+            variant.what(),
+            target.zig_target,
+            if profile == Profile::Quick { ", quick profile (no LTO)" } else { "" }
+        ));
+        let mut cmd = self.cargo(target.build_std)?;
+        cmd.args(["zigbuild", "--release", "--locked", "-p", "rust_websocket", "--target", target.zig_target])
+            .arg("--target-dir")
+            .arg(&dir)
+            .args(variant.features());
+        if target.build_std {
+            cmd.arg("-Zbuild-std=std,panic_unwind");
+        }
+        if profile == Profile::Quick {
+            cmd.env("CARGO_PROFILE_RELEASE_LTO", "false").env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+        }
+        let start = Instant::now();
+        let out = run::capture(cmd, BUILD_LIMIT_S)?;
+        let took = start.elapsed();
+        if !out.success {
+            return Err(format!("the {} build ({}) failed ({})", target.triple, variant.what(), out.status));
+        }
+        let file = dir.join(target.triple).join("release").join(target.built);
+        if !file.is_file() {
+            return Err(format!("the {} build wrote no {}", target.triple, file.display()));
+        }
+        println!("xtask: {} ({}) built in {}", file.display(), variant.what(), secs(took));
+        Ok((file, took))
+    }
+}
+
+/// Zig's version, and its executable when not `python3 -m ziglang`: the `ziglang` wheel of the
+/// system's Python when it has one, else the wheel installed into `target/cross/ziglang/` (pip's
+/// `--target`: no system-wide install, which Debian's Python refuses outside a venv).
+fn zig() -> Result<(String, Option<PathBuf>)> {
+    let version = |cmd: &mut Command| {
+        cmd.output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(v) = version(Command::new("python3").args(["-m", "ziglang", "version"])) {
+        return Ok((format!("{v} (python3 -m ziglang)"), None));
+    }
+    let dir = crate::root().join("target/cross/ziglang");
+    let exe = dir.join("ziglang/zig");
+    if !exe.is_file() {
+        run::step("installing Zig (the ziglang wheel, PyPI) into target/cross/ziglang/ for the cross-builds");
+        let ok = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--upgrade", "--target"])
+            .arg(&dir)
+            .arg("ziglang")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            return Err(
+                "Zig is missing and `python3 -m pip install --target target/cross/ziglang ziglang` failed".into()
+            );
+        }
+    }
+    match version(Command::new(&exe).arg("version")) {
+        Some(v) => Ok((format!("{v} ({})", exe.display()), Some(exe))),
+        None => Err(format!("{} does not run", exe.display())),
+    }
+}
+
+/// `target/cross/<triple>/<name>/`.
+fn target_dir(triple: &str, name: &str) -> PathBuf {
+    crate::root().join("target/cross").join(triple).join(name)
+}
+
+/// cargo-zigbuild on PATH or in cargo's bin folder.
+fn zigbuild_path() -> Option<PathBuf> {
+    if let Some(p) = run::which("cargo-zigbuild") {
+        return Some(p);
+    }
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))?;
+    let p = home.join("bin/cargo-zigbuild");
+    p.is_file().then_some(p)
+}
+
+/// The first of `names` on PATH (Debian names LLVM tools with their version too).
+pub fn llvm_tool(names: &[&str]) -> Result<PathBuf> {
+    names
+        .iter()
+        .find_map(|n| run::which(n))
+        .ok_or_else(|| format!("none of {} is on PATH (Debian's llvm)", names.join(", ")))
+}
+
+/// Copies a built library into the addon's `bin/` as `name`.
+pub fn install(built: &Path, name: &str) -> Result<PathBuf> {
+    let bin = crate::root().join("addons/rust_websocket/bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let dest = bin.join(name);
+    std::fs::copy(built, &dest).map_err(|e| format!("copying {} to {}: {e}", built.display(), dest.display()))?;
+    let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
+    println!("xtask: addons/rust_websocket/bin/{name} ({:.1} MiB)", size as f64 / 1048576.0);
+    Ok(dest)
+}
+
+/// Installs Debian packages (as root) when `tool` is missing.
+pub fn apt_install(tool: &str, packages: &[&str]) -> Result<()> {
+    if run::which(tool).is_some() {
+        return Ok(());
+    }
+    let manual = format!("apt-get install --no-install-recommends {}", packages.join(" "));
+    #[cfg(unix)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let root = unsafe { libc::geteuid() == 0 };
+    #[cfg(not(unix))]
+    let root = false;
+    if run::which("apt-get").is_none() || !root {
+        return Err(format!("{tool} is missing: `{manual}` (as root)"));
+    }
+    run::step(&format!("installing Debian's {}", packages.join(", ")));
+    let _ = Command::new("apt-get").args(["-q", "update"]).status();
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok || run::which(tool).is_none() {
+        return Err(format!("`{manual}` did not provide {tool}"));
+    }
+    Ok(())
+}
+
+pub fn secs(d: Duration) -> String {
+    format!("{:.0} s", d.as_secs_f64())
+}
+
+/// Counts checks: each one passes or fails with a reason, printed as it comes.
+#[derive(Default)]
+pub struct Checks {
+    pub passed: u32,
+    pub problems: Vec<String>,
+}
+
+impl Checks {
+    pub fn check(&mut self, name: &str, result: Result<String>) {
+        match result {
+            Ok(detail) => {
+                self.passed += 1;
+                println!("xtask: ok: {name}{}", if detail.is_empty() { String::new() } else { format!(": {detail}") });
+            }
+            Err(e) => {
+                println!("xtask: FAILED: {name}: {e}");
+                self.problems.push(format!("{name}: {e}"));
+            }
+        }
+    }
+}
+
+/// What `cargo xtask package` builds here besides the Windows libraries: both variants of Linux
+/// x86-64 and arm64 (glibc 2.28) and of the macOS universal dylib, release profile, installed
+/// into `bin/` under the manifest's names, then checked: glibc versions, Mach-O architectures,
+/// exports and imports, and the arm64 library running the package test under qemu.
+pub fn package_libraries() -> Result<()> {
+    let start = Instant::now();
+    let tc = Toolchain::new()?;
+    let mut linux = Vec::new();
+    let mut macos = Vec::new();
+    for variant in Variant::BOTH {
+        for (target, name) in [(&LINUX_X86_64, linux::X86_64_NAME), (&LINUX_ARM64, linux::ARM64_NAME)] {
+            let (built, _) = tc.build(target, variant, Profile::Release)?;
+            let file = variant.file_name(name);
+            linux.push((file.clone(), install(&built, &file)?));
+        }
+        let file = variant.file_name(apple::NAME);
+        macos.push((file, apple::build_universal(&tc, variant, Profile::Release)?));
+    }
+    let mut checks = Checks::default();
+    run::step("checking the Linux and macOS libraries (glibc versions; Mach-O architectures, exports, imports)");
+    linux::check_all(&mut checks, &linux);
+    for (name, path) in &macos {
+        apple::check(&mut checks, name, path);
+    }
+    checks.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test());
+    println!("xtask: the Linux and macOS libraries and their checks took {}", secs(start.elapsed()));
+    if checks.problems.is_empty() {
+        println!("xtask: Linux and macOS: {} checks passed", checks.passed);
+        Ok(())
+    } else {
+        Err(format!("Linux/macOS checks failed: {}", checks.problems.join("; ")))
+    }
+}
+
+/// The package test's project (`package/check.rs`: the archive unzipped into a fresh project,
+/// imported, a client and a server exchanging a message each way) run by Debian's arm64 Godot
+/// under qemu, from an archive of the addon as it is (its arm64 editor library built first).
+fn arm64_package_test() -> Result<String> {
+    let godot = linux::arm64_godot()?;
+    let dir = crate::root().join("target/cross/package-test-arm64");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let archive = dir.join("godot-rust-websocket.zip");
+    crate::package::make(&archive, crate::package::Required::Nothing)?;
+    let start = Instant::now();
+    let lines = crate::package::run_in_fresh_project(&godot, &archive, &dir.join("project"))?;
+    Ok(format!("in {} under qemu; {}", secs(start.elapsed()), lines.join(" | ")))
+}
+
+/// `cargo xtask platforms [godot-arm64]`: the stage alone, or only the arm64 Godot.
+pub fn command(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        None => {}
+        Some("godot-arm64") => return linux::arm64_godot().map(|g| println!("{}", g.display())),
+        Some(other) => return Err(format!("platforms: unknown argument {other} (use godot-arm64)")),
+    }
+    let (passed, failed, problem) = stage()?;
+    println!("platforms: {passed} passed, {failed} failed");
+    match problem {
+        Some(p) => Err(p),
+        None => Ok(()),
+    }
+}
+
+/// The `platforms` stage of `cargo xtask test`: (passed, failed, problem). Lean, for CI: one
+/// library per target in the quick profile (no LTO; the same code, linked the same way against
+/// the same glibc and libSystem), each checked as `cargo xtask package` checks the release ones:
+/// Linux x86-64 (release export variant) and arm64 (editor variant, which the arm64 Godot loads
+/// and runs the package test with under qemu), macOS x86-64 + arm64 joined (export variant);
+/// then the Android and iOS type-checks. Only `cargo xtask package` builds the LTO libraries and
+/// both variants of each.
+pub fn stage() -> Result<(u32, u32, Option<String>)> {
+    run::step("platforms: Linux x86-64/arm64 (glibc 2.28), macOS universal, checked; arm64 run under qemu; Android/iOS type-check");
+    let start = Instant::now();
+    let tc = Toolchain::new()?;
+    let mut checks = Checks::default();
+    let timed = |what: &str, f: &mut dyn FnMut(&mut Checks) -> Result<()>, checks: &mut Checks| {
+        let t = Instant::now();
+        if let Err(e) = f(checks) {
+            checks.check(what, Err(e));
+        }
+        println!("xtask: platforms: {what} took {}", secs(t.elapsed()));
+    };
+    timed(
+        "Linux x86-64",
+        &mut |c| {
+            let (lib, _) = tc.build(&LINUX_X86_64, Variant::Export, Profile::Quick)?;
+            c.check("Linux x86-64 (export, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+            Ok(())
+        },
+        &mut checks,
+    );
+    timed(
+        "Linux arm64",
+        &mut |c| {
+            let (lib, _) = tc.build(&LINUX_ARM64, Variant::Editor, Profile::Quick)?;
+            c.check("Linux arm64 (editor, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+            install(&lib, linux::ARM64_NAME)?;
+            c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test());
+            Ok(())
+        },
+        &mut checks,
+    );
+    timed(
+        "macOS",
+        &mut |c| {
+            let lib = apple::build_universal(&tc, Variant::Export, Profile::Quick)?;
+            apple::check(c, "macOS universal (export, quick)", &lib);
+            Ok(())
+        },
+        &mut checks,
+    );
+    for (triple, clang, headers) in mobile::TARGETS {
+        timed(
+            triple,
+            &mut |c| {
+                c.check(&format!("cargo check for {triple}"), mobile::check(&tc, triple, clang, headers));
+                Ok(())
+            },
+            &mut checks,
+        );
+    }
+    println!("xtask: the platforms stage took {}", secs(start.elapsed()));
+    let failed = checks.problems.len() as u32;
+    Ok((checks.passed, failed, (!checks.problems.is_empty()).then(|| checks.problems.join("; "))))
+}
