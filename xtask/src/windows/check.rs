@@ -324,7 +324,7 @@ impl Drop for Wine<'_> {
 }
 
 /// Compiles C `sources` into `out` with the mingw gcc: no runtime DLL but Windows' own.
-fn mingw(sources: &[&Path], out: &Path, flags: &[&str]) -> Result<()> {
+pub(super) fn mingw(sources: &[&Path], out: &Path, flags: &[&str]) -> Result<()> {
     let mut cmd = Command::new(GCC);
     cmd.args(["-O2", "-Wall", "-Wextra", "-Werror", "-static-libgcc", "-o"]).arg(out).args(sources).args(flags);
     let output = cmd.output().map_err(|e| format!("{GCC}: {e}"))?;

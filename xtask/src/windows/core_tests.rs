@@ -8,7 +8,9 @@
 //! socket starts with `IPV6_V6ONLY` on (Windows' default, which wine sets itself on every AF_INET6
 //! socket), so the dual-stack listener's test is meaningful under it. A test that cannot work
 //! under wine is listed in `SKIPPED` with its reason, passed to libtest as `--skip` and printed;
-//! none is skipped silently.
+//! none is skipped silently. One check comes first, counted with the tests: the control
+//! (`tests/windows/v6only.c`) that wine's `[::]` sockets refuse IPv4 clients unless
+//! `IPV6_V6ONLY` is cleared, as Windows' do.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -46,6 +48,16 @@ pub fn run(tools: &Tools) -> Result<Outcome> {
     run::step("windows: the core's tests under wine (fresh prefix, headless)");
     let wine = Wine::start(tools, "wineprefix-tests")?;
     let mut outcome = Outcome { passed: 0, failed: 0, skipped: 0, problems: Vec::new() };
+    // The control: wine refuses IPv4 clients on a [::] socket left as created, as Windows does;
+    // otherwise the dual-stack listener's test would pass here without proving anything.
+    match v6only_control(tools, &wine) {
+        Ok(()) => outcome.passed += 1,
+        Err(e) => {
+            println!("xtask: FAILED: {e}");
+            outcome.failed += 1;
+            outcome.problems.push(e);
+        }
+    }
     for (name, exe) in &exes {
         let skips: Vec<&(&str, &str, &str)> = SKIPPED.iter().filter(|s| s.0 == name).collect();
         let mut args: Vec<String> = vec!["--test-threads=1".into()];
@@ -92,6 +104,34 @@ pub fn run(tools: &Tools) -> Result<Outcome> {
     drop(wine);
     println!("xtask: the core's tests under wine took {:.0} s with the build", start.elapsed().as_secs_f64());
     Ok(outcome)
+}
+
+/// Runs `tests/windows/v6only.c` under `wine`: a new AF_INET6 socket must start with
+/// `IPV6_V6ONLY` on and, bound to `[::]`, refuse 127.0.0.1 while taking ::1 (Windows' default),
+/// and take both once the option is cleared (what the listener does).
+fn v6only_control(tools: &Tools, wine: &Wine) -> Result<()> {
+    let out_dir = crate::root().join("target/windows/loadcheck");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let exe = out_dir.join("v6only.exe");
+    super::check::mingw(&[crate::root().join("tests/windows/v6only.c").as_path()], &exe, &["-lws2_32"])?;
+    let mut cmd = wine.command(&tools.wine, &[]);
+    cmd.arg(&exe);
+    let out = run::capture_quiet(cmd, 120)?;
+    let text = out.text.trim();
+    println!(
+        "xtask: wine: {}",
+        text.lines().filter(|l| l.contains("IPV6_V6ONLY")).collect::<Vec<_>>().join("\nxtask: wine: ")
+    );
+    let line = |prefix: &str| text.lines().find(|l| l.starts_with(prefix)).unwrap_or("").to_string();
+    let (created, cleared) = (line("as created: "), line("V6ONLY cleared: "));
+    if !out.success || !created.contains("IPV6_V6ONLY=1;") {
+        return Err(format!("wine's IPv6 sockets do not start V6ONLY as Windows' do ({}): {text}", out.status));
+    }
+    if !created.ends_with("127.0.0.1: no, ::1: yes") || !cleared.ends_with("127.0.0.1: yes, ::1: yes") {
+        return Err(format!("wine's [::] listener does not behave as Windows': {text}"));
+    }
+    println!("xtask: wine defaults IPV6_V6ONLY on and refuses IPv4 on [::], as Windows does: the listener test means something here");
+    Ok(())
 }
 
 /// `cargo test --no-run` for the Windows target; (name, path) of each test executable.
