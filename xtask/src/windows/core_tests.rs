@@ -19,8 +19,8 @@ use super::check::Wine;
 use super::{Tools, TARGET};
 use crate::{run, Result};
 
-/// Time limit of each test executable under wine (the slowest, `loopback`, takes about a
-/// minute natively on the 2-core machine).
+/// Time limit of each test executable under wine (the slowest there, `memory`, takes about
+/// 3 minutes on the 2-core machine: its one-byte-per-call test; the others take seconds).
 const RUN_LIMIT_S: u64 = 600;
 /// Time limit of the cross-build of the tests (cold: the standard library and every dependency).
 const BUILD_LIMIT_S: u64 = 2400;
