@@ -22,12 +22,13 @@ pub const NAME: &str = "librust_websocket.macos.dylib";
 /// The architectures the universal dylib must hold, as `llvm-lipo -archs` names them.
 const ARCHS: [&str; 2] = ["x86_64", "arm64"];
 
-/// Builds both architectures of `variant` and joins them into `bin/` under the manifest's name.
+/// Builds both architectures of `variant` and joins them into
+/// `target/cross/universal-apple-darwin/<variant>[-quick]/librust_websocket.dylib`.
 pub fn build_universal(tc: &Toolchain, variant: Variant, profile: Profile) -> Result<PathBuf> {
     let (x86, _) = tc.build(&MACOS_X86_64, variant, profile)?;
     let (arm, _) = tc.build(&MACOS_ARM64, variant, profile)?;
     let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
-    let out_dir = super::target_dir("universal-apple-darwin", variant.dir());
+    let out_dir = super::target_dir("universal-apple-darwin", &super::dir_name(variant, profile));
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let fat = out_dir.join("librust_websocket.dylib");
     let out = Command::new(&lipo)
@@ -41,7 +42,7 @@ pub fn build_universal(tc: &Toolchain, variant: Variant, profile: Profile) -> Re
     if !out.status.success() {
         return Err(format!("llvm-lipo -create failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
     }
-    super::install(&fat, &variant.file_name(NAME))
+    Ok(fat)
 }
 
 /// The three checks of a universal dylib, counted.

@@ -6,9 +6,9 @@
 //! `clang` compiles them for these targets with `--target`; the few libc headers ring's C
 //! includes (`assert.h`, `string.h`, Apple's `TargetConditionals.h`) come from Zig's bundled
 //! ones (musl's for Android, Darwin's for iOS), since neither the NDK nor an Apple SDK is here
-//! (`-nostdlibinc` keeps this machine's glibc headers out). clang 14 does not know the
-//! `kernelkit` environment that Darwin's `TargetConditionals.h` asks `__is_target_environment`
-//! about, so that builtin is undefined and the header uses its static definitions.
+//! (`-nostdlibinc` keeps this machine's glibc headers out). Zig's `TargetConditionals.h` needs a
+//! newer clang than Debian 12's (`-fdefine-target-os-macros`), so the iOS check puts a small one
+//! of its own first, with the iOS device values (`TARGET_OS_IPHONE`, what ring reads).
 
 use std::process::Command;
 use std::time::Instant;
@@ -47,7 +47,15 @@ pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str])
         .env(format!("CFLAGS_{env_triple}"), cflags(tc, clang_target, headers))
         .env(format!("AR_{env_triple}"), super::llvm_tool(&["llvm-ar", "llvm-ar-22", "llvm-ar-14"])?);
     if triple.contains("apple") {
-        cmd.env(format!("CFLAGS_{env_triple}"), cflags(tc, clang_target, headers) + " -U__is_target_environment");
+        let own = dir.join("ios-headers");
+        std::fs::create_dir_all(&own).map_err(|e| e.to_string())?;
+        std::fs::write(own.join("TargetConditionals.h"), IOS_TARGET_CONDITIONALS).map_err(|e| e.to_string())?;
+        let flags = cflags(tc, clang_target, headers).replacen(
+            " -isystem",
+            &format!(" -isystem {} -isystem", own.display()),
+            1,
+        );
+        cmd.env(format!("CFLAGS_{env_triple}"), flags);
         // The cc crate asks `xcrun` for the SDK unless SDKROOT names one; ring needs no SDK file.
         let sdk = dir.join("no-sdk");
         std::fs::create_dir_all(&sdk).map_err(|e| e.to_string())?;
@@ -76,3 +84,31 @@ fn cflags(tc: &Toolchain, clang_target: &str, headers: &[&str]) -> String {
     }
     flags
 }
+
+/// The iOS device values of Apple's `TargetConditionals.h`, for the iOS type-check's C.
+const IOS_TARGET_CONDITIONALS: &str = "/* Written by cargo xtask for the iOS type-check (cross/mobile.rs). */
+#ifndef __TARGETCONDITIONALS__
+#define __TARGETCONDITIONALS__
+#define TARGET_OS_MAC 1
+#define TARGET_OS_OSX 0
+#define TARGET_OS_IPHONE 1
+#define TARGET_OS_IOS 1
+#define TARGET_OS_MACCATALYST 0
+#define TARGET_OS_WATCH 0
+#define TARGET_OS_TV 0
+#define TARGET_OS_VISION 0
+#define TARGET_OS_BRIDGE 0
+#define TARGET_OS_DRIVERKIT 0
+#define TARGET_OS_SIMULATOR 0
+#define TARGET_OS_EMBEDDED 1
+#define TARGET_OS_WIN32 0
+#define TARGET_OS_UNIX 0
+#define TARGET_OS_LINUX 0
+#define TARGET_OS_WINDOWS 0
+#define TARGET_CPU_ARM64 1
+#define TARGET_RT_LITTLE_ENDIAN 1
+#define TARGET_RT_BIG_ENDIAN 0
+#define TARGET_RT_64_BIT 1
+#define TARGET_RT_MAC_MACHO 1
+#endif
+";

@@ -202,10 +202,7 @@ impl Toolchain {
 
     /// Builds `variant` of the library for `target`; returns the file and how long it took.
     pub fn build(&self, target: &Target, variant: Variant, profile: Profile) -> Result<(PathBuf, Duration)> {
-        let dir = target_dir(
-            target.triple,
-            &format!("{}{}", variant.dir(), if profile == Profile::Quick { "-quick" } else { "" }),
-        );
+        let dir = target_dir(target.triple, &dir_name(variant, profile));
         run::step(&format!(
             "building the {} library ({}) for {}{}",
             target.triple,
@@ -270,6 +267,11 @@ fn zig() -> Result<(String, Option<PathBuf>)> {
         Some(v) => Ok((format!("{v} ({})", exe.display()), Some(exe))),
         None => Err(format!("{} does not run", exe.display())),
     }
+}
+
+/// A build's folder name: the variant's, `-quick` for the quick profile.
+fn dir_name(variant: Variant, profile: Profile) -> String {
+    format!("{}{}", variant.dir(), if profile == Profile::Quick { "-quick" } else { "" })
 }
 
 /// `target/cross/<triple>/<name>/`.
@@ -379,7 +381,8 @@ pub fn package_libraries() -> Result<()> {
             linux.push((file.clone(), install(&built, &file)?));
         }
         let file = variant.file_name(apple::NAME);
-        macos.push((file, apple::build_universal(&tc, variant, Profile::Release)?));
+        let fat = apple::build_universal(&tc, variant, Profile::Release)?;
+        macos.push((file.clone(), install(&fat, &file)?));
     }
     let mut checks = Checks::default();
     run::step("checking the Linux and macOS libraries (glibc versions; Mach-O architectures, exports, imports)");
