@@ -34,7 +34,7 @@
 //! * `platforms` – the `platforms` test stage alone (`cross/`): Linux x86-64 and arm64 for glibc
 //!   2.28, the macOS universal dylib, each checked, the arm64 one run in arm64 Godot under qemu;
 //!   the Android and iOS type-checks; `platforms godot-arm64` only provisions that Godot and
-//!   prints its wrapper script.
+//!   prints its wrapper script, `platforms arm64-run` only runs the package test with it.
 //! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
 //!
 //! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
