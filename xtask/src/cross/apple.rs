@@ -82,13 +82,18 @@ fn exports(lib: &Path, arch: &str, symbol: &str) -> Result<String> {
 fn imports(lib: &Path, arch: &str) -> Result<String> {
     let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
     let out =
-        tool_output(Command::new(objdump).args(["--macho", "--dylibs-used", &format!("--arch={arch}")]).arg(lib))?;
+        tool_output(Command::new(&objdump).args(["--macho", "--dylibs-used", &format!("--arch={arch}")]).arg(lib))?;
     // The first line names the file ("<lib> (architecture x86_64):"); then one dylib a line,
-    // "\t/usr/lib/libSystem.B.dylib (compatibility version 1.0.0, current version …)".
+    // "\t/usr/lib/libSystem.B.dylib (compatibility version 1.0.0, current version …)", the
+    // library's own install name (LC_ID_DYLIB) among them: cargo leaves it at the path the linker
+    // wrote (as on a Mac); Godot loads the file by its path, so it is not an import.
+    let own = tool_output(Command::new(&objdump).args(["--macho", "--dylib-id", &format!("--arch={arch}")]).arg(lib))?;
+    let own: Vec<&str> = own.lines().skip(1).map(str::trim).collect();
     let dylibs: Vec<&str> = out
         .lines()
         .filter(|l| l.starts_with('\t') || l.starts_with(' '))
         .filter_map(|l| l.split_whitespace().next())
+        .filter(|d| !own.contains(d))
         .collect();
     if dylibs.is_empty() {
         return Err(format!("no dylib listed: {}", out.trim()));
