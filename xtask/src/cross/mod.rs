@@ -18,7 +18,8 @@
 //!   checks; `qemu-aarch64` (Debian's `qemu-user`) to run the arm64 Godot (`linux.rs`).
 //!
 //! Each library gets its own target directory, `target/cross/<triple>/<variant>/`, so re-runs are
-//! warm. Android and iOS libraries are not built here (their linkers are the NDK's and Xcode's):
+//! warm; the CI stage's quick builds with Debian's Rust and its mobile checks share one,
+//! `target/cross/quick/`, so that the host's build scripts and proc macros are compiled once. Android and iOS libraries are not built here (their linkers are the NDK's and Xcode's):
 //! the release workflow builds them; here `mobile.rs` type-checks the crates for them.
 
 pub mod apple;
@@ -202,7 +203,10 @@ impl Toolchain {
 
     /// Builds `variant` of the library for `target`; returns the file and how long it took.
     pub fn build(&self, target: &Target, variant: Variant, profile: Profile) -> Result<(PathBuf, Duration)> {
-        let dir = target_dir(target.triple, &dir_name(variant, profile));
+        let dir = match (profile, target.build_std) {
+            (Profile::Quick, true) => quick_dir(),
+            _ => target_dir(target.triple, &dir_name(variant, profile)),
+        };
         run::step(&format!(
             "building the {} library ({}) for {}{}",
             target.triple,
@@ -219,7 +223,7 @@ impl Toolchain {
             cmd.arg("-Zbuild-std=std,panic_unwind");
         }
         if profile == Profile::Quick {
-            cmd.env("CARGO_PROFILE_RELEASE_LTO", "false").env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
+            quick_env(&mut cmd);
         }
         let start = Instant::now();
         let out = run::capture(cmd, BUILD_LIMIT_S)?;
@@ -267,6 +271,18 @@ fn zig() -> Result<(String, Option<PathBuf>)> {
         Some(v) => Ok((format!("{v} ({})", exe.display()), Some(exe))),
         None => Err(format!("{} does not run", exe.display())),
     }
+}
+
+/// The one target directory of the quick builds with Debian's Rust and of the mobile checks
+/// (the CI stage's): their build scripts and proc macros (gdext's code generator among them)
+/// are compiled once for all targets, not once per target.
+fn quick_dir() -> PathBuf {
+    crate::root().join("target/cross/quick")
+}
+
+/// The quick profile: the release profile without LTO, 16 codegen units.
+fn quick_env(cmd: &mut Command) {
+    cmd.env("CARGO_PROFILE_RELEASE_LTO", "false").env("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16");
 }
 
 /// A build's folder name: the variant's, `-quick` for the quick profile.
