@@ -3,7 +3,10 @@
 # checks it against the SHA-512 that godot-builds publishes for it (releases/godot-<v>-stable.json,
 # copied below), unpacks it under <dir>/<version>/ and prints the binary to run (GODOT4_BIN).
 #
-#   GODOT4_BIN=$(.github/godot-download.sh 4.3 "$RUNNER_TEMP/godot")
+#   bin=$(.github/godot-download.sh 4.3 "$RUNNER_TEMP/godot")   # its own line: `set -e` sees a failure
+#   GODOT4_BIN="$bin" GODOT_EXPECTED_VERSION=4.3 cargo xtask package-test
+#
+# (Not `GODOT4_BIN=$(…) cargo …`: there the download's exit status is lost.)
 #
 # Linux x86-64 and arm64, macOS (universal), Windows x86-64 (the console build, whose output
 # reaches the terminal). A version without a checksum here is refused: add its line first.
@@ -53,6 +56,10 @@ if command -v unzip >/dev/null; then
   unzip -q -o "$dir/$file" -d "$dir/$version"
 else
   7z x -y -bso0 "-o$dir/$version" "$dir/$file"
+fi
+if [ ! -f "$dir/$version/$binary" ]; then
+  echo "godot-download.sh: $file has no $binary" >&2
+  exit 1
 fi
 chmod +x "$dir/$version/$binary"
 echo "$dir/$version/$binary"

@@ -33,6 +33,31 @@ pub fn find() -> Result<PathBuf> {
     provision()
 }
 
+/// `$GODOT4_BIN` only, for `cargo xtask package-test`: it must name an existing file (no search
+/// on PATH, no provisioning, so that the Godot tested with is the one the caller downloaded),
+/// whose `--version` is printed and, with `$GODOT_EXPECTED_VERSION` set, must start with it
+/// (`4.3` accepts `4.3.stable.official…` and `4.3.1…`, not `4.30…` nor `4.4…`).
+pub fn named() -> Result<PathBuf> {
+    let bin = std::env::var_os("GODOT4_BIN")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .ok_or("GODOT4_BIN is not set: package-test runs only with the Godot it names")?;
+    if !bin.is_file() {
+        return Err(format!("GODOT4_BIN={} is not a file", bin.display()));
+    }
+    let v = version(&bin).ok_or_else(|| format!("GODOT4_BIN={} does not run as Godot", bin.display()))?;
+    println!("xtask: using GODOT4_BIN={} (Godot {v})", bin.display());
+    check_version(&v)?;
+    if let Some(want) = std::env::var("GODOT_EXPECTED_VERSION").ok().filter(|w| !w.trim().is_empty()) {
+        let want = want.trim();
+        let matches = v.strip_prefix(want).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+        if !matches {
+            return Err(format!("GODOT4_BIN={} is Godot {v}, GODOT_EXPECTED_VERSION is {want}", bin.display()));
+        }
+    }
+    Ok(bin)
+}
+
 fn version(bin: &Path) -> Option<String> {
     let out = Command::new(bin).args(["--headless", "--version"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -24,8 +24,9 @@
 //!   (Linux x86-64/arm64 for glibc 2.28 and macOS universal with cargo-zigbuild, `cross/`;
 //!   Windows, `windows/`).
 //! * `package-test` – the `package` test stage alone, on the libraries already in
-//!   `addons/rust_websocket/bin/` (nothing is built), with the Godot `$GODOT4_BIN` names: the
-//!   release workflow runs it on each OS with official Godot builds.
+//!   `addons/rust_websocket/bin/` (nothing is built), with the Godot `$GODOT4_BIN` names (it
+//!   must be set; with `$GODOT_EXPECTED_VERSION` set, Godot's `--version` must start with it):
+//!   the release workflow runs it on each OS with official Godot builds.
 //! * `windows` – the `windows` test stage alone: both Windows libraries cross-built and checked,
 //!   then the core's tests cross-built and run under wine (`windows tests`: only those);
 //!   `windows check-dll <dll>…` only checks
@@ -116,9 +117,10 @@ fn main() -> ExitCode {
 }
 
 /// `cargo xtask package-test`: the package stage on what `bin/` holds now (the release workflow
-/// puts the libraries it built there), without building.
+/// puts the libraries it built there), without building, with the Godot `$GODOT4_BIN` names
+/// (required; `$GODOT_EXPECTED_VERSION`, when set, must match its version).
 fn package_test() -> Result<()> {
-    let godot = godot::find()?;
+    let godot = godot::named()?;
     let (passed, failed, problem) = package::stage(&godot)?;
     println!("package: {passed} passed, {failed} failed");
     match problem {
