@@ -6,12 +6,15 @@
 //! `[::]` listener there refuses every IPv4 client; and its backlog is a fixed 128, which a
 //! burst of clients overflows before the game's next poll accepts them.
 //!
-//! The engine's rules ([`BindAddress::parse`]): `"*"` (and `""`) is every interface, one IPv6
-//! socket with `IPV6_V6ONLY` off (IPv4 clients arrive as `::ffff:a.b.c.d`), or an IPv4 socket on
-//! `0.0.0.0` where IPv6 is absent or cannot take both families; an explicit address is one
-//! socket of its own family with the OS's defaults (so `"::"` follows the OS, as in the engine).
-//! `SO_REUSEADDR` is set except on Windows (there it would let another process take the
-//! port; the engine and mio both leave it off there).
+//! The engine's rules (`NetSocket::open` and `TCPServer::listen`): `"*"` is every interface,
+//! one IPv6 socket with `IPV6_V6ONLY` off (IPv4 clients arrive as `::ffff:a.b.c.d`), or an IPv4
+//! socket on `0.0.0.0` where an IPv6 socket cannot be had (no IPv6 in the OS, or no dual-stack
+//! sockets, as on OpenBSD); a failure to bind is the error, never a quiet fall back to IPv4 alone
+//! (another program may hold `[::]` for IPv6). An explicit IPv6 address is IPv6 only, an
+//! IPv4-mapped one (`::ffff:a.b.c.d`) is that IPv4 address, and an IPv4 address is IPv4 only.
+//! `SO_REUSEADDR` is set except on Windows (there it would let another process take the port;
+//! the engine and mio both leave it off there). Ours also takes `""` for every interface and
+//! `"localhost"` for 127.0.0.1, which the engine refuses.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -45,27 +48,38 @@ impl BindAddress {
 
 /// A non-blocking listener on `port` (0 picks a free one) at `address`, ready for mio.
 pub fn bind(address: BindAddress, port: u16) -> io::Result<mio::net::TcpListener> {
-    let listener = match address {
-        BindAddress::Ip(ip) => open(SocketAddr::new(ip, port), false)?,
-        // Where IPv6 is missing, or a dual-stack socket cannot be had (OpenBSD), IPv4 alone.
-        BindAddress::Any => open(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port), true)
-            .or_else(|_| open(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port), false))?,
+    let (socket, ip) = match address {
+        BindAddress::Any => match dual_stack_socket() {
+            Some(socket) => (socket, Ipv6Addr::UNSPECIFIED.into()),
+            None => (tcp_socket(Domain::IPV4)?, Ipv4Addr::UNSPECIFIED.into()),
+        },
+        BindAddress::Ip(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => (tcp_socket(Domain::IPV4)?, v4.into()),
+            None => {
+                let socket = tcp_socket(Domain::IPV6)?;
+                socket.set_only_v6(true)?;
+                (socket, v6.into())
+            }
+        },
+        BindAddress::Ip(ip @ IpAddr::V4(_)) => (tcp_socket(Domain::IPV4)?, ip),
     };
-    Ok(mio::net::TcpListener::from_std(listener))
-}
-
-/// One listening socket; `dual_stack` clears `IPV6_V6ONLY` (an IPv6 address only).
-fn open(addr: SocketAddr, dual_stack: bool) -> io::Result<std::net::TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if dual_stack {
-        socket.set_only_v6(false)?;
-    }
     #[cfg(not(windows))]
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
+    socket.bind(&SocketAddr::new(ip, port).into())?;
     socket.listen(BACKLOG)?;
-    Ok(socket.into())
+    Ok(mio::net::TcpListener::from_std(socket.into()))
+}
+
+/// An IPv6 socket that also takes IPv4, where the OS gives one.
+fn dual_stack_socket() -> Option<Socket> {
+    let socket = tcp_socket(Domain::IPV6).ok()?;
+    socket.set_only_v6(false).ok()?;
+    Some(socket)
+}
+
+fn tcp_socket(domain: Domain) -> io::Result<Socket> {
+    Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
 }
 
 #[cfg(test)]

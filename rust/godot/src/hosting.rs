@@ -2,6 +2,7 @@
 //! settings for accepted clients ([`Hosting`]), listening with the engine's bind-address rules,
 //! and asking the game's `request_validator`.
 
+use std::io::ErrorKind;
 use std::time::Duration;
 
 use godot::global::Error;
@@ -92,7 +93,13 @@ fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> 
         Ok(server) => Ok(server),
         Err(e) => {
             godot_error!("{class}: cannot listen on {bind}:{port}: {e}");
-            Err(Error::ERR_CANT_CREATE)
+            // The engine's TCPServer: a bind that fails is ERR_ALREADY_IN_USE.
+            Err(match e.kind() {
+                ErrorKind::AddrInUse | ErrorKind::AddrNotAvailable | ErrorKind::PermissionDenied => {
+                    Error::ERR_ALREADY_IN_USE
+                }
+                _ => Error::ERR_CANT_CREATE,
+            })
         }
     }
 }
