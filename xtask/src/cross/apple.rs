@@ -5,7 +5,10 @@
 //! * both architectures are in the universal file (`llvm-lipo -archs`);
 //! * each exports the manifest's entry symbol (`llvm-nm --extern-only --defined-only`);
 //! * each imports only system libraries (`llvm-objdump --macho --dylibs-used`: paths under
-//!   `/usr/lib/` or `/System/Library/`), so nothing else has to ship with it.
+//!   `/usr/lib/` or `/System/Library/`), so nothing else has to ship with it;
+//! * each loads on the oldest macOS Godot 4 supports on its architecture (10.13 on Intel, 11.0
+//!   on Apple silicon: `MACOSX_DEPLOYMENT_TARGET`, which zig would otherwise set to macOS 15).
+//!   The arm64 slice carries zig's ad-hoc code signature, which Apple silicon requires.
 //!
 //! Not checked here: loading in Godot on a Mac, code signing (the release workflow signs and
 //! notarises when its secrets are set; users of an unsigned archive clear the quarantine, as the
@@ -21,6 +24,10 @@ use crate::Result;
 pub const NAME: &str = "librust_websocket.macos.dylib";
 /// The architectures the universal dylib must hold, as `llvm-lipo -archs` names them.
 const ARCHS: [&str; 2] = ["x86_64", "arm64"];
+/// The oldest macOS each architecture's library loads on: Godot 4's own minimum on Intel
+/// (10.13), the first arm64 macOS.
+pub const MIN_X86_64: &str = "10.13";
+pub const MIN_ARM64: &str = "11.0";
 
 /// Builds both architectures of `variant` and joins them into
 /// `target/cross/universal-apple-darwin/<variant>[-quick]/librust_websocket.dylib`.
@@ -53,6 +60,8 @@ pub fn check(checks: &mut Checks, name: &str, lib: &Path) {
         let exported = symbol.clone().and_then(|s| exports(lib, arch, &s));
         checks.check(&format!("{name} ({arch}) exports the entry symbol"), exported);
         checks.check(&format!("{name} ({arch}) imports only system libraries"), imports(lib, arch));
+        let min = if arch == "x86_64" { MIN_X86_64 } else { MIN_ARM64 };
+        checks.check(&format!("{name} ({arch}) loads on macOS {min}"), minimum(lib, arch, min));
     }
 }
 
@@ -104,6 +113,30 @@ fn imports(lib: &Path, arch: &str) -> Result<String> {
         Ok(dylibs.join(", "))
     } else {
         Err(format!("imports libraries that are not the system's: {}", foreign.join(", ")))
+    }
+}
+
+/// The macOS version the library asks for (LC_BUILD_VERSION's `minos`, or the older
+/// LC_VERSION_MIN_MACOSX's `version`) is at most `want`.
+fn minimum(lib: &Path, arch: &str, want: &str) -> Result<String> {
+    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
+    let out =
+        tool_output(Command::new(&objdump).args(["--macho", "--private-headers", &format!("--arch={arch}")]).arg(lib))?;
+    let mut lines = out.lines().map(str::trim);
+    let mut found = None;
+    while let Some(line) = lines.next() {
+        if line == "cmd LC_BUILD_VERSION" || line == "cmd LC_VERSION_MIN_MACOSX" {
+            let key = if line.ends_with("LC_BUILD_VERSION") { "minos " } else { "version " };
+            found = lines.by_ref().take(4).find_map(|l| l.strip_prefix(key)).map(str::to_string);
+            break;
+        }
+    }
+    let found = found.ok_or("no LC_BUILD_VERSION or LC_VERSION_MIN_MACOSX")?;
+    let v = |s: &str| s.split('.').map(|p| p.parse::<u32>().unwrap_or(0)).collect::<Vec<u32>>();
+    if v(&found) <= v(want) {
+        Ok(format!("minimum macOS {found}"))
+    } else {
+        Err(format!("asks for macOS {found}, newer than {want}"))
     }
 }
 

@@ -89,6 +89,9 @@ pub struct Target {
     built: &'static str,
     /// Whether the standard library is compiled from source (Debian's Rust, `-Zbuild-std`).
     build_std: bool,
+    /// The oldest macOS the library loads on (`MACOSX_DEPLOYMENT_TARGET`; without it zig
+    /// writes its own default, macOS 15).
+    macos_min: Option<&'static str>,
 }
 
 pub const LINUX_X86_64: Target = Target {
@@ -96,24 +99,28 @@ pub const LINUX_X86_64: Target = Target {
     zig_target: "x86_64-unknown-linux-gnu.2.28",
     built: "librust_websocket.so",
     build_std: false,
+    macos_min: None,
 };
 pub const LINUX_ARM64: Target = Target {
     triple: "aarch64-unknown-linux-gnu",
     zig_target: "aarch64-unknown-linux-gnu.2.28",
     built: "librust_websocket.so",
     build_std: true,
+    macos_min: None,
 };
 pub const MACOS_X86_64: Target = Target {
     triple: "x86_64-apple-darwin",
     zig_target: "x86_64-apple-darwin",
     built: "librust_websocket.dylib",
     build_std: true,
+    macos_min: Some(apple::MIN_X86_64),
 };
 pub const MACOS_ARM64: Target = Target {
     triple: "aarch64-apple-darwin",
     zig_target: "aarch64-apple-darwin",
     built: "librust_websocket.dylib",
     build_std: true,
+    macos_min: Some(apple::MIN_ARM64),
 };
 
 /// How a build is made: the release profile the zip ships (LTO, one codegen unit), or a quick
@@ -221,6 +228,9 @@ impl Toolchain {
             .args(variant.features());
         if target.build_std {
             cmd.arg("-Zbuild-std=std,panic_unwind");
+        }
+        if let Some(min) = target.macos_min {
+            cmd.env("MACOSX_DEPLOYMENT_TARGET", min);
         }
         if profile == Profile::Quick {
             quick_env(&mut cmd);
