@@ -108,20 +108,9 @@ impl fmt::Debug for DefaultRoots {
 }
 
 impl DefaultRoots {
-    /// Roots over `store`; a server certificate that is one of `pinned` is accepted as it is.
-    fn new(store: RootCertStore, pinned: Vec<CertificateDer<'static>>, origin: RootsOrigin) -> Result<Self, TlsError> {
-        let provider = provider();
-        let inner = match store.is_empty() {
-            true => None,
-            false => Some(
-                WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
-                    .build()
-                    .map_err(|e| TlsError(e.to_string()))?,
-            ),
-        };
-        let verifier = ChainVerifier { inner, pinned, check_name: true, accept_any: false, provider };
+    fn new(verifier: ChainVerifier, origin: RootsOrigin) -> Self {
         let configs = [OnceLock::new(), OnceLock::new()];
-        Ok(DefaultRoots(Arc::new(RootsInner { verifier: Arc::new(verifier), origin, configs })))
+        DefaultRoots(Arc::new(RootsInner { verifier: Arc::new(verifier), origin, configs }))
     }
 
     /// The bundled Mozilla list (webpki-roots), built once per process.
@@ -131,7 +120,8 @@ impl DefaultRoots {
             .get_or_init(|| {
                 let mut store = RootCertStore::empty();
                 store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-                DefaultRoots::new(store, Vec::new(), RootsOrigin::Bundled).expect("webpki-roots make a verifier")
+                let verifier = chain_verifier(store, Vec::new(), true).expect("webpki-roots make a verifier");
+                DefaultRoots::new(verifier, RootsOrigin::Bundled)
             })
             .clone()
     }
@@ -153,8 +143,11 @@ impl DefaultRoots {
             let warning = format!("{why}; trusting the bundled Mozilla roots (webpki-roots) instead");
             return (DefaultRoots::bundled(), Some(warning));
         }
-        match DefaultRoots::new(store, certs, RootsOrigin::System(added)) {
-            Ok(roots) => {
+        // Nothing pinned: the OS store's roots are trust anchors only, never server certificates
+        // accepted as they are (webpki's end-entity checks apply; a CA:TRUE leaf is refused).
+        match chain_verifier(store, Vec::new(), true) {
+            Ok(verifier) => {
+                let roots = DefaultRoots::new(verifier, RootsOrigin::System(added));
                 let warning = (skipped > 0).then(|| {
                     format!("{skipped} certificates of the OS certificate store could not be used and are not trusted")
                 });
@@ -174,10 +167,8 @@ impl DefaultRoots {
         if certs.is_empty() {
             return Err(TlsError("no certificate to trust".into()));
         }
-        let mut store = RootCertStore::empty();
-        store.add_parsable_certificates(certs.iter().cloned());
         let origin = RootsOrigin::Override(certs.len());
-        DefaultRoots::new(store, certs, origin)
+        Ok(DefaultRoots::new(chain_verifier(store_of(&certs), certs, true)?, origin))
     }
 
     /// Where these roots come from.
@@ -187,15 +178,7 @@ impl DefaultRoots {
 
     /// The client configuration over these roots, built once for each `tls13`.
     pub fn config(&self, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
-        self.0.configs[usize::from(tls13)]
-            .get_or_init(|| {
-                let builder = ClientConfig::builder_with_provider(provider())
-                    .with_protocol_versions(versions(tls13))
-                    .map_err(|e| TlsError(e.to_string()))?;
-                let verifier: Arc<dyn ServerCertVerifier> = self.0.verifier.clone();
-                Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
-            })
-            .clone()
+        self.0.configs[usize::from(tls13)].get_or_init(|| config_with(self.0.verifier.clone(), tls13)).clone()
     }
 }
 
@@ -231,42 +214,53 @@ impl ClientTls {
 
 /// A client configuration for `trust`; `tls13 == false` limits it to TLS 1.2.
 pub fn client_config(trust: &ClientTrust, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
-    let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(versions(tls13))
-        .map_err(|e| TlsError(e.to_string()))?;
-    let config = match trust {
+    let verifier = match trust {
         ClientTrust::Default(roots) => return roots.config(tls13),
+        // Certificates that cannot be trust anchors (Godot's self-signed ones are CA:TRUE with
+        // only a CN) are still accepted when presented as they are: pinned.
         ClientTrust::Chain(chain) | ClientTrust::ChainNoName(chain) => {
-            // Certificates that cannot be trust anchors (Godot's self-signed ones are CA:TRUE
-            // with only a CN) are still accepted when presented as they are: pinned.
-            let mut store = RootCertStore::empty();
-            store.add_parsable_certificates(chain.iter().cloned());
-            let inner = if !store.is_empty() {
-                Some(
-                    WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
-                        .build()
-                        .map_err(|e| TlsError(e.to_string()))?,
-                )
-            } else {
-                None
-            };
-            let verifier = ChainVerifier {
-                inner,
-                pinned: chain.clone(),
-                check_name: matches!(trust, ClientTrust::Chain(_)),
-                accept_any: false,
-                provider,
-            };
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
+            chain_verifier(store_of(chain), chain.clone(), matches!(trust, ClientTrust::Chain(_)))?
         }
         ClientTrust::Unsafe => {
-            let verifier =
-                ChainVerifier { inner: None, pinned: Vec::new(), check_name: false, accept_any: true, provider };
-            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth()
+            ChainVerifier { inner: None, pinned: Vec::new(), check_name: false, accept_any: true, provider: provider() }
         }
     };
-    Ok(Arc::new(config))
+    config_with(Arc::new(verifier), tls13)
+}
+
+/// A store of those of `certs` that can be trust anchors.
+fn store_of(certs: &[CertificateDer<'static>]) -> RootCertStore {
+    let mut store = RootCertStore::empty();
+    store.add_parsable_certificates(certs.iter().cloned());
+    store
+}
+
+/// A verifier over the anchors of `store` (webpki) that also accepts a server certificate that
+/// is one of `pinned` as it is (only the certificates the developer named: a
+/// `TLSOptions.client(chain)` or the bundle override); the name is checked when `check_name`.
+fn chain_verifier(
+    store: RootCertStore,
+    pinned: Vec<CertificateDer<'static>>,
+    check_name: bool,
+) -> Result<ChainVerifier, TlsError> {
+    let provider = provider();
+    let inner = match store.is_empty() {
+        true => None,
+        false => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+                .build()
+                .map_err(|e| TlsError(e.to_string()))?,
+        ),
+    };
+    Ok(ChainVerifier { inner, pinned, check_name, accept_any: false, provider })
+}
+
+/// The client configuration over `verifier`; `tls13 == false` limits it to TLS 1.2.
+fn config_with(verifier: Arc<dyn ServerCertVerifier>, tls13: bool) -> Result<Arc<ClientConfig>, TlsError> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions(tls13))
+        .map_err(|e| TlsError(e.to_string()))?;
+    Ok(Arc::new(builder.dangerous().with_custom_certificate_verifier(verifier).with_no_client_auth()))
 }
 
 /// A server configuration from a PEM key and a PEM certificate chain (leaf first).

@@ -312,3 +312,27 @@ fn a_ca_certificate_used_as_the_server_certificate_gets_its_own_advice() {
         "{warnings:?}"
     );
 }
+
+#[test]
+fn a_root_of_the_os_store_presented_as_the_server_certificate_is_refused() {
+    // A CA (CA:TRUE, valid for "localhost") that the OS store holds, presented by a server as its
+    // own certificate: a root of the store is a trust anchor, not a pinned certificate, so
+    // webpki's end-entity checks apply and refuse it.
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, "godot-rust-websocket OS store CA");
+    let ca = params.self_signed(&key).unwrap();
+    let (system, warning) = DefaultRoots::from_system_pem(&format!("{}{}", other_ca().pem, ca.pem()));
+    assert_eq!((system.origin(), warning), (RootsOrigin::System(2), None));
+    let mut s = tls_server(&key.serialize_pem(), &ca.pem());
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(system), None));
+    assert_eq!(c.ready_state(), ReadyState::Closed);
+    assert!(w.iter().any(|w| w.contains("it is a CA (self-signed?) certificate")), "{w:?}");
+    // Named explicitly (the bundle override, or TLSOptions.client(chain)), it is pinned as before.
+    let named = DefaultRoots::only(roots(&ca.pem())).unwrap();
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Default(named), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+    let (c, w, _) = attempt(&mut s, "localhost", client(ClientTrust::Chain(roots(&ca.pem())), None));
+    assert_eq!(c.ready_state(), ReadyState::Open, "{w:?}");
+}

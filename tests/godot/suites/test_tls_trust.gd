@@ -52,7 +52,8 @@ func _skip_reason() -> String:
 
 
 ## Runs the probe with the test root as the OS store (and `settings` over project.godot when
-## given); returns {"<client class> <set>": ready state}, or {} after a recorded failure.
+## given); returns {"<client class> <set>": [ready state, why]} (why: see lib/trust_probe.gd),
+## or {} after a recorded failure.
 func _probe(settings: String) -> Dictionary:
 	var project := ProjectSettings.globalize_path("res://").trim_suffix("/")
 	var certs := ProjectSettings.globalize_path("res://certs")
@@ -70,12 +71,28 @@ func _probe(settings: String) -> Dictionary:
 	var verdicts := {}
 	for line in log.split("\n"):
 		var parts := line.strip_edges().split(" ")
-		if parts.size() == 4 and parts[0] == "TRUST":
-			verdicts[parts[1] + " " + parts[2]] = int(parts[3])
+		if parts.size() == 5 and parts[0] == "TRUST":
+			verdicts[parts[1] + " " + parts[2]] = [int(parts[3]), parts[4]]
 	if not check(code == 0 and log.contains("TRUST done"), "the probe ran (exit %d):\n%s" % [code, log]):
 		return {}
 	check(not log.contains("SCRIPT ERROR"), "the probe's log is clean:\n" + log)
 	return verdicts
+
+
+## Checks that `client` opened, or, when `opens` is false, that it refused the server's
+## certificate: closed with a certificate error logged, not any failure (a lookup, a refused
+## connection or a broken setup would log something else).
+func _check_verdict(v: Dictionary, client: String, opens: bool, what: String) -> void:
+	var got: Array = v.get(client, [-1, "missing"])
+	if opens:
+		check_eq(got, [1, "open"], what)
+	elif got[1] == "nolog":
+		# Before Godot 4.5 (no Logger class) the reason cannot be read; the same probe opening
+		# the other set's server shows at least that the setup works.
+		print("        NOTE: %s: closed, reason not readable on this Godot" % client)
+		check_eq(got[0], 3, what)
+	else:
+		check_eq(got, [3, "certificate"], what + " (a certificate refusal)")
 
 
 func test_no_options_trust_the_os_store() -> void:
@@ -86,10 +103,10 @@ func test_no_options_trust_the_os_store() -> void:
 	var v := _probe("")
 	if v.is_empty():
 		return
-	check_eq(v.get("RustWebSocketPeer ca"), 1, "ours trusts a server whose chain ends at the OS store's root")
-	check_eq(v.get("WebSocketPeer ca"), 1, "so does the engine")
-	check_eq(v.get("RustWebSocketPeer other"), 3, "ours refuses a root the OS store does not hold")
-	check_eq(v.get("WebSocketPeer other"), 3, "so does the engine")
+	_check_verdict(v, "RustWebSocketPeer ca", true, "ours trusts a server whose chain ends at the OS store's root")
+	_check_verdict(v, "WebSocketPeer ca", true, "so does the engine")
+	_check_verdict(v, "RustWebSocketPeer other", false, "ours refuses a root the OS store does not hold")
+	_check_verdict(v, "WebSocketPeer other", false, "so does the engine")
 
 
 func test_certificate_bundle_override_replaces_the_roots() -> void:
@@ -108,7 +125,7 @@ func test_certificate_bundle_override_replaces_the_roots() -> void:
 	DirAccess.remove_absolute(settings)
 	if v.is_empty():
 		return
-	check_eq(v.get("RustWebSocketPeer ca"), 3, "ours no longer trusts the OS store's root")
-	check_eq(v.get("WebSocketPeer ca"), 3, "nor does the engine")
-	check_eq(v.get("RustWebSocketPeer other"), 1, "ours trusts the override's root")
-	check_eq(v.get("WebSocketPeer other"), 1, "so does the engine")
+	_check_verdict(v, "RustWebSocketPeer ca", false, "ours no longer trusts the OS store's root")
+	_check_verdict(v, "WebSocketPeer ca", false, "nor does the engine")
+	_check_verdict(v, "RustWebSocketPeer other", true, "ours trusts the override's root")
+	_check_verdict(v, "WebSocketPeer other", true, "so does the engine")
