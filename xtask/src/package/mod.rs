@@ -290,9 +290,9 @@ gives a page no TCP sockets, which this addon is made of. In a Web export the he
 `RustWebSocket.new_multiplayer_peer()`) hands out the engine's own classes, which use the
 browser's WebSocket and talk to this addon's servers.
 
-On macOS, a downloaded archive is quarantined, and Godot cannot load an unsigned library from it
-(macOS says it cannot be opened because the developer cannot be verified). Clear the quarantine of the
-addon's folder once, from the project's root:
+On macOS, a downloaded archive is quarantined, and Godot cannot load an unsigned library from
+it (macOS says it cannot be opened because the developer cannot be verified). Clear the
+quarantine of the addon's folder once, from the project's root:
 
     xattr -dr com.apple.quarantine addons/rust_websocket
 
