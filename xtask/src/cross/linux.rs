@@ -42,7 +42,7 @@ pub fn check_glibc(lib: &Path) -> Result<String> {
     if versions.is_empty() {
         return Err("no GLIBC_2.x symbol version found (is this a glibc library?)".into());
     }
-    versions.sort_by(|a, b| b.0.cmp(&a.0));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.0));
     let newest = versions[0].0;
     let over: Vec<String> =
         versions.iter().filter(|(v, _)| *v > GLIBC_MAX).map(|(v, s)| format!("{s} (GLIBC_{}.{})", v.0, v.1)).collect();

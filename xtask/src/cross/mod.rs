@@ -14,7 +14,7 @@
 //!   other target has no prebuilt standard library here (no rustup download), so it is compiled
 //!   from source with `-Zbuild-std` by Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`,
 //!   the toolchain of the Windows build: `windows::tools()`, which installs it), `RUSTC_BOOTSTRAP=1`.
-//! * `llvm-lipo`, `llvm-objdump`, `llvm-nm` (Debian's `llvm`) for the universal dylib and the
+//! * `llvm-lipo`, `llvm-objdump`, `llvm-nm` (Debian's `llvm`, installed by `llvm_tool()`) for the universal dylib and the
 //!   checks; `qemu-aarch64` (Debian's `qemu-user`) to run the arm64 Godot (`linux.rs`).
 //!
 //! Each library gets its own target directory, `target/cross/<triple>/<variant>/`, so re-runs are
@@ -160,7 +160,7 @@ impl Toolchain {
         let zig_lib = env
             .lines()
             .find(|l| l.contains("lib_dir"))
-            .and_then(|l| l.split('"').filter(|p| p.starts_with('/')).next())
+            .and_then(|l| l.split('"').find(|p| p.starts_with('/')))
             .map(PathBuf::from)
             .ok_or("`zig env` names no lib_dir")?;
         let zigbuild = match zigbuild_path() {
@@ -317,12 +317,20 @@ fn zigbuild_path() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// The first of `names` on PATH (Debian names LLVM tools with their version too).
+/// The first of `names` on PATH (Debian names LLVM tools with their version too); Debian's
+/// `llvm` (which provides the unversioned names) is installed when none is there.
 pub fn llvm_tool(names: &[&str]) -> Result<PathBuf> {
-    names
-        .iter()
-        .find_map(|n| run::which(n))
-        .ok_or_else(|| format!("none of {} is on PATH (Debian's llvm)", names.join(", ")))
+    let first = || names.iter().find_map(|n| run::which(n));
+    if let Some(p) = first() {
+        return Ok(p);
+    }
+    // `llvm` has some tools only under versioned names (`llvm-lipo-14` from `llvm-14`), so
+    // whether the install gave `names[0]` does not matter, only whether one of `names` is there.
+    let installed = apt_install(names[0], &["llvm"]);
+    first().ok_or_else(|| match installed {
+        Err(e) => e,
+        Ok(()) => format!("none of {} is on PATH after installing Debian's llvm", names.join(", ")),
+    })
 }
 
 /// Copies a built library into the addon's `bin/` as `name`.
