@@ -5,9 +5,10 @@
 //! (`stage()`, leaner: see there).
 //!
 //! Toolchain, installed by xtask when missing:
-//! * `cargo-zigbuild` (crates.io, `cargo install cargo-zigbuild --locked`) with Zig from the
-//!   `ziglang` wheel (PyPI, `python3 -m pip install ziglang`; cargo-zigbuild runs
-//!   `python3 -m ziglang` itself): zig links ELF against the glibc version named in the target
+//! * `cargo-zigbuild` (crates.io, `cargo install cargo-zigbuild --locked --version`
+//!   `ZIGBUILD_VERSION`) with Zig from the `ziglang` wheel (PyPI, `python3 -m pip install
+//!   ziglang==ZIG_VERSION`, into the machine's Python; cargo-zigbuild runs `python3 -m ziglang`
+//!   itself): zig links ELF against the glibc version named in the target
 //!   (`x86_64-unknown-linux-gnu.2.28`) and Mach-O against its own libSystem stubs (no Apple SDK),
 //!   and is the C compiler of `ring`'s build script.
 //! * x86-64 Linux uses the rustup toolchain running xtask and its prebuilt standard library. Every
@@ -31,6 +32,11 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::{run, Result};
+
+/// The cargo-zigbuild installed when it is missing (the one the stage was last run with).
+const ZIGBUILD_VERSION: &str = "0.24.1";
+/// The `ziglang` wheel installed when `python3 -m ziglang` does not run.
+const ZIG_VERSION: &str = "0.17.1";
 
 /// Time limit of one build (a cold one compiles the standard library too).
 const BUILD_LIMIT_S: u64 = 2400;
@@ -134,8 +140,6 @@ pub enum Profile {
 /// The tools of the cross-builds.
 pub struct Toolchain {
     zigbuild: PathBuf,
-    /// The zig executable, when it is not `python3 -m ziglang` (which cargo-zigbuild finds itself).
-    zig_command: Option<PathBuf>,
     /// Zig's `lib/` (its libc headers serve the mobile type-checks' C, `mobile.rs`).
     zig_lib: PathBuf,
     /// Debian's cargo and rustc (`-Zbuild-std`), once asked for.
@@ -145,16 +149,11 @@ pub struct Toolchain {
 impl Toolchain {
     /// cargo-zigbuild and Zig, installed when missing.
     pub fn new() -> Result<Toolchain> {
-        let (zig, zig_command) = zig()?;
-        let mut env = match &zig_command {
-            Some(exe) => Command::new(exe),
-            None => {
-                let mut c = Command::new("python3");
-                c.args(["-m", "ziglang"]);
-                c
-            }
-        };
-        let env = env.arg("env").output().map_err(|e| format!("zig env: {e}"))?;
+        let zig = zig()?;
+        let env = Command::new("python3")
+            .args(["-m", "ziglang", "env"])
+            .output()
+            .map_err(|e| format!("python3 -m ziglang env: {e}"))?;
         let env = String::from_utf8_lossy(&env.stdout);
         // `.lib_dir = "/…/ziglang/lib",` (zon), or `"lib_dir": "…"` (JSON, older Zig).
         let zig_lib = env
@@ -166,15 +165,15 @@ impl Toolchain {
         let zigbuild = match zigbuild_path() {
             Some(p) => p,
             None => {
-                run::step("installing cargo-zigbuild (crates.io) for the cross-builds");
-                run::cargo(&["install", "cargo-zigbuild", "--locked"])?;
+                run::step(&format!("installing cargo-zigbuild {ZIGBUILD_VERSION} (crates.io) for the cross-builds"));
+                run::cargo(&["install", "cargo-zigbuild", "--locked", "--version", ZIGBUILD_VERSION])?;
                 zigbuild_path()
                     .ok_or("cargo install cargo-zigbuild did not put cargo-zigbuild on PATH or in ~/.cargo/bin")?
             }
         };
         let version = Command::new(&zigbuild).arg("--version").output().map_err(|e| e.to_string())?;
         println!("xtask: {} with Zig {zig}", String::from_utf8_lossy(&version.stdout).trim());
-        Ok(Toolchain { zigbuild, zig_command, zig_lib, debian: std::cell::OnceCell::new() })
+        Ok(Toolchain { zigbuild, zig_lib, debian: std::cell::OnceCell::new() })
     }
 
     /// Debian's cargo and rustc (installed by the Windows build's `tools()` when missing).
@@ -191,9 +190,6 @@ impl Toolchain {
     fn cargo(&self, build_std: bool) -> Result<Command> {
         let mut cmd = Command::new(&self.zigbuild);
         cmd.current_dir(crate::root());
-        if let Some(zig) = &self.zig_command {
-            cmd.env("CARGO_ZIGBUILD_ZIG_COMMAND", zig);
-        }
         if build_std {
             let (cargo, rustc) = self.debian()?;
             cmd.env("CARGO", cargo).env("RUSTC", rustc).env("RUSTC_BOOTSTRAP", "1");
@@ -250,37 +246,45 @@ impl Toolchain {
     }
 }
 
-/// Zig's version, and its executable when not `python3 -m ziglang`: the `ziglang` wheel of the
-/// system's Python when it has one, else the wheel installed into `target/cross/ziglang/` (pip's
-/// `--target`: no system-wide install, which Debian's Python refuses outside a venv).
-fn zig() -> Result<(String, Option<PathBuf>)> {
-    let version = |cmd: &mut Command| {
-        cmd.output().ok().filter(|o| o.status.success()).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+/// Zig's version: `python3 -m ziglang`, which cargo-zigbuild runs itself; when it does not run,
+/// the `ziglang` wheel (`ZIG_VERSION`) is installed into the machine's Python first.
+fn zig() -> Result<String> {
+    let version = || {
+        Command::new("python3")
+            .args(["-m", "ziglang", "version"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
-    if let Some(v) = version(Command::new("python3").args(["-m", "ziglang", "version"])) {
-        return Ok((format!("{v} (python3 -m ziglang)"), None));
+    if let Some(v) = version() {
+        return Ok(format!("{v} (python3 -m ziglang)"));
     }
-    let dir = crate::root().join("target/cross/ziglang");
-    let exe = dir.join("ziglang/zig");
-    if !exe.is_file() {
-        run::step("installing Zig (the ziglang wheel, PyPI) into target/cross/ziglang/ for the cross-builds");
-        let ok = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "--upgrade", "--target"])
-            .arg(&dir)
-            .arg("ziglang")
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            return Err(
-                "Zig is missing and `python3 -m pip install --target target/cross/ziglang ziglang` failed".into()
-            );
-        }
+    let wheel = format!("ziglang=={ZIG_VERSION}");
+    run::step(&format!("installing Zig (the {wheel} wheel, PyPI) into python3 for the cross-builds"));
+    let pip = |extra: &[&str]| {
+        Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(extra)
+            .arg(&wheel)
+            .output()
+            .map_err(|e| format!("python3 -m pip: {e}"))
+    };
+    let mut out = pip(&[])?;
+    // A Python managed by Debian (PEP 668) refuses packages outside a venv; the wheel is one
+    // self-contained package with no dependencies, so it cannot break the system's.
+    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("externally-managed") {
+        out = pip(&["--break-system-packages"])?;
     }
-    match version(Command::new(&exe).arg("version")) {
-        Some(v) => Ok((format!("{v} ({})", exe.display()), Some(exe))),
-        None => Err(format!("{} does not run", exe.display())),
+    if !out.status.success() {
+        return Err(format!(
+            "Zig is missing and `python3 -m pip install {wheel}` failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
+    version()
+        .map(|v| format!("{v} (python3 -m ziglang, just installed)"))
+        .ok_or_else(|| format!("`python3 -m pip install {wheel}` succeeded but `python3 -m ziglang version` does not run"))
 }
 
 /// The one target directory of the quick builds with Debian's Rust and of the mobile checks
