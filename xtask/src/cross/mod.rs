@@ -14,7 +14,7 @@
 //! * x86-64 Linux uses the rustup toolchain running xtask and its prebuilt standard library. Every
 //!   other target has no prebuilt standard library here (no rustup download), so it is compiled
 //!   from source with `-Zbuild-std` by Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`,
-//!   the toolchain of the Windows build: `windows::tools()`, which installs it), `RUSTC_BOOTSTRAP=1`.
+//!   also the Windows build's: `windows::debian_rust()`, which installs it), `RUSTC_BOOTSTRAP=1`.
 //! * `llvm-lipo`, `llvm-objdump`, `llvm-nm` (Debian's `llvm`, installed by `llvm_tool()`) for the universal dylib and the
 //!   checks; `qemu-aarch64` (Debian's `qemu-user`) to run the arm64 Godot (`linux.rs`).
 //!
@@ -176,11 +176,10 @@ impl Toolchain {
         Ok(Toolchain { zigbuild, zig_lib, debian: std::cell::OnceCell::new() })
     }
 
-    /// Debian's cargo and rustc (installed by the Windows build's `tools()` when missing).
+    /// Debian's cargo and rustc (installed by `windows::debian_rust()` when missing).
     fn debian(&self) -> Result<&(PathBuf, PathBuf)> {
         if self.debian.get().is_none() {
-            let tools = crate::windows::tools()?;
-            let _ = self.debian.set((tools.cargo, tools.rustc));
+            let _ = self.debian.set(crate::windows::debian_rust("the cross-builds")?);
         }
         Ok(self.debian.get().expect("set above"))
     }

@@ -32,6 +32,8 @@ const GCC: &str = "x86_64-w64-mingw32-gcc-win32";
 const OBJDUMP: &str = "x86_64-w64-mingw32-objdump";
 /// The Debian packages the build and its checks need.
 const PACKAGES: [&str; 5] = ["rustc-web", "cargo-web", "rust-web-src", "gcc-mingw-w64-x86-64-win32", "wine64"];
+/// The part of `PACKAGES` that is Debian's Rust (`debian_rust()`, also the other cross-builds').
+const RUST: [&str; 3] = ["rustc-web", "cargo-web", "rust-web-src"];
 /// Debian packages that `rustc-web`/`cargo-web`/`rust-web-src` conflict with: apt would remove
 /// them to install ours, so their presence stops the install instead.
 const CONFLICTS: [&str; 4] = ["rustc", "cargo", "libstd-rust-dev", "rust-src"];
@@ -215,20 +217,45 @@ fn cargo(tools: &Tools) -> Command {
 }
 
 /// The tools, installing the Debian packages that are missing (or a Rust too old for the
-/// workspace) first. Also the toolchain of the other cross-builds (`cross/`).
+/// workspace) first.
 pub(crate) fn tools() -> Result<Tools> {
+    let missing: Vec<&str> = PACKAGES[RUST.len()..].iter().copied().filter(|p| !installed(p)).collect();
+    if !missing.is_empty() {
+        install(&missing, &PACKAGES, "the Windows build")?;
+    }
+    let (cargo, rustc) = debian_rust("the Windows build")?;
+    for tool in [GCC, OBJDUMP] {
+        if run::which(tool).is_none() {
+            return Err(format!("{tool} is not on PATH (gcc-mingw-w64-x86-64-win32)"));
+        }
+    }
+    let tools = Tools {
+        cargo,
+        rustc,
+        wine: package_file("wine64", "/wine/wine64")?,
+        wineserver: package_file("wine64", "/wine/wineserver64")?,
+    };
+    println!("xtask: {GCC}, {}", tools.wine.display());
+    Ok(tools)
+}
+
+/// Debian's Rust only (`rustc-web`, `cargo-web`, `rust-web-src`), as (cargo, rustc), installed
+/// when missing or too old for the workspace: the toolchain of `-Zbuild-std` builds, for
+/// `for_what` (said in errors). The Windows build (`tools()`) and the other cross-builds
+/// (`cross/`) use it.
+pub(crate) fn debian_rust(for_what: &str) -> Result<(PathBuf, PathBuf)> {
     let need = rust_version_needed()?;
-    let mut missing: Vec<&str> = PACKAGES.iter().copied().filter(|p| !installed(p)).collect();
+    let mut missing: Vec<&str> = RUST.iter().copied().filter(|p| !installed(p)).collect();
     if missing.is_empty() {
         if let Ok(v) = rust_version(&package_file("rustc-web", "/bin/rustc")?) {
             if v < need {
                 println!("xtask: Debian's rustc-web is {}.{}, the workspace needs {}.{}", v.0, v.1, need.0, need.1);
-                missing.extend(["rustc-web", "cargo-web", "rust-web-src"]);
+                missing.extend(RUST);
             }
         }
     }
     if !missing.is_empty() {
-        install(&missing)?;
+        install(&missing, &RUST, for_what)?;
     }
     let rustc = package_file("rustc-web", "/bin/rustc")?;
     let found = rust_version(&rustc)?;
@@ -245,40 +272,31 @@ pub(crate) fn tools() -> Result<Tools> {
     if !lock.is_file() {
         return Err(format!("the standard library's sources are not at {} (rust-web-src)", lock.display()));
     }
-    for tool in [GCC, OBJDUMP] {
-        if run::which(tool).is_none() {
-            return Err(format!("{tool} is not on PATH (gcc-mingw-w64-x86-64-win32)"));
-        }
-    }
-    let tools = Tools {
-        cargo: package_file("cargo-web", "/bin/cargo")?,
-        rustc,
-        wine: package_file("wine64", "/wine/wine64")?,
-        wineserver: package_file("wine64", "/wine/wineserver64")?,
-    };
+    let cargo = package_file("cargo-web", "/bin/cargo")?;
     println!(
-        "xtask: Debian's Rust {}.{} ({}, {}), std sources in {}, {GCC}, {}",
+        "xtask: Debian's Rust {}.{} ({}, {}), std sources in {}",
         found.0,
         found.1,
-        tools.rustc.display(),
-        tools.cargo.display(),
-        lock.parent().unwrap().display(),
-        tools.wine.display()
+        rustc.display(),
+        cargo.display(),
+        lock.parent().unwrap().display()
     );
-    Ok(tools)
+    Ok((cargo, rustc))
 }
 
-fn install(packages: &[&str]) -> Result<()> {
-    run::step(&format!("installing Debian's {} for the Windows build", packages.join(", ")));
-    let manual = format!("apt-get install --no-install-recommends {}", PACKAGES.join(" "));
+/// Installs `packages` with apt (as root) for `for_what`; `all` is what the manual command names.
+fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
+    run::step(&format!("installing Debian's {} for {for_what}", packages.join(", ")));
+    let manual = format!("apt-get install --no-install-recommends {}", all.join(" "));
     if run::which("apt-get").is_none() {
-        return Err(format!("the Windows build needs Debian packages: {manual}"));
+        return Err(format!("{for_what} needs Debian packages: {manual}"));
     }
     if !is_root() {
-        return Err(format!("the Windows build needs Debian packages: run as root, or `{manual}`"));
+        return Err(format!("{for_what} needs Debian packages: run as root, or `{manual}`"));
     }
+    // Only Debian's Rust conflicts with them.
     let conflicting: Vec<&str> = CONFLICTS.iter().copied().filter(|p| installed(p)).collect();
-    if !conflicting.is_empty() {
+    if packages.iter().any(|p| RUST.contains(p)) && !conflicting.is_empty() {
         return Err(format!(
             "Debian's rustc-web conflicts with the installed {}: apt would remove them, so nothing was \
              installed (remove them, or `{manual}` yourself)",
