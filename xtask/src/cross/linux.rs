@@ -117,7 +117,8 @@ pub fn arm64_godot() -> Result<PathBuf> {
     Ok(wrapper)
 }
 
-fn version(bin: &Path) -> Option<String> {
+/// A Godot's `--headless --version` ("4.6.3.stable.debian").
+pub(super) fn version(bin: &Path) -> Option<String> {
     let out = Command::new(bin).args(["--headless", "--version"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().rev().find(|l| l.starts_with('4'))?;

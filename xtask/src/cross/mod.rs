@@ -281,9 +281,9 @@ fn zig() -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    version()
-        .map(|v| format!("{v} (python3 -m ziglang, just installed)"))
-        .ok_or_else(|| format!("`python3 -m pip install {wheel}` succeeded but `python3 -m ziglang version` does not run"))
+    version().map(|v| format!("{v} (python3 -m ziglang, just installed)")).ok_or_else(|| {
+        format!("`python3 -m pip install {wheel}` succeeded but `python3 -m ziglang version` does not run")
+    })
 }
 
 /// The one target directory of the quick builds with Debian's Rust and of the mobile checks
@@ -405,7 +405,8 @@ impl Checks {
 /// What `cargo xtask package` builds here besides the Windows libraries: both variants of Linux
 /// x86-64 and arm64 (glibc 2.28) and of the macOS universal dylib, release profile, installed
 /// into `bin/` under the manifest's names, then checked: glibc versions, Mach-O architectures,
-/// exports and imports, and the arm64 library running the package test under qemu.
+/// exports and imports, and the x86-64 and arm64 libraries (editor) running the package test
+/// (this machine's Godot; the arm64 one under qemu).
 pub fn package_libraries() -> Result<()> {
     let start = Instant::now();
     let tc = Toolchain::new()?;
@@ -427,7 +428,15 @@ pub fn package_libraries() -> Result<()> {
     for (name, path) in &macos {
         apple::check(&mut checks, name, path);
     }
-    checks.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test());
+    let bin = crate::root().join("addons/rust_websocket/bin");
+    checks.check(
+        "the x86-64 library (editor) runs the package test in this machine's Godot",
+        x86_64_package_test(&bin.join(linux::X86_64_NAME)),
+    );
+    checks.check(
+        "the arm64 library (editor) runs the package test in arm64 Godot under qemu",
+        arm64_package_test(&bin.join(linux::ARM64_NAME)),
+    );
     println!("xtask: the Linux and macOS libraries and their checks took {}", secs(start.elapsed()));
     if checks.problems.is_empty() {
         println!("xtask: Linux and macOS: {} checks passed", checks.passed);
@@ -439,22 +448,73 @@ pub fn package_libraries() -> Result<()> {
 
 /// The package test's project (`package/check.rs`: the archive unzipped into a fresh project,
 /// imported, a client and a server exchanging a message each way) run by Debian's arm64 Godot
-/// under qemu, from an archive of the addon as it is (its arm64 editor library built first).
-/// The import is made by this machine's Godot: it writes nothing architecture-specific (the
-/// file system cache, the class list, the extension list), and the editor's import does not
-/// finish under qemu-user (nothing printed after the banner in 300 s). The main scene, which
-/// loads the arm64 library and runs the exchange, takes about 15 s under qemu.
-fn arm64_package_test() -> Result<String> {
+/// under qemu with the arm64 library `lib` (see [`package_test`]). The import is made by this
+/// machine's Godot, which must be the same Godot version: it writes nothing
+/// architecture-specific (the file system cache, the class list, the extension list), and the
+/// editor's import does not finish under qemu-user (nothing printed after the banner in 300 s).
+/// The main scene, which loads the arm64 library and runs the exchange, takes about 15 s under
+/// qemu.
+fn arm64_package_test(lib: &Path) -> Result<String> {
     let godot = linux::arm64_godot()?;
     let importer = crate::godot::find()?;
-    let dir = crate::root().join("target/cross/package-test-arm64");
+    let (arm64, host) = (linux::version(&godot), linux::version(&importer));
+    let release = |v: &str| -> String {
+        // "4.6.3.stable.debian" → "4.6.3.stable": the numbers and the status, not the build's name.
+        let fields: Vec<&str> = v.split('.').collect();
+        let end = fields.iter().position(|f| f.parse::<u32>().is_err()).map_or(fields.len(), |p| p + 1);
+        fields[..end].join(".")
+    };
+    match (&arm64, &host) {
+        (Some(a), Some(h)) if release(a) == release(h) => {
+            println!("xtask: arm64 Godot {a}, this machine's Godot {h}: the same version")
+        }
+        _ => {
+            return Err(format!(
+                "the arm64 Godot ({}, {}) is not the version of this machine's Godot ({}, {}), which \
+                 imports the project it runs: make them the same (Debian sid's godot is the arm64 one; \
+                 GODOT4_BIN picks this machine's)",
+                arm64.as_deref().unwrap_or("no --version"),
+                godot.display(),
+                host.as_deref().unwrap_or("no --version"),
+                importer.display()
+            ))
+        }
+    }
+    package_test(lib, linux::ARM64_NAME, "package-test-arm64", &importer, &godot)
+}
+
+/// The zig-built Linux x86-64 library `lib` (glibc 2.28, what the zip ships) run by this
+/// machine's Godot in the package test's project (see [`package_test`]), about 10 s.
+fn x86_64_package_test(lib: &Path) -> Result<String> {
+    let godot = crate::godot::find()?;
+    package_test(lib, linux::X86_64_NAME, "package-test-x86_64", &godot, &godot)
+}
+
+/// The package test (`package/check.rs`) from an archive of a temporary copy of the addon,
+/// `target/cross/<dir>/addon/`, whose `bin/` holds only `lib` named `name` (the manifest's
+/// editor and debug name, the one an editor Godot loads): `addons/rust_websocket/bin/` is left
+/// alone. `importer` imports the fresh project, `runner` runs its main scene. Returns how long
+/// the run took and the lines it printed.
+fn package_test(lib: &Path, name: &str, dir: &str, importer: &Path, runner: &Path) -> Result<String> {
+    let dir = crate::root().join("target/cross").join(dir);
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let addon = dir.join("addon");
+    let bin = addon.join("bin");
+    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    let source = crate::root().join("addons/rust_websocket");
+    for entry in std::fs::read_dir(&source).map_err(|e| format!("{}: {e}", source.display()))? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_type().map_err(|e| e.to_string())?.is_file() {
+            std::fs::copy(entry.path(), addon.join(entry.file_name()))
+                .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        }
+    }
+    std::fs::copy(lib, bin.join(name)).map_err(|e| format!("copying {}: {e}", lib.display()))?;
     let archive = dir.join("godot-rust-websocket.zip");
-    crate::package::make(&archive, crate::package::Required::Nothing)?;
+    crate::package::make_from(&addon, &archive, crate::package::Required::Nothing)?;
     let start = Instant::now();
-    let lines = crate::package::run_in_fresh_project(&importer, &godot, &archive, &dir.join("project"))?;
-    Ok(format!("in {} under qemu; {}", secs(start.elapsed()), lines.join(" | ")))
+    let lines = crate::package::run_in_fresh_project(importer, runner, &archive, &dir.join("project"))?;
+    Ok(format!("in {}; {}", secs(start.elapsed()), lines.join(" | ")))
 }
 
 /// `cargo xtask platforms [godot-arm64|arm64-run]`: the stage alone, or only the arm64 Godot, or
@@ -463,7 +523,10 @@ pub fn command(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         None => {}
         Some("godot-arm64") => return linux::arm64_godot().map(|g| println!("{}", g.display())),
-        Some("arm64-run") => return arm64_package_test().map(|lines| println!("xtask: arm64 run: {lines}")),
+        Some("arm64-run") => {
+            let lib = crate::root().join("addons/rust_websocket/bin").join(linux::ARM64_NAME);
+            return arm64_package_test(&lib).map(|lines| println!("xtask: arm64 run: {lines}"));
+        }
         Some(other) => return Err(format!("platforms: unknown argument {other} (use godot-arm64, arm64-run)")),
     }
     let (passed, failed, problem) = stage(true)?;
@@ -477,8 +540,9 @@ pub fn command(args: &[String]) -> Result<()> {
 /// The `platforms` stage: (passed, failed, problem). Lean, for CI: one library per target in
 /// the quick profile (no LTO; the same code, linked the same way against the same glibc and
 /// libSystem), each checked as `cargo xtask package` checks the release ones: Linux x86-64
-/// (release export variant) and arm64 (editor variant, which the arm64 Godot loads and runs the
-/// package test with under qemu), then the Android and iOS type-checks; with `macos` (`cargo
+/// (release export variant, which this machine's Godot loads and runs the package test with) and
+/// arm64 (editor variant, which the arm64 Godot loads and runs the package test with under qemu;
+/// both from a temporary copy of the addon, `bin/` untouched), then the Android and iOS type-checks; with `macos` (`cargo
 /// xtask platforms`), also macOS x86-64 + arm64 joined (export variant) and its checks.
 /// `cargo xtask test` runs it without macOS: cold, the macOS pair adds about 12 minutes (two
 /// standard libraries and dependency trees), which would take CI past its budget; macOS is
@@ -504,6 +568,10 @@ pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
         &mut |c| {
             let (lib, _) = tc.build(&LINUX_X86_64, Variant::Export, Profile::Quick)?;
             c.check("Linux x86-64 (export, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+            c.check(
+                "the zig-built x86-64 library (export, quick) runs the package test in this machine's Godot",
+                x86_64_package_test(&lib),
+            );
             Ok(())
         },
         &mut checks,
@@ -513,8 +581,7 @@ pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
         &mut |c| {
             let (lib, _) = tc.build(&LINUX_ARM64, Variant::Editor, Profile::Quick)?;
             c.check("Linux arm64 (editor, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
-            install(&lib, linux::ARM64_NAME)?;
-            c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test());
+            c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test(&lib));
             Ok(())
         },
         &mut checks,

@@ -92,7 +92,13 @@ pub struct Made {
 
 /// Writes the archive to `dest` from `addons/rust_websocket/` as it is now.
 pub fn make(dest: &Path, required: Required) -> Result<Made> {
-    let addon = crate::root().join("addons/rust_websocket");
+    make_from(&crate::root().join("addons/rust_websocket"), dest, required)
+}
+
+/// [`make`] from another copy of the addon folder (`cross/`: a temporary one whose `bin/` holds
+/// only the library under test).
+pub fn make_from(addon: &Path, dest: &Path, required: Required) -> Result<Made> {
+    let addon = addon.to_path_buf();
     let read = |name: &str| std::fs::read(addon.join(name)).map_err(|e| format!("addons/rust_websocket/{name}: {e}"));
     let manifest = String::from_utf8_lossy(&read("rust_websocket.gdextension")?).into_owned();
     let entries = manifest_libraries(&manifest);
