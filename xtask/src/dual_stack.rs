@@ -44,8 +44,7 @@ fn unavailable() -> Option<&'static str> {
     if !cfg!(target_os = "linux") {
         return Some("network namespaces are Linux's");
     }
-    #[cfg(unix)]
-    if unsafe { libc::geteuid() } != 0 {
+    if !run::is_root() {
         return Some("making a network namespace needs root (CI runs as root)");
     }
     None

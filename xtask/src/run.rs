@@ -230,3 +230,12 @@ impl Drop for Background {
         let _ = self.child.wait();
     }
 }
+
+/// Whether this process runs as root (may install with apt, make namespaces); never off unix.
+pub fn is_root() -> bool {
+    #[cfg(unix)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    return unsafe { libc::geteuid() == 0 };
+    #[cfg(not(unix))]
+    false
+}

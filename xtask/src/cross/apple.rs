@@ -55,7 +55,7 @@ pub fn build_universal(tc: &Toolchain, variant: Variant, profile: Profile) -> Re
 /// The three checks of a universal dylib, counted.
 pub fn check(checks: &mut Checks, name: &str, lib: &Path) {
     checks.check(&format!("{name} holds x86_64 and arm64"), archs(lib));
-    let symbol = entry_symbol();
+    let symbol = crate::package::entry_symbol();
     for arch in ARCHS {
         let exported = symbol.clone().and_then(|s| exports(lib, arch, &s));
         checks.check(&format!("{name} ({arch}) exports the entry symbol"), exported);
@@ -149,16 +149,4 @@ fn tool_output(cmd: &mut Command) -> Result<String> {
         return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr).trim()));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The manifest's `entry_symbol`.
-pub fn entry_symbol() -> Result<String> {
-    let path = crate::root().join("addons/rust_websocket/rust_websocket.gdextension");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "entry_symbol").then(|| v.trim().trim_matches('"').to_string())
-        })
-        .ok_or_else(|| "the manifest has no entry_symbol".into())
 }

@@ -353,12 +353,7 @@ pub fn apt_install(tool: &str, packages: &[&str]) -> Result<()> {
         return Ok(());
     }
     let manual = format!("apt-get install --no-install-recommends {}", packages.join(" "));
-    #[cfg(unix)]
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() == 0 };
-    #[cfg(not(unix))]
-    let root = false;
-    if run::which("apt-get").is_none() || !root {
+    if run::which("apt-get").is_none() || !run::is_root() {
         return Err(format!("{tool} is missing: `{manual}` (as root)"));
     }
     run::step(&format!("installing Debian's {}", packages.join(", ")));

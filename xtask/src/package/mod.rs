@@ -199,6 +199,13 @@ fn manifest_libraries(manifest: &str) -> Vec<(String, String)> {
 }
 
 /// A `key = "value"` of the manifest's `[configuration]` (or any section).
+/// The manifest's `entry_symbol`, which every platform's library must export.
+pub fn entry_symbol() -> Result<String> {
+    let path = crate::root().join("addons/rust_websocket/rust_websocket.gdextension");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    manifest_value(&text, "entry_symbol").ok_or_else(|| format!("{} has no entry_symbol", path.display()))
+}
+
 fn manifest_value(manifest: &str, key: &str) -> Option<String> {
     manifest.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;

@@ -47,7 +47,7 @@ const SYSTEM_DLLS: [&str; 22] = [
 /// Runs the three checks on each library; returns (passed, what failed).
 pub fn run(tools: &Tools, built: &[(&Variant, PathBuf)]) -> (u32, Vec<String>) {
     let start = Instant::now();
-    let symbol = match entry_symbol() {
+    let symbol = match crate::package::entry_symbol() {
         Ok(s) => s,
         Err(e) => return (0, vec![e]),
     };
@@ -84,18 +84,6 @@ pub fn run(tools: &Tools, built: &[(&Variant, PathBuf)]) -> (u32, Vec<String>) {
     }
     println!("xtask: the Windows checks took {:.0} s", start.elapsed().as_secs_f64());
     (passed, problems)
-}
-
-/// The manifest's `entry_symbol`.
-fn entry_symbol() -> Result<String> {
-    let path = crate::root().join("addons/rust_websocket/rust_websocket.gdextension");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "entry_symbol").then(|| v.trim().trim_matches('"').to_string())
-        })
-        .ok_or_else(|| format!("{} has no entry_symbol", path.display()))
 }
 
 fn objdump(dll: &Path) -> Result<String> {
@@ -141,7 +129,7 @@ fn read_tables(dll: &Path) -> Result<pe::Tables> {
 /// (the MSVC ones of the release workflow, on its Windows runner), with `pe.rs` alone. Returns
 /// what failed.
 pub fn check_dlls(dlls: &[PathBuf]) -> Vec<String> {
-    let symbol = match entry_symbol() {
+    let symbol = match crate::package::entry_symbol() {
         Ok(s) => s,
         Err(e) => return vec![e],
     };

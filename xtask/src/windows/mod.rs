@@ -291,7 +291,7 @@ fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
     if run::which("apt-get").is_none() {
         return Err(format!("{for_what} needs Debian packages: {manual}"));
     }
-    if !is_root() {
+    if !run::is_root() {
         return Err(format!("{for_what} needs Debian packages: run as root, or `{manual}`"));
     }
     // Only Debian's Rust conflicts with them.
@@ -315,19 +315,6 @@ fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
         return Err(format!("apt-get install {} failed", packages.join(" ")));
     }
     Ok(())
-}
-
-/// Whether this process may install packages with apt.
-#[cfg(unix)]
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-/// Not on a Debian machine: there is no apt to run (the caller has said so before asking).
-#[cfg(not(unix))]
-fn is_root() -> bool {
-    false
 }
 
 fn installed(package: &str) -> bool {
