@@ -1,7 +1,7 @@
 extends TestSuite
 ## The addon's RustWebSocket helper (addons/rust_websocket/rust_websocket.gd), which lets one
 ## game script run on desktop (the extension's classes) and in Web exports (the engine's
-## classes, since the Web platform cannot load native extensions): it returns our classes here,
+## classes, since a browser gives a page no TCP sockets to run ours on): it returns our classes here,
 ## the engine's on its fallback path, and it still compiles and falls back when the extension's
 ## classes do not exist at all.
 
