@@ -202,6 +202,42 @@ func _server_got(raw: RawServer, trace: Array) -> void:
 	trace.append("server got %s" % [raw.client_frames()])
 
 
+## The scenario of a peer against an echo server: `send(peer, trace)` sends (and traces what it
+## sent), the peer runs until `n` messages came back, then closes cleanly.
+func _echoed(send: Callable, n: int) -> Callable:
+	return func(kind: String, trace: Array) -> void:
+		var peer = _make(kind)
+		await _connect(peer, _echo_url(), trace)
+		send.call(peer, trace)
+		await _run(peer, trace, _pkts(trace, n))
+		await _close_clean(peer, trace)
+
+
+## The scenario of a scripted server that sends `bytes` right after the handshake: the peer runs
+## until it is closed (or the time is up), then what the server got is recorded.
+func _server_sends(bytes: PackedByteArray) -> Callable:
+	return func(kind: String, trace: Array) -> void:
+		var raw := _raw(func(r): r.after_handshake = bytes)
+		var peer = _make(kind)
+		await _connect(peer, _raw_url(raw), trace)
+		await _run(peer, trace)
+		await _server_got(raw, trace)
+
+
+## Connects `peer` to a new echo server whose signals `record` logs into `log`; returns the server.
+func _connect_recorded(peer, trace: Array, log: Array) -> WebSocketServer:
+	var server := echo_server()
+	record(server, log)
+	await _connect(peer, "ws://127.0.0.1:%d/" % server.get_local_port(), trace)
+	return server
+
+
+func _zeros(n: int) -> PackedByteArray:
+	var b := PackedByteArray()
+	b.resize(n)
+	return b
+
+
 ## What `record` logged, without the connection (the ids differ from run to run).
 func _server_saw(log: Array) -> String:
 	return "server saw %s" % [log.filter(func(e): return e[0] != "connected").map(func(e): return [e[0]] + e.slice(2))]

@@ -7,49 +7,37 @@ extends "res://lib/parity_suite.gd"
 # --- Messages -------------------------------------------------------------------------------
 
 
-func _sc_text(kind: String, trace: Array) -> void:
-	var peer = _make(kind)
-	await _connect(peer, _echo_url(), trace)
+func _send_text(peer, trace: Array) -> void:
 	trace.append("send_text -> %d" % peer.send_text("hello"))
 	trace.append("send_text -> %d" % peer.send_text("héllo ✓ ünïcode"))
-	await _run(peer, trace, _pkts(trace, 2))
-	await _close_clean(peer, trace)
 
 
 func test_text_messages() -> void:
-	await _same(_sc_text, OPENED + [
+	await _same(_echoed(_send_text, 2), OPENED + [
 		"send_text -> 0", "send_text -> 0", "pkt t[5] hello", "pkt t[20] héllo ✓ ünïcode"] + CLEAN_CLOSE)
 
 
-func _sc_binary(kind: String, trace: Array) -> void:
-	var peer = _make(kind)
-	await _connect(peer, _echo_url(), trace)
+func _send_binary(peer, trace: Array) -> void:
 	trace.append("put_packet -> %d" % peer.put_packet(PackedByteArray([0, 1, 2, 255])))
 	trace.append("send bin -> %d" % peer.send(PackedByteArray([9, 9]), 1))
 	trace.append("send bytes as text -> %d" % peer.send(PackedByteArray([65, 66]), 0))
-	await _run(peer, trace, _pkts(trace, 3))
-	await _close_clean(peer, trace)
 
 
 func test_binary_messages_and_write_modes() -> void:
-	await _same(_sc_binary, OPENED + [
+	await _same(_echoed(_send_binary, 3), OPENED + [
 		"put_packet -> 0", "send bin -> 0", "send bytes as text -> 0",
 		"pkt b[4] 000102ff", "pkt b[2] 0909", "pkt t[2] AB"] + CLEAN_CLOSE)
 
 
-func _sc_empty(kind: String, trace: Array) -> void:
-	var peer = _make(kind)
-	await _connect(peer, _echo_url(), trace)
+func _send_empty(peer, trace: Array) -> void:
 	trace.append("send empty text -> %d" % peer.send(PackedByteArray(), 0))
 	trace.append("send empty binary -> %d" % peer.send(PackedByteArray(), 1))
 	trace.append("send_text empty -> %d" % peer.send_text(""))
 	trace.append("marker -> %d" % peer.send_text("end"))
-	await _run(peer, trace, _pkts(trace, 4))
-	await _close_clean(peer, trace)
 
 
 func test_empty_messages() -> void:
-	await _same(_sc_empty, OPENED + [
+	await _same(_echoed(_send_empty, 4), OPENED + [
 		"send empty text -> 0", "send empty binary -> 0", "send_text empty -> 0", "marker -> 0",
 		"pkt t[0] ", "pkt b[0] ", "pkt t[0] ", "pkt t[3] end"] + CLEAN_CLOSE)
 
@@ -62,32 +50,18 @@ func _big(n: int) -> PackedByteArray:
 	return big
 
 
-func _sc_large(kind: String, trace: Array) -> void:
-	var peer = _make(kind)
-	await _connect(peer, _echo_url(), trace)
+func _send_large(peer, trace: Array) -> void:
 	trace.append("send 60000 -> %d" % peer.send(_big(60000), 1))
-	await _run(peer, trace, _pkts(trace, 1))
-	await _close_clean(peer, trace)
 
 
 func test_large_message() -> void:
-	await _same(_sc_large, OPENED + ["send 60000 -> 0", "pkt " + _show(_big(60000), false)] + CLEAN_CLOSE)
-
-
-func _sc_too_big(kind: String, trace: Array) -> void:
-	var big := PackedByteArray()
-	big.resize(70000)
-	var raw := _raw(func(r): r.after_handshake = RawServer.frame(2, big))
-	var peer = _make(kind)
-	await _connect(peer, _raw_url(raw), trace)
-	await _run(peer, trace)
-	await _server_got(raw, trace)
+	await _same(_echoed(_send_large, 1), OPENED + ["send 60000 -> 0", "pkt " + _show(_big(60000), false)] + CLEAN_CLOSE)
 
 
 ## Same close code and reason on both; we also deliver the 1009 close frame to the server, which
 ## the engine (4.6) does not always manage before it drops the connection.
 func test_message_over_inbound_buffer_closes_1009() -> void:
-	var t: Array = await _both(_sc_too_big)
+	var t: Array = await _both(_server_sends(RawServer.frame(2, _zeros(70000))))
 	var local := ["connect_to_url -> 0", "state 0", "state 3", "closed 1009 'Message too big'"]
 	_check(t, local + ["server got [\"close 1009 \"]"], local, false)
 	check_eq(t[1].slice(0, -1), t[0].slice(0, -1), "local trace")

@@ -26,12 +26,6 @@ func _sc_outbound_caps(kind: String, trace: Array) -> void:
 	await _run(peer, trace)
 
 
-func _zeros(n: int) -> PackedByteArray:
-	var b := PackedByteArray()
-	b.resize(n)
-	return b
-
-
 func test_outbound_caps() -> void:
 	await _same(_sc_outbound_caps, OPENED + [
 		"101 bytes, cap 100 -> %d" % ERR_OUT_OF_MEMORY, "100 bytes, cap 100 -> 0", "pkt " + _show(_zeros(100), false),

@@ -8,11 +8,9 @@ extends "res://lib/parity_suite.gd"
 
 
 func _sc_client_close(kind: String, trace: Array) -> void:
-	var server := echo_server()
 	var log := []
-	record(server, log)
 	var peer = _make(kind)
-	await _connect(peer, "ws://127.0.0.1:%d/" % server.get_local_port(), trace)
+	await _connect_recorded(peer, trace, log)
 	peer.close(4000, "bye now")
 	trace.append("after close() state %d" % peer.get_ready_state())
 	await _run(peer, trace)
@@ -27,11 +25,9 @@ func test_close_by_client() -> void:
 
 
 func _sc_server_close(kind: String, trace: Array) -> void:
-	var server := echo_server()
 	var log := []
-	record(server, log)
 	var peer = _make(kind)
-	await _connect(peer, "ws://127.0.0.1:%d/" % server.get_local_port(), trace)
+	var server: WebSocketServer = await _connect_recorded(peer, trace, log)
 	await wait_until(func(): return count(log, "connected") == 1, "server connected")
 	server.disconnect_peer(find(log, "connected")[1], 4001, "server bye")
 	await _run(peer, trace)
@@ -44,18 +40,10 @@ func test_close_by_server() -> void:
 		"state 3", "closed 4001 'server bye'", "server saw [[\"disconnected\", true]]"])
 
 
-func _sc_close_no_code(kind: String, trace: Array) -> void:
-	var raw := _raw(func(r): r.after_handshake = RawServer.frame(8, PackedByteArray()))
-	var peer = _make(kind)
-	await _connect(peer, _raw_url(raw), trace)
-	await _run(peer, trace)
-	await _server_got(raw, trace)
-
-
 ## A close frame without a status code: RFC 6455 section 7.1.5 (and browsers) report 1005; the
 ## engine reports 0. Everything else is the same.
 func test_close_frame_without_code() -> void:
-	var t: Array = await _both(_sc_close_no_code)
+	var t: Array = await _both(_server_sends(RawServer.frame(8, PackedByteArray())))
 	var before := ["connect_to_url -> 0", "state 0", "state 3"]
 	var after := ["server got [\"close \"]"]
 	_check(t, before + ["closed 1005 ''"] + after, before + ["closed 0 ''"] + after, false)
@@ -85,11 +73,9 @@ func test_close_code_zero_sends_a_close_without_code() -> void:
 
 
 func _sc_close_immediate(kind: String, trace: Array) -> void:
-	var server := echo_server()
 	var log := []
-	record(server, log)
 	var peer = _make(kind)
-	await _connect(peer, "ws://127.0.0.1:%d/" % server.get_local_port(), trace)
+	await _connect_recorded(peer, trace, log)
 	peer.close(-1)
 	trace.append("after close(-1): state %d code %d" % [peer.get_ready_state(), peer.get_close_code()])
 	await wait_until(func(): return count(log, "disconnected") == 1, "server noticed")
@@ -138,30 +124,21 @@ func test_tcp_reset() -> void:
 	await _same(_sc_tcp_reset, OPENED + ["send_text -> 0", "state 3", "closed -1 ''"])
 
 
-func _protocol_error(bytes: PackedByteArray) -> Callable:
-	return func(kind: String, trace: Array) -> void:
-		var raw := _raw(func(r): r.after_handshake = bytes)
-		var peer = _make(kind)
-		await _connect(peer, _raw_url(raw), trace)
-		await _run(peer, trace)
-		await _server_got(raw, trace)
-
-
 ## What a peer does when it fails the connection with `code`: close, and tell the server.
 func _failed_with(code: int, reason: String) -> Array:
 	return ["connect_to_url -> 0", "state 0", "state 3", "closed %d '%s'" % [code, reason], "server got [\"close %d \"]" % code]
 
 
 func test_reserved_bits_close_1002() -> void:
-	await _same(_protocol_error(RawServer.frame(1, "x".to_utf8_buffer(), true, 4)), _failed_with(1002, "Protocol error"))
+	await _same(_server_sends(RawServer.frame(1, "x".to_utf8_buffer(), true, 4)), _failed_with(1002, "Protocol error"))
 
 
 func test_masked_server_frame_closes_1002() -> void:
-	await _same(_protocol_error(RawServer.frame(1, "x".to_utf8_buffer(), true, 0, true)), _failed_with(1002, "Protocol error"))
+	await _same(_server_sends(RawServer.frame(1, "x".to_utf8_buffer(), true, 0, true)), _failed_with(1002, "Protocol error"))
 
 
 func test_reserved_opcode_closes_1002() -> void:
-	await _same(_protocol_error(RawServer.frame(3, "x".to_utf8_buffer())), _failed_with(1002, "Protocol error"))
+	await _same(_server_sends(RawServer.frame(3, "x".to_utf8_buffer())), _failed_with(1002, "Protocol error"))
 
 
 ## A ping with 126 bytes of payload: RFC 6455 says fail with a close frame (1002), which we do;
@@ -169,18 +146,18 @@ func test_reserved_opcode_closes_1002() -> void:
 func test_oversized_control_frame_closes_1002() -> void:
 	var p := PackedByteArray()
 	p.resize(126)
-	var t: Array = await _both(_protocol_error(RawServer.frame(9, p)))
+	var t: Array = await _both(_server_sends(RawServer.frame(9, p)))
 	_check(t, _failed_with(1002, "Protocol error"), ["connect_to_url -> 0", "state 0", "state 3", "closed -1 ''", "server got []"], false)
 
 
 func test_continuation_without_start_closes_1002() -> void:
-	await _same(_protocol_error(RawServer.frame(0, "x".to_utf8_buffer())), _failed_with(1002, "Protocol error"))
+	await _same(_server_sends(RawServer.frame(0, "x".to_utf8_buffer())), _failed_with(1002, "Protocol error"))
 
 
 ## Invalid UTF-8 in a text message fails the connection with 1007 (RFC 6455 section 8.1); the
 ## engine (4.6.3) does so too.
 func test_invalid_utf8_text_closes_1007() -> void:
-	await _same(_protocol_error(RawServer.frame(1, PackedByteArray([0x66, 0xFF, 0x6F]))), _failed_with(1007, "Invalid frame payload data"))
+	await _same(_server_sends(RawServer.frame(1, PackedByteArray([0x66, 0xFF, 0x6F]))), _failed_with(1007, "Invalid frame payload data"))
 
 
 # --- Documented differences -----------------------------------------------------------------
