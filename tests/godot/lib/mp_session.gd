@@ -88,13 +88,14 @@ func _for_each(line_ups: Array, body: Callable) -> void:
 
 
 ## `_for_each` with a session of each line-up (`_session` with the other arguments):
-## `body.call(all, line_up)` runs once every client is connected and known to the others; a
-## session that does not come up is a failure (`_session`'s) and runs no body.
+## `body.call(server, client A, client B..., line_up)` (the Lobby of each participant, then the
+## line-up) runs once every client is connected and known to the others; a session that does not
+## come up is a failure (`_session`'s) and runs no body.
 func _for_each_session(line_ups: Array, body: Callable, peer_setup := Callable(), tls: TLSOptions = null, scheme := "ws", host := "127.0.0.1") -> void:
 	await _for_each(line_ups, func(line_up: Array) -> void:
 		var all := await _session(line_up, peer_setup, tls, scheme, host)
 		if not all.is_empty():
-			await body.call(all, line_up))
+			await body.callv(all + [line_up]))
 
 
 # --- Checks that name the line-up ---------------------------------------------------------------

@@ -9,10 +9,7 @@ extends "res://lib/mp_session.gd"
 ## The multiplayer demo's flow: every client sets its name by RPC to the server, which
 ## acknowledges it to everyone; every participant ends with the same roster.
 func test_names_registered_by_rpc_are_acknowledged_to_all() -> void:
-	var body := func(all: Array, _line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
+	var body := func(server: Lobby, a: Lobby, b: Lobby, _line_up: Array) -> void:
 		var roster := {1: "host", _id(a): "alice", _id(b): "bob"}
 		if await _wait(func(): return server.names == roster and a.names == roster and b.names == roster, "every roster complete"):
 			_eq(a.names, server.names, "client A's roster equals the server's")
@@ -37,10 +34,7 @@ func test_names_registered_by_rpc_are_acknowledged_to_all() -> void:
 ## A client calls an RPC on another client; SceneMultiplayer relays it through the server
 ## (server_relay, is_server_relay_supported() == true), in both directions and as a broadcast.
 func test_client_to_client_rpc_is_relayed_both_ways() -> void:
-	var body := func(all: Array, _line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
+	var body := func(server: Lobby, a: Lobby, b: Lobby, _line_up: Array) -> void:
 		_eq(a.peer.is_server_relay_supported(), true, "client is_server_relay_supported()")
 		_eq(server.peer.is_server_relay_supported(), true, "server is_server_relay_supported()")
 		a.note.rpc_id(_id(b), "A to B")
@@ -113,11 +107,7 @@ func test_scene_multiplayer_authentication() -> void:
 ## exactly once on the server and on every other client; the leaver itself sees
 ## server_disconnected.
 func test_leaving_client_is_reported_once_everywhere() -> void:
-	var body := func(all: Array, _line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
-		var c: Lobby = all[3]
+	var body := func(server: Lobby, a: Lobby, b: Lobby, c: Lobby, _line_up: Array) -> void:
 		var id_a := _id(a)
 		var id_b := _id(b)
 		# A leaves abruptly: the engine's close() sends no close frame.
@@ -150,10 +140,7 @@ func test_leaving_client_is_reported_once_everywhere() -> void:
 ## at its next poll (and so SceneMultiplayer forgets the client), the engine's reports nothing
 ## (godot#108716: the client stays in its SceneMultiplayer).
 func test_server_disconnect_peer_kicks_a_client() -> void:
-	var body := func(all: Array, line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
+	var body := func(server: Lobby, a: Lobby, b: Lobby, line_up: Array) -> void:
 		var id_a := _id(a)
 		server.peer.disconnect_peer(id_a)
 		if await _wait(func(): return a.count("api.server_disconnected") == 1 and b.count("api.peer_disconnected", id_a) == 1 and server.count("peer.peer_disconnected", id_a) == 1, "A kicked"):
@@ -185,10 +172,7 @@ func test_server_disconnect_peer_kicks_a_client() -> void:
 ## The server closing: every client sees server_disconnected exactly once (never
 ## connection_failed) and ends DISCONNECTED.
 func test_server_closing_disconnects_every_client() -> void:
-	var body := func(all: Array, _line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
+	var body := func(server: Lobby, a: Lobby, b: Lobby, _line_up: Array) -> void:
 		server.api.multiplayer_peer = null
 		server.peer.close()
 		_eq(server.peer.get_connection_status(), DISCONNECTED, "the server's peer is DISCONNECTED after close()")
@@ -210,11 +194,8 @@ func test_200_kib_rpc_payload() -> void:
 	var big := func(p):
 		p.inbound_buffer_size = 1 << 20
 		p.outbound_buffer_size = 1 << 20
-	var body := func(all: Array, _line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
-		for l in all:
+	var body := func(server: Lobby, a: Lobby, b: Lobby, _line_up: Array) -> void:
+		for l in [server, a, b]:
 			l.expected_blob = data
 		server.blob.rpc_id(_id(a), data)
 		a.blob.rpc_id(1, data)
@@ -234,10 +215,7 @@ func test_200_kib_rpc_payload() -> void:
 ## wss: the server with TLSOptions.server, clients trusting its certificate.
 func test_wss_session() -> void:
 	_make_tls()
-	var body := func(all: Array, line_up: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
-		var b: Lobby = all[2]
+	var body := func(server: Lobby, a: Lobby, b: Lobby, line_up: Array) -> void:
 		_eq(a.peer.get_peer(1).get_requested_url(), "wss://localhost:%d" % server.get_meta("port"), "the client's URL")
 		a.note.rpc_id(_id(b), "secret A to B")
 		b.note.rpc_id(1, "secret B to server")

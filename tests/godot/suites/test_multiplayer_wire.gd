@@ -48,9 +48,7 @@ func test_wire_first_message_is_the_id_then_headerless_packets() -> void:
 ## and the peer stays; bytes that are not WebSocket drop that peer only. The other client
 ## keeps talking to the server throughout.
 func test_server_survives_garbage_from_a_raw_client() -> void:
-	var body := func(all: Array, _pair: Array) -> void:
-		var server: Lobby = all[0]
-		var a: Lobby = all[1]
+	var body := func(server: Lobby, a: Lobby, _pair: Array) -> void:
 		var raw := RawClient.new()
 		raw.connect_to(server.get_meta("port"))
 		pollables.append(raw)
