@@ -40,6 +40,8 @@ func cleanup() -> void:
 	for p in pollables:
 		if p.has_method("stop"):
 			p.stop()
+		elif p is MultiplayerPeer:
+			p.close()
 		elif p.has_method("close"):
 			p.close(-1)
 	pollables.clear()

@@ -8,15 +8,6 @@ extends TestSuite
 const HELPER_PATH := "res://addons/rust_websocket/rust_websocket.gd"
 
 
-## MultiplayerPeer.close() takes no arguments (the base cleanup calls close(-1)).
-func cleanup() -> void:
-	for p in pollables.duplicate():
-		if p is MultiplayerPeer:
-			p.close()
-			pollables.erase(p)
-	super.cleanup()
-
-
 func test_native_classes_where_the_extension_is_loaded() -> void:
 	check(RustWebSocket.is_native(), "is_native() is true with the extension loaded")
 	var peer := RustWebSocket.new_peer()
