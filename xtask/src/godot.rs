@@ -156,24 +156,7 @@ pub fn run_with(
     run::capture(cmd, limit_s)
 }
 
-/// Fails on what a clean run never prints.
-pub fn check_log(log: &str) -> Result<()> {
-    const BAD: [&str; 7] = [
-        "SCRIPT ERROR",
-        "Error loading extension",
-        "Error loading GDExtension",
-        "GDExtension dynamic library not found",
-        "ObjectDB instances leaked",
-        "resources still in use at exit",
-        "panicked at",
-    ];
-    let found: Vec<&str> = BAD.iter().copied().filter(|b| log.contains(b)).collect();
-    if found.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("the Godot log shows: {}", found.join(", ")))
-    }
-}
+pub use crate::shared::check_log;
 
 /// The runner's last `N passed, N failed` line.
 pub fn summary(log: &str) -> Option<(u32, u32)> {

@@ -17,10 +17,10 @@
 //!   bounded time (default 300 s); not part of `test`.
 //! * `bench [core|mp|echo]` – print speed and memory figures: the core's (idle scale, echo
 //!   throughput, permessage-deflate on game-state JSON, also against Node `ws` when the interop
-//!   stage installed it; `nodebench.rs`), then the high-level multiplayer stage (1,000 clients
-//!   against a headless Godot server with our multiplayer peer and with the engine's, side by
-//!   side; `mpbench.rs`), then the echo servers side by side (ours in Godot, the engine's way,
-//!   Node `ws`, our core, raw TCP; `echobench/`, load from `loadgen/`); `bench echo` alone.
+//!   stage installed it), then the high-level multiplayer stage (1,000 clients against a headless
+//!   Godot server with our multiplayer peer and with the engine's, side by side), then the echo
+//!   servers side by side (ours in Godot, the engine's way, Node `ws`, our core, raw TCP);
+//!   `bench echo` alone. The benchmarks are the `bench` crate, run in release (`docs/bench.md`).
 //! * `package [--no-build|--native] [--all-platforms]` – the release zip in `target/dist/`
 //!   (`package/`); by default on Linux x86-64 with every desktop library built and checked here
 //!   (Linux x86-64/arm64 for glibc 2.28 and macOS universal with cargo-zigbuild, `cross/`;
@@ -49,14 +49,11 @@ mod autobahn;
 mod certs;
 mod cross;
 mod dual_stack;
-mod echobench;
 mod external;
 mod godot;
-mod loadgen;
-mod mpbench;
-mod nodebench;
 mod package;
 mod run;
+mod shared;
 mod windows;
 
 use std::path::{Path, PathBuf};
@@ -131,27 +128,27 @@ fn package_test() -> Result<()> {
     }
 }
 
-/// The core's figures, the multiplayer stage, then the echo servers (`only`: one of them).
+/// The benchmarks (the `bench` crate, in release; `docs/bench.md`): the core's figures, the
+/// multiplayer stage, then the echo servers (`only`: one of them). Godot is found, the extension
+/// built and the test project imported here; the crate is told where Godot is, or why it is not.
 fn bench(only: Option<&str>) -> Result<()> {
-    if only == Some("echo") {
-        return echobench::run();
+    let which = only.unwrap_or("all");
+    if !["all", "core", "mp", "echo"].contains(&which) {
+        return Err(format!("bench {which}: expected core, mp or echo"));
     }
-    if only != Some("mp") {
-        run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])?;
-        if let Err(e) = nodebench::run() {
-            println!("compression rows against Node ws: {e}");
-        }
-    }
-    if only != Some("core") {
-        let godot = godot::find()?;
-        build()?;
-        godot::import(&godot, &root().join("tests/godot"))?;
-        mpbench::run(&godot)?;
-    }
-    if only.is_none() {
-        echobench::run()?;
-    }
-    Ok(())
+    let godot = (which != "core").then(|| {
+        godot::find().and_then(|g| {
+            build()?;
+            godot::import(&g, &root().join("tests/godot"))?;
+            Ok(g)
+        })
+    });
+    let godot = match godot {
+        Some(Ok(g)) => format!("--godot={}", g.display()),
+        Some(Err(e)) => format!("--no-godot={e}"),
+        None => "--no-godot=not needed".into(),
+    };
+    run::cargo(&["run", "--release", "--locked", "-p", "bench", "--", which, &godot])
 }
 
 /// Runs the core's fuzz target for `seconds`. cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP

@@ -183,7 +183,7 @@ fn one_run(godot: &Path, kind: &str, clients: usize) -> Result<Figures> {
     let log = server.stop();
     let figures =
         measured.map_err(|e| format!("{kind} server: {e}\n--- server log (last lines) ---\n{}", tail(&log, 30)))?;
-    crate::godot::check_log(&log).map_err(|e| format!("{kind} server: {e}\n{}", tail(&log, 30)))?;
+    crate::run::check_log(&log).map_err(|e| format!("{kind} server: {e}\n{}", tail(&log, 30)))?;
     let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).take(5).collect();
     if !errors.is_empty() {
         return Err(format!("{kind} server logged errors:\n{}", errors.join("\n")));

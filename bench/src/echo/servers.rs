@@ -97,7 +97,7 @@ impl Proc {
             }
             Kind::Core | Kind::Raw => {
                 let mut cmd = Command::new(&env.exe);
-                cmd.args(["bench", "echo", if kind == Kind::Core { "--serve=core" } else { "--serve=raw" }]);
+                cmd.args(["serve", if kind == Kind::Core { "core" } else { "raw" }]);
                 cmd
             }
         };
