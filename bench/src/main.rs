@@ -9,6 +9,7 @@
 //! `core N` sets the idle scale's clients. Internal modes (this program started by itself):
 //! `memory-child MODE N` (`corebench/deflate_memory.rs`), `serve core|raw` (`echo/serve.rs`).
 
+mod client;
 mod corebench;
 mod echo;
 mod loadgen;

@@ -1,19 +1,19 @@
-//! One client connection of the load generator: its socket, what it has read of the current
-//! frame, and what it still has to write.
+//! One client connection of the load generator: its socket, its upgrade, the frames it reads
+//! (the core's reader, `crate::client`) and what it still has to write.
 //!
-//! Reading takes frame headers only: payload bytes are counted and skipped, not copied, except
-//! on the controller connection and in control frames (pings are answered with their payload).
-//! Writing is copy-free: every load message of a run is the same masked frame (the generator's
-//! template), so a connection's queue is a count of those frames and how far the first one went,
-//! written with one vectored write; other bytes (the upgrade request, pongs, control messages)
-//! go first, between whole frames.
+//! Data payloads are kept only on the controller connection (its answers); the others count
+//! messages by length. Writing is copy-free: every load message of a run is the same masked
+//! frame (the generator's template), so a connection's queue is a count of those frames and how
+//! far the first one went, written with one vectored write; other bytes (the upgrade request,
+//! pongs, control messages) go first, between whole frames.
 
 use std::collections::VecDeque;
 use std::io::{ErrorKind, IoSlice, Write};
 
 use mio::net::TcpStream;
 
-use super::wire::{flush, parse_header, push_frame, upgrade_answer, Header};
+use super::sockets::flush;
+use crate::client::{self, Frames, Incoming, Upgrade};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum State {
@@ -25,6 +25,7 @@ pub(super) enum State {
 
 /// A whole message or control frame read from the server (the payload only when kept).
 pub(super) struct Msg {
+    /// The opcode: 1 text, 2 binary, 8 close, 9 ping, 10 pong.
     pub op: u8,
     pub len: usize,
     pub payload: Vec<u8>,
@@ -40,18 +41,15 @@ pub(super) struct Conn {
     keep: bool,
     /// Raw TCP: the "upgrade answer" is the echo of the probe the connection sent first.
     raw: bool,
-    /// The upgrade answer, then a frame header, while incomplete.
+    /// The upgrade, and its answer while incomplete.
+    upgrade: Upgrade,
     head: Vec<u8>,
-    /// The frame being read and its payload bytes still to come.
-    cur: Option<Header>,
-    left: usize,
-    payload: Vec<u8>,
-    /// The message being read (fragments add up): its opcode and length so far.
-    msg: (u8, usize),
+    /// Frames in, once open.
+    frames: Option<Frames>,
     /// Bytes to write before the next template frame.
     pub extra: Vec<u8>,
     /// Template frames queued, and the bytes of the first one already written.
-    pub frames: usize,
+    pub queued: usize,
     offset: usize,
     /// Send times (µs since the generator's epoch) of the messages not echoed yet, oldest first.
     pub sent_at: VecDeque<u64>,
@@ -65,104 +63,77 @@ impl Conn {
             sock,
             keep,
             raw,
+            upgrade: Upgrade::new(),
             head: Vec::new(),
-            cur: None,
-            left: 0,
-            payload: Vec::new(),
-            msg: (0, 0),
+            frames: None,
             extra: Vec::new(),
-            frames: 0,
+            queued: 0,
             offset: 0,
             sent_at: VecDeque::new(),
+        }
+    }
+
+    /// The upgrade request to send first (for raw TCP, `probe`).
+    pub fn request(&self, addr: std::net::SocketAddr, probe: &[u8]) -> Vec<u8> {
+        if self.raw {
+            probe.to_vec()
+        } else {
+            self.upgrade.request(addr)
         }
     }
 
     /// Takes bytes read from the socket; whole messages and control frames go to `out`.
     /// False when the server broke the protocol or refused the upgrade.
     pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Msg>) -> bool {
-        if self.state == State::Upgrading {
+        let Some(frames) = self.frames.as_mut() else {
             self.head.extend_from_slice(data);
             let probe = super::RAW_PROBE.len();
-            let answer =
-                if self.raw { (self.head.len() >= probe).then_some(Ok(probe)) } else { upgrade_answer(&self.head) };
+            let answer = if self.raw {
+                (self.head.len() >= probe).then_some(Ok(probe))
+            } else {
+                self.upgrade.answer(&self.head)
+            };
             return match answer {
                 None => true,
                 Some(Err(())) => false,
                 Some(Ok(end)) => {
                     let rest = self.head.split_off(end);
-                    self.head.clear();
+                    self.head = Vec::new();
                     self.state = State::Open;
-                    self.feed(&rest, out)
+                    self.frames = Some(Frames::new(rest, self.raw));
+                    self.feed(&[], out)
                 }
             };
-        }
-        while !data.is_empty() {
-            if let Some(h) = self.cur {
-                let n = self.left.min(data.len());
-                if self.keep || h.op >= 8 {
-                    self.payload.extend_from_slice(&data[..n]);
-                }
-                self.left -= n;
-                data = &data[n..];
-                if self.left == 0 && !self.finish(out) {
-                    return false;
-                }
-                continue;
+        };
+        loop {
+            loop {
+                let msg = match frames.next() {
+                    Err(()) => return false,
+                    Ok(None) => break,
+                    Ok(Some(Incoming::Message(p))) => {
+                        let payload = if self.keep { p.data.to_vec() } else { Vec::new() };
+                        Msg { op: if p.text { 1 } else { 2 }, len: p.data.len(), payload }
+                    }
+                    Ok(Some(Incoming::Ping(payload))) => Msg { op: 9, len: payload.len(), payload },
+                    Ok(Some(Incoming::Pong)) => Msg { op: 10, len: 0, payload: Vec::new() },
+                    Ok(Some(Incoming::Close(..))) => Msg { op: 8, len: 0, payload: Vec::new() },
+                };
+                out.push(msg);
             }
-            let Some((h, used)) = self.header(data) else { return true };
-            data = &data[used..];
-            (self.cur, self.left) = (Some(h), h.len);
-            if h.len == 0 && !self.finish(out) {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// The next frame header and how many bytes of `data` it took; `None` when `data` ended
-    /// first (its bytes are kept for the next call).
-    fn header(&mut self, data: &[u8]) -> Option<(Header, usize)> {
-        if self.head.is_empty() {
-            if let Some(h) = parse_header(data) {
-                return Some((h, h.size));
-            }
-            self.head.extend_from_slice(data);
-            return None;
-        }
-        // A header is at most 14 bytes.
-        let before = self.head.len();
-        let take = (14 - before.min(14)).min(data.len());
-        self.head.extend_from_slice(&data[..take]);
-        let h = parse_header(&self.head)?;
-        self.head.clear();
-        Some((h, h.size - before))
-    }
-
-    /// The current frame is complete: a control frame, or a fragment of a message.
-    fn finish(&mut self, out: &mut Vec<Msg>) -> bool {
-        let h = self.cur.take().expect("a frame was being read");
-        let payload = std::mem::take(&mut self.payload);
-        match h.op {
-            8..=15 => {
-                out.push(Msg { op: h.op, len: h.len, payload });
+            if data.is_empty() || frames.fill(&mut data).is_err() {
                 return true;
             }
-            1 | 2 if self.msg.0 == 0 => self.msg = (h.op, h.len),
-            0 if self.msg.0 != 0 => self.msg.1 += h.len,
-            _ => return false,
         }
-        if h.fin {
-            let (op, len) = std::mem::take(&mut self.msg);
-            out.push(Msg { op, len, payload });
-        } else if self.keep {
-            self.payload = payload;
-        }
-        true
     }
 
-    /// Queues a pong (answering a ping) or any other small frame, masked.
-    pub fn queue_frame(&mut self, b0: u8, payload: &[u8]) {
-        push_frame(&mut self.extra, b0, payload, [0x5a, 0x17, 0xc3, 0x09]);
+    /// Queues a pong answering a ping with `payload`.
+    pub fn queue_pong(&mut self, payload: &[u8]) {
+        client::pong(&mut self.extra, payload);
+    }
+
+    /// Queues a text message (the controller's).
+    pub fn queue_text(&mut self, text: &str) {
+        client::message(&mut self.extra, true, text.as_bytes());
     }
 
     /// Writes what is queued as far as the socket takes it; false when the connection failed.
@@ -177,10 +148,10 @@ impl Conn {
                     return true;
                 }
             }
-            if self.frames == 0 || frame.is_empty() {
+            if self.queued == 0 || frame.is_empty() {
                 return true;
             }
-            let count = self.frames.min(SLICES);
+            let count = self.queued.min(SLICES);
             let mut slices = [IoSlice::new(&[]); SLICES];
             slices[0] = IoSlice::new(&frame[self.offset..]);
             for s in slices.iter_mut().take(count).skip(1) {
@@ -190,7 +161,7 @@ impl Conn {
                 Ok(0) => return false,
                 Ok(n) => {
                     let total = self.offset + n;
-                    self.frames -= total / frame.len();
+                    self.queued -= total / frame.len();
                     self.offset = total % frame.len();
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return true,

@@ -36,7 +36,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::loadgen::wire::{cpu_ticks, rank, HZ};
+use crate::loadgen::sockets::{cpu_ticks, rank, HZ};
 use crate::run::{self, Background};
 use crate::Result;
 
