@@ -9,6 +9,14 @@ use crate::Result;
 
 pub use crate::shared::{step, which, Background};
 
+/// Time limit of one library build (a cold one compiles the standard library too, for minutes).
+pub const BUILD_LIMIT_S: u64 = 2400;
+
+/// A duration in whole seconds, "12 s".
+pub fn secs(d: Duration) -> String {
+    format!("{:.0} s", d.as_secs_f64())
+}
+
 pub fn cargo(args: &[&str]) -> Result<()> {
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)

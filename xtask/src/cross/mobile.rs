@@ -80,8 +80,8 @@ pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str])
     }
     super::quick_env(&mut cmd);
     let start = Instant::now();
-    let out = run::capture(cmd, super::BUILD_LIMIT_S)?;
-    let took = super::secs(start.elapsed());
+    let out = run::capture(cmd, run::BUILD_LIMIT_S)?;
+    let took = run::secs(start.elapsed());
     if !out.success {
         return Err(format!("cargo check for {triple} failed ({}) after {took}", out.status));
     }
