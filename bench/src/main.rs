@@ -12,6 +12,7 @@
 mod client;
 mod corebench;
 mod echo;
+mod figures;
 mod loadgen;
 mod mp;
 // xtask's process helpers and Godot log check, one source for both (the benchmarks use most).

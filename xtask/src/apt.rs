@@ -27,6 +27,15 @@ pub fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Installs Debian `packages` (as root) when `tool` is not on PATH.
+pub fn ensure(tool: &str, packages: &[&str]) -> Result<()> {
+    if run::which(tool).is_some() {
+        return Ok(());
+    }
+    install(packages, packages, tool)?;
+    run::which(tool).map(|_| ()).ok_or_else(|| format!("Debian's {} did not provide {tool}", packages.join(", ")))
+}
+
 /// Whether Debian `package` is installed (dpkg-query).
 pub fn installed(package: &str) -> bool {
     Command::new("dpkg-query")

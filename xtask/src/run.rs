@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 
-pub use crate::shared::{step, which, Background};
+pub use crate::shared::{node_ws, step, which, Background};
 
 /// Time limit of one library build (a cold one compiles the standard library too, for minutes).
 pub const BUILD_LIMIT_S: u64 = 2400;

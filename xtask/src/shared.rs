@@ -18,6 +18,30 @@ pub fn step(what: &str) {
     println!("\n==> {what}");
 }
 
+/// Node `ws` 8.23.0 under `target/interop/node/` (the interop stage's drivers and the echo
+/// benchmark's Node server use the same copy), installed with npm when missing: its
+/// `node_modules` folder.
+pub fn node_ws(root: &std::path::Path) -> Result<std::path::PathBuf> {
+    let dir = root.join("target/interop/node");
+    if which("node").is_none() {
+        return Err("`node` is not installed".into());
+    }
+    if !dir.join("node_modules/ws").exists() {
+        step("installing Node ws 8.23.0 into target/interop/node");
+        let ok = Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg("ws@8.23.0")
+            .status()
+            .map_err(|e| format!("npm: {e}"))?
+            .success();
+        if !ok {
+            return Err("npm install ws failed".into());
+        }
+    }
+    Ok(dir.join("node_modules"))
+}
+
 /// A child process running in the background, its output lines collected (and echoed when
 /// `echo` is set). Its stdout and stderr share one pipe, so the lines keep the order in which the
 /// process wrote them (a server's warnings on stderr and its prints on stdout interleave as they

@@ -149,7 +149,7 @@ impl Control {
     fn sample_line(&self, peers: usize) -> String {
         let mut sorted = self.costs.clone();
         sorted.sort_unstable();
-        let rank = |q: f64| crate::loadgen::sockets::rank(&sorted, q);
+        let rank = |q: f64| crate::figures::rank(&sorted, q);
         format!(
             "frames={} seconds={:.3} p50_us={} p99_us={} max_us={} over={} broadcasts={} peers={peers}",
             sorted.len(),

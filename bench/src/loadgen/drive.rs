@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use mio::Token;
 
-use super::sockets::{connected, cpu_ticks, rank, Schedule, HZ};
+use super::sockets::{connected, Schedule};
 use super::*;
 use crate::client;
+use crate::figures::{cpu_ticks, rank, HZ};
 
 impl Fleet {
     /// Starts `load` on every open load connection: closed loop fills each connection's window,

@@ -1,6 +1,6 @@
 //! What the load generators (this one and the multiplayer benchmark's, `mp/generator`) share
 //! besides their WebSocket client (`crate::client`): a non-blocking connect's outcome, writing a
-//! byte queue as far as the socket takes it, the open-loop send schedule, CPU ticks, quantiles.
+//! byte queue as far as the socket takes it and the open-loop send schedule.
 
 use std::io::{ErrorKind, Write};
 use std::time::{Duration, Instant};
@@ -51,23 +51,4 @@ impl Schedule {
     pub fn due(&self, n: u64) -> Instant {
         self.start + Duration::from_secs_f64(n as f64 / self.per_s)
     }
-}
-
-/// User + system CPU ticks of a process (`self` or a pid), all threads.
-pub fn cpu_ticks(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
-}
-
-/// Clock ticks per second of `/proc/*/stat` (USER_HZ, 100 on Linux).
-pub const HZ: f64 = 100.0;
-
-/// Nearest-rank quantile of sorted values.
-pub fn rank(sorted: &[u32], q: f64) -> u32 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let k = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[k - 1]
 }

@@ -36,7 +36,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::loadgen::sockets::{cpu_ticks, rank, HZ};
+use crate::figures::{cpu_ticks, int, rank, HZ};
 use crate::run::{self, Background};
 use crate::Result;
 
@@ -200,25 +200,6 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// An integer with thousands separators.
-fn int(x: f64) -> String {
-    if !x.is_finite() {
-        return "?".into();
-    }
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if x < 0.0 {
-        out.insert(0, '-');
-    }
-    out
 }
 
 /// A duration in seconds, as ms below 1 s.

@@ -76,7 +76,7 @@ pub fn check_all(checks: &mut Checks, libs: &[(String, PathBuf)]) {
 /// Debian sid's arm64 Godot, unpacked once under `target/godot-sid-arm64/`, run under
 /// `qemu-aarch64` (`godot::unpack_sid`): the wrapper script's path.
 pub fn arm64_godot() -> Result<PathBuf> {
-    super::apt_install("qemu-aarch64", &["qemu-user"])?;
+    crate::apt::ensure("qemu-aarch64", &["qemu-user"])?;
     let qemu = run::which("qemu-aarch64").ok_or("qemu-aarch64 is not on PATH")?;
     let cache = crate::root().join("target/godot-sid-arm64");
     let no_apt = "the arm64 Godot is unpacked from Debian sid's package: needs apt-get and dpkg";

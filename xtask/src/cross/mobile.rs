@@ -30,7 +30,7 @@ pub const TARGETS: [(&str, &str, &[&str]); 2] = [
 pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str]) -> Result<String> {
     let (cargo, rustc) = tc.debian()?;
     if run::which("clang").is_none() {
-        super::apt_install("clang", &["clang"])?;
+        crate::apt::ensure("clang", &["clang"])?;
     }
     let env_triple = triple.replace('-', "_");
     // `check --release` in the quick builds' directory and profile: the host's build scripts and

@@ -329,7 +329,7 @@ pub fn llvm_tool(names: &[&str]) -> Result<PathBuf> {
     }
     // `llvm` has some tools only under versioned names (`llvm-lipo-14` from `llvm-14`), so
     // whether the install gave `names[0]` does not matter, only whether one of `names` is there.
-    let installed = apt_install(names[0], &["llvm"]);
+    let installed = crate::apt::ensure(names[0], &["llvm"]);
     first().ok_or_else(|| match installed {
         Err(e) => e,
         Ok(()) => format!("none of {} is on PATH after installing Debian's llvm", names.join(", ")),
@@ -345,13 +345,4 @@ pub fn install(built: &Path, name: &str) -> Result<PathBuf> {
     let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
     println!("xtask: addons/rust_websocket/bin/{name} ({:.1} MiB)", size as f64 / 1048576.0);
     Ok(dest)
-}
-
-/// Installs Debian `packages` (as root) when `tool` is missing.
-pub fn apt_install(tool: &str, packages: &[&str]) -> Result<()> {
-    if run::which(tool).is_some() {
-        return Ok(());
-    }
-    crate::apt::install(packages, packages, tool)?;
-    run::which(tool).map(|_| ()).ok_or_else(|| format!("Debian's {} did not provide {tool}", packages.join(", ")))
 }
