@@ -11,8 +11,9 @@
 //!
 //! The load generator is this process: one thread, non-blocking sockets under mio, open loop
 //! (RPCs go out on a fixed schedule whatever the answers do), all on 127.0.0.1, bounded in
-//! clients, time and attempts. It speaks the protocol directly: the HTTP upgrade, masked binary
-//! frames, the 4-byte little-endian id the server sends first, then `SceneMultiplayer` packets.
+//! clients, time and attempts. Its WebSocket side is the core's protocol code (`crate::client`: the
+//! HTTP upgrade, masked binary frames); over it, it speaks the engine's multiplayer protocol
+//! directly: the 4-byte little-endian id the server sends first, then `SceneMultiplayer` packets.
 //! It makes real RPCs rather than RAW packets (`send_bytes`, `[3] + bytes`): RAW would skip what
 //! a game's RPC costs the server (node and method lookup, argument decoding, the GDScript call,
 //! encoding the answer, the node path cache), and that work is the same for both peers, so it
