@@ -8,7 +8,7 @@
 //! pongs, control messages) go first, between whole frames.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, IoSlice, Write};
+use std::io::{ErrorKind, IoSlice, Read, Write};
 
 use mio::net::TcpStream;
 
@@ -82,47 +82,66 @@ impl Conn {
         }
     }
 
-    /// Takes bytes read from the socket; whole messages and control frames go to `out`.
-    /// False when the server broke the protocol or refused the upgrade.
-    pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Msg>) -> bool {
-        let Some(frames) = self.frames.as_mut() else {
-            self.head.extend_from_slice(data);
-            let probe = super::RAW_PROBE.len();
-            let answer = if self.raw {
-                (self.head.len() >= probe).then_some(Ok(probe))
-            } else {
-                self.upgrade.answer(&self.head)
-            };
-            return match answer {
-                None => true,
-                Some(Err(())) => false,
-                Some(Ok(end)) => {
-                    let rest = self.head.split_off(end);
-                    self.head = Vec::new();
-                    self.state = State::Open;
-                    self.frames = Some(Frames::new(rest, self.raw));
-                    self.feed(&[], out)
-                }
-            };
-        };
+    /// Reads what the socket has: the upgrade's answer through `buf`, then straight into the
+    /// frame reader; whole messages and control frames go to `out`. False when the connection
+    /// failed, or the server refused the upgrade or broke the protocol.
+    pub fn receive(&mut self, buf: &mut [u8], out: &mut Vec<Msg>) -> bool {
         loop {
-            loop {
-                let msg = match frames.next() {
-                    Err(()) => return false,
-                    Ok(None) => break,
-                    Ok(Some(Incoming::Message(p))) => {
-                        let payload = if self.keep { p.data.to_vec() } else { Vec::new() };
-                        Msg { op: if p.text { 1 } else { 2 }, len: p.data.len(), payload }
-                    }
-                    Ok(Some(Incoming::Ping(payload))) => Msg { op: 9, len: payload.len(), payload },
-                    Ok(Some(Incoming::Pong)) => Msg { op: 10, len: 0, payload: Vec::new() },
-                    Ok(Some(Incoming::Close(..))) => Msg { op: 8, len: 0, payload: Vec::new() },
-                };
-                out.push(msg);
+            let Some(sock) = self.sock.as_mut() else { return false };
+            let read = match self.frames.as_mut() {
+                Some(frames) => frames.fill(sock).map(|n| (n, false)),
+                None => sock.read(buf).map(|n| (n, true)),
+            };
+            let ok = match read {
+                Ok((0, _)) => false,
+                Ok((n, true)) => self.answer(&buf[..n], out),
+                Ok((_, false)) => self.drain(out),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+                Err(e) if e.kind() == ErrorKind::Interrupted => true,
+                Err(_) => false,
+            };
+            if !ok {
+                return false;
             }
-            if data.is_empty() || frames.fill(&mut data).is_err() {
-                return true;
+        }
+    }
+
+    /// Takes bytes of the upgrade's answer (for raw TCP, the probe's echo); once it is complete,
+    /// the connection is open and what followed it is read as frames.
+    fn answer(&mut self, data: &[u8], out: &mut Vec<Msg>) -> bool {
+        self.head.extend_from_slice(data);
+        let probe = super::RAW_PROBE.len();
+        let answer =
+            if self.raw { (self.head.len() >= probe).then_some(Ok(probe)) } else { self.upgrade.answer(&self.head) };
+        match answer {
+            None => true,
+            Some(Err(())) => false,
+            Some(Ok(end)) => {
+                let rest = self.head.split_off(end);
+                self.head = Vec::new();
+                self.state = State::Open;
+                self.frames = Some(Frames::new(rest, self.raw));
+                self.drain(out)
             }
+        }
+    }
+
+    /// Moves what the frame reader has whole to `out`; false when the server broke the protocol.
+    fn drain(&mut self, out: &mut Vec<Msg>) -> bool {
+        let Some(frames) = self.frames.as_mut() else { return true };
+        loop {
+            let msg = match frames.next() {
+                Err(()) => return false,
+                Ok(None) => return true,
+                Ok(Some(Incoming::Message(p))) => {
+                    let payload = if self.keep { p.data.to_vec() } else { Vec::new() };
+                    Msg { op: if p.text { 1 } else { 2 }, len: p.data.len(), payload }
+                }
+                Ok(Some(Incoming::Ping(payload))) => Msg { op: 9, len: payload.len(), payload },
+                Ok(Some(Incoming::Pong)) => Msg { op: 10, len: 0, payload: Vec::new() },
+                Ok(Some(Incoming::Close(..))) => Msg { op: 8, len: 0, payload: Vec::new() },
+            };
+            out.push(msg);
         }
     }
 

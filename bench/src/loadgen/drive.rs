@@ -1,7 +1,7 @@
 //! The generator's loop: sending (closed or open loop), the socket events, the echoes and their
 //! round trips, and the measured window.
 
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use mio::Token;
@@ -284,21 +284,5 @@ fn io(
     if (writable || !c.extra.is_empty()) && !c.flush(frame) {
         return false;
     }
-    if !readable {
-        return true;
-    }
-    loop {
-        let Some(sock) = c.sock.as_mut() else { return false };
-        match sock.read(buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                if !c.feed(&buf[..n], msgs) {
-                    return false;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
+    !readable || c.receive(buf, msgs)
 }
