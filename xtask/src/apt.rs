@@ -4,7 +4,46 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::Result;
+use crate::{run, Result};
+
+/// Installs Debian `packages` system-wide with apt-get (as root) for `for_what` (said in the
+/// heading and in errors); `all`: the packages the manual command in an error names.
+pub fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
+    let manual = format!("apt-get install --no-install-recommends {}", all.join(" "));
+    if run::which("apt-get").is_none() || !run::is_root() {
+        return Err(format!("{for_what} needs Debian packages: `{manual}` (as root)"));
+    }
+    run::step(&format!("installing Debian's {} for {for_what}", packages.join(", ")));
+    let _ = Command::new("apt-get").args(["-q", "update"]).status();
+    let ok = Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(packages)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err(format!("apt-get install {} failed", packages.join(" ")));
+    }
+    Ok(())
+}
+
+/// Installs Debian `packages` (as root) when `tool` is not on PATH.
+pub fn ensure(tool: &str, packages: &[&str]) -> Result<()> {
+    if run::which(tool).is_some() {
+        return Ok(());
+    }
+    install(packages, packages, tool)?;
+    run::which(tool).map(|_| ()).ok_or_else(|| format!("Debian's {} did not provide {tool}", packages.join(", ")))
+}
+
+/// Whether Debian `package` is installed (dpkg-query).
+pub fn installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "install ok installed")
+        .unwrap_or(false)
+}
 
 pub struct Apt {
     dir: PathBuf,

@@ -196,7 +196,7 @@ pub fn run_both(godot: &Path) -> Result<Vec<Verdict>> {
 /// Python `websockets`, as the interop stage installs it (same version, same place).
 const WEBSOCKETS: &str = "17.4";
 
-fn python_websockets() -> Result<PathBuf> {
+pub fn python_websockets() -> Result<PathBuf> {
     let dir = crate::root().join("target/interop/py");
     if !dir.join("websockets").exists() {
         run::step(&format!("installing Python websockets {WEBSOCKETS} into target/interop/py"));

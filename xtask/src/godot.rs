@@ -58,7 +58,8 @@ pub fn named() -> Result<PathBuf> {
     Ok(bin)
 }
 
-fn version(bin: &Path) -> Option<String> {
+/// A Godot's `--headless --version` ("4.6.3.stable.debian").
+pub fn version(bin: &Path) -> Option<String> {
     let out = Command::new(bin).args(["--headless", "--version"]).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().rev().find(|l| l.starts_with('4') || l.starts_with('3') || l.starts_with('5'))?;
@@ -78,38 +79,49 @@ fn check_version(v: &str) -> Result<()> {
 /// Debian sid's `godot` and its library closure, unpacked under `target/godot-sid/`, run through
 /// their own loader by a small wrapper script (sid needs a newer glibc than Debian 12 has).
 fn provision() -> Result<PathBuf> {
-    let cache = crate::root().join("target/godot-sid");
+    let no_apt = format!(
+        "no Godot {}.{}+ found: set GODOT4_BIN to a Godot 4 binary, or put `godot4` on PATH \
+         (automatic download needs apt-get and dpkg, i.e. Debian or Ubuntu)",
+        MIN.0, MIN.1
+    );
+    let (wrapper, v) = unpack_sid(&crate::root().join("target/godot-sid"), None, &no_apt)?;
+    check_version(&v)?;
+    Ok(wrapper)
+}
+
+/// Debian sid's `godot` for `arch` (`None`: x86-64, this machine's; `Some(qemu)`: arm64, run
+/// under that `qemu-aarch64 -L <root>`) and its library closure, unpacked once under `cache` with
+/// a private apt configuration (`apt.rs`), run through their own loader by the wrapper script
+/// `cache/godot4`; `no_apt`: the error without apt-get and dpkg. The wrapper and its version.
+pub fn unpack_sid(cache: &Path, qemu: Option<&Path>, no_apt: &str) -> Result<(PathBuf, String)> {
+    let (label, arch, triple, loader) = match qemu {
+        None => ("", None, "x86_64-linux-gnu", "ld-linux-x86-64.so.2"),
+        Some(_) => ("arm64 ", Some("arm64"), "aarch64-linux-gnu", "ld-linux-aarch64.so.1"),
+    };
     let wrapper = cache.join("godot4");
-    if wrapper.exists() {
-        if let Some(v) = version(&wrapper) {
-            println!("xtask: using cached {} (Godot {v})", wrapper.display());
-            return Ok(wrapper);
-        }
+    if let Some(v) = wrapper.exists().then(|| version(&wrapper)).flatten() {
+        println!("xtask: using cached {} (Godot {v}{})", wrapper.display(), qemu.map_or("", |_| ", arm64 under qemu"));
+        return Ok((wrapper, v));
     }
     if run::which("apt-get").is_none() || run::which("dpkg").is_none() {
-        return Err(format!(
-            "no Godot {}.{}+ found: set GODOT4_BIN to a Godot 4 binary, or put `godot4` on PATH \
-             (automatic download needs apt-get and dpkg, i.e. Debian or Ubuntu)",
-            MIN.0, MIN.1
-        ));
+        return Err(no_apt.into());
     }
-    run::step("provisioning headless Godot from Debian sid (no system-wide install)");
-    let _ = std::fs::remove_dir_all(&cache);
-    let apt = crate::apt::Apt::new(&cache, "sid")?;
+    run::step(&format!("provisioning Debian sid's {label}Godot (no system-wide install)"));
+    let _ = std::fs::remove_dir_all(cache);
+    let apt = crate::apt::Apt::with_arch(cache, "sid", arch)?;
     let deps = apt.closure("godot")?;
     // Libraries only: fonts and the debconf front ends are not needed to run headless.
     let skip = ["fonts-", "debconf", "cdebconf", "libdebian-installer", "libnewt", "libtextwrap", "libslang"];
     let pkgs: Vec<&str> = deps.iter().map(String::as_str).filter(|l| !skip.iter().any(|s| l.starts_with(s))).collect();
-    println!("xtask: downloading godot and {} packages of its closure", pkgs.len() - 1);
-    apt.unpack(&pkgs, &cache.join("root"))?;
+    println!("xtask: downloading {label}godot and {} packages of its closure", pkgs.len() - 1);
     let r = cache.join("root");
-    let lib = format!(
-        "{r}/usr/lib/x86_64-linux-gnu:{r}/lib/x86_64-linux-gnu:{r}/usr/lib/x86_64-linux-gnu/pulseaudio",
-        r = r.display()
-    );
+    apt.unpack(&pkgs, &r)?;
+    let r = r.display();
+    let lib = format!("{r}/usr/lib/{triple}:{r}/lib/{triple}:{r}/usr/lib/{triple}/pulseaudio");
+    let runner = qemu.map(|q| format!("{} -L {r} ", q.display())).unwrap_or_default();
     let script = format!(
-        "#!/bin/sh\n# Debian sid's Godot, run through its own loader (made by `cargo xtask`).\nexec {r}/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path {lib} {r}/usr/bin/godot \"$@\"\n",
-        r = r.display()
+        "#!/bin/sh\n# Debian sid's {label}Godot, run through its own loader (made by `cargo xtask`).\n\
+         exec {runner}{r}/usr/lib/{triple}/{loader} --library-path {lib} {r}/usr/bin/godot \"$@\"\n"
     );
     std::fs::write(&wrapper, script).map_err(|e| e.to_string())?;
     #[cfg(unix)]
@@ -117,10 +129,9 @@ fn provision() -> Result<PathBuf> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
     }
-    let v = version(&wrapper).ok_or("the unpacked Godot does not start")?;
-    check_version(&v)?;
-    println!("xtask: Godot {v} ready at {}", wrapper.display());
-    Ok(wrapper)
+    let v = version(&wrapper).ok_or_else(|| format!("the unpacked {label}Godot does not start"))?;
+    println!("xtask: Godot {v} ({label}Debian sid) ready at {}", wrapper.display());
+    Ok((wrapper, v))
 }
 
 /// Imports a project (needed once so that class_name scripts and the extension are known).
@@ -156,24 +167,7 @@ pub fn run_with(
     run::capture(cmd, limit_s)
 }
 
-/// Fails on what a clean run never prints.
-pub fn check_log(log: &str) -> Result<()> {
-    const BAD: [&str; 7] = [
-        "SCRIPT ERROR",
-        "Error loading extension",
-        "Error loading GDExtension",
-        "GDExtension dynamic library not found",
-        "ObjectDB instances leaked",
-        "resources still in use at exit",
-        "panicked at",
-    ];
-    let found: Vec<&str> = BAD.iter().copied().filter(|b| log.contains(b)).collect();
-    if found.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("the Godot log shows: {}", found.join(", ")))
-    }
-}
+pub use crate::shared::check_log;
 
 /// The runner's last `N passed, N failed` line.
 pub fn summary(log: &str) -> Option<(u32, u32)> {

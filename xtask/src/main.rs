@@ -17,10 +17,10 @@
 //!   bounded time (default 300 s); not part of `test`.
 //! * `bench [core|mp|echo]` – print speed and memory figures: the core's (idle scale, echo
 //!   throughput, permessage-deflate on game-state JSON, also against Node `ws` when the interop
-//!   stage installed it; `nodebench.rs`), then the high-level multiplayer stage (1,000 clients
-//!   against a headless Godot server with our multiplayer peer and with the engine's, side by
-//!   side; `mpbench.rs`), then the echo servers side by side (ours in Godot, the engine's way,
-//!   Node `ws`, our core, raw TCP; `echobench/`, load from `loadgen/`); `bench echo` alone.
+//!   stage installed it), then the high-level multiplayer stage (1,000 clients against a headless
+//!   Godot server with our multiplayer peer and with the engine's, side by side), then the echo
+//!   servers side by side (ours in Godot, the engine's way, Node `ws`, our core, raw TCP);
+//!   `bench echo` alone. The benchmarks are the `bench` crate, run in release (`docs/bench.md`).
 //! * `package [--no-build|--native] [--all-platforms]` – the release zip in `target/dist/`
 //!   (`package/`); by default on Linux x86-64 with every desktop library built and checked here
 //!   (Linux x86-64/arm64 for glibc 2.28 and macOS universal with cargo-zigbuild, `cross/`;
@@ -49,14 +49,12 @@ mod autobahn;
 mod certs;
 mod cross;
 mod dual_stack;
-mod echobench;
 mod external;
 mod godot;
-mod loadgen;
-mod mpbench;
-mod nodebench;
 mod package;
 mod run;
+mod shared;
+mod stages;
 mod windows;
 
 use std::path::{Path, PathBuf};
@@ -72,7 +70,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("demo") => demo(),
-        Some("test") => test(&args[1..]),
+        Some("test") => stages::test(&args[1..]),
         Some("build") if args.iter().any(|a| a == "--windows") => windows::command(),
         Some("build") => {
             build().and_then(|_| if args.iter().any(|a| a == "--export") { build_export() } else { Ok(()) })
@@ -131,27 +129,27 @@ fn package_test() -> Result<()> {
     }
 }
 
-/// The core's figures, the multiplayer stage, then the echo servers (`only`: one of them).
+/// The benchmarks (the `bench` crate, in release; `docs/bench.md`): the core's figures, the
+/// multiplayer stage, then the echo servers (`only`: one of them). Godot is found, the extension
+/// built and the test project imported here; the crate is told where Godot is, or why it is not.
 fn bench(only: Option<&str>) -> Result<()> {
-    if only == Some("echo") {
-        return echobench::run();
+    let which = only.unwrap_or("all");
+    if !["all", "core", "mp", "echo"].contains(&which) {
+        return Err(format!("bench {which}: expected core, mp or echo"));
     }
-    if only != Some("mp") {
-        run::cargo(&["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core"])?;
-        if let Err(e) = nodebench::run() {
-            println!("compression rows against Node ws: {e}");
-        }
-    }
-    if only != Some("core") {
-        let godot = godot::find()?;
-        build()?;
-        godot::import(&godot, &root().join("tests/godot"))?;
-        mpbench::run(&godot)?;
-    }
-    if only.is_none() {
-        echobench::run()?;
-    }
-    Ok(())
+    let godot = (which != "core").then(|| {
+        godot::find().and_then(|g| {
+            build()?;
+            godot::import(&g, &root().join("tests/godot"))?;
+            Ok(g)
+        })
+    });
+    let godot = match godot {
+        Some(Ok(g)) => format!("--godot={}", g.display()),
+        Some(Err(e)) => format!("--no-godot={e}"),
+        None => "--no-godot=not needed".into(),
+    };
+    run::cargo(&["run", "--release", "--locked", "-p", "bench", "--", which, &godot])
 }
 
 /// Runs the core's fuzz target for `seconds`. cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP
@@ -355,203 +353,4 @@ fn demo() -> Result<()> {
     }
     println!("xtask: demo OK");
     Ok(())
-}
-
-fn test(filters: &[String]) -> Result<()> {
-    // With filters, only the GDScript tests matching them run, plus the external stages named.
-    let stage = |name: &str| filters.is_empty() || filters.iter().any(|f| f == name);
-    let mut tally = Tally::default();
-    if filters.is_empty() {
-        run::step("Rust tests (core over real sockets on 127.0.0.1; documentation check)");
-        match run::cargo_test() {
-            Ok((0, 0)) => tally.add("rust", 0, 0, Some("cargo test ran no tests".into())),
-            Ok((p, f)) => tally.add("rust", p, f, None),
-            Err(e) => tally.add("rust", 0, 1, Some(e)),
-        }
-        run::step("Rust loopback, TLS and multiplayer suites again, every server on its I/O thread");
-        match run::cargo_test_io_thread() {
-            Ok((0, 0)) => tally.add("rust (io thread)", 0, 0, Some("cargo test ran no tests".into())),
-            Ok((p, f)) => tally.add("rust (io thread)", p, f, None),
-            Err(e) => tally.add("rust (io thread)", 0, 1, Some(e)),
-        }
-    }
-    // The other platforms' builds and checks (`cross/`) need neither this Godot nor the Linux
-    // build; macOS is left to `cargo xtask platforms` and `package` (CI's time budget).
-    if stage("platforms") {
-        match cross::stage(false) {
-            Ok((p, f, problem)) => tally.add("platforms", p, f, problem),
-            Err(e) => tally.add("platforms", 0, 1, Some(e)),
-        }
-    }
-    // The Windows cross-build and its checks need neither Godot nor the Linux build.
-    if stage("windows") {
-        match windows::stage() {
-            Ok((p, f, problem)) => tally.add("windows", p, f, problem),
-            Err(e) => tally.add("windows", 0, 1, Some(e)),
-        }
-    }
-    // Every later stage needs Godot, the extension built and the test project imported.
-    let project = root().join("tests/godot");
-    let ready = godot::find().and_then(|godot| {
-        build()?;
-        certs::write(&project.join("certs"))?;
-        godot::import(&godot, &project)?;
-        Ok(godot)
-    });
-    let godot = match ready {
-        Ok(godot) => godot,
-        Err(e) => {
-            tally.add("build", 0, 1, Some(format!("{e} (no Godot stage could run)")));
-            return tally.finish();
-        }
-    };
-    // Every suite twice: as the classes default, then with every class's `io_thread` on.
-    for (stage_name, env) in [("godot", &[][..]), ("godot (io thread)", &[("RUST_WEBSOCKET_IO_THREAD", "1")][..])] {
-        run::step(&format!("GDScript suites in headless Godot ({stage_name})"));
-        let (p, f, problem) = gdscript_stage(&godot, &project, filters, env);
-        tally.add(stage_name, p, f, problem);
-    }
-    if stage("dual-stack") {
-        match dual_stack::stage(&godot, &project) {
-            Some(Ok((p, f, problem))) => tally.add("dual-stack", p, f, problem),
-            Some(Err(e)) => tally.add("dual-stack", 0, 1, Some(e)),
-            None => {}
-        }
-    }
-    if stage("package") {
-        match package::stage(&godot) {
-            Ok((p, f, problem)) => tally.add("package", p, f, problem),
-            Err(e) => tally.add("package", 0, 1, Some(e)),
-        }
-    }
-    if stage("autobahn") {
-        match autobahn::run_both(&godot) {
-            Ok(verdicts) => {
-                for v in verdicts {
-                    tally.autobahn(&v.line(), v.problem());
-                }
-            }
-            Err(e) => tally.autobahn("autobahn: the stage did not complete", Some(e)),
-        }
-    }
-    if stage("interop") {
-        match external::interop(&godot) {
-            Ok((p, f, problem)) => tally.add("interop", p, f, problem),
-            Err(e) => tally.add("interop", 0, 1, Some(e)),
-        }
-    }
-    if stage("hostile") {
-        match external::hostile_and_soak(&godot) {
-            Ok((p, f, problem)) => tally.add("hostile+soak", p, f, problem),
-            Err(e) => tally.add("hostile+soak", 0, 1, Some(e)),
-        }
-    }
-    tally.finish()
-}
-
-/// The GDScript suites (filtered by `filters`) in one run of headless Godot with `env`.
-fn gdscript_stage(
-    godot: &Path,
-    project: &Path,
-    filters: &[String],
-    env: &[(&str, &str)],
-) -> (u32, u32, Option<String>) {
-    let mut args = vec!["--".to_string()];
-    args.extend(filters.iter().cloned());
-    match godot::run_with(godot, project, &args, 1500, env) {
-        Ok(out) => {
-            let summary = godot::summary(&out.text);
-            let mut problem = godot::check_log(&out.text).err();
-            if summary.is_none() {
-                problem = Some(format!("the Godot test runner printed no summary (exit {})", out.status));
-            } else if filters.is_empty() && summary == Some((0, 0)) {
-                problem = Some("the Godot test runner found no tests".into());
-            } else if !out.success && problem.is_none() {
-                problem = Some(format!("the Godot test runner exited with {}", out.status));
-            }
-            let (p, f) = summary.unwrap_or((0, 0));
-            (p, f, problem)
-        }
-        Err(e) => (0, 1, Some(e)),
-    }
-}
-
-/// Results of the test stages, and the closing `total: N passed, N failed` line, which counts
-/// tests: Rust tests, the Windows checks, GDScript tests, the package test's, interop peers,
-/// hostile cases and the soak. Autobahn cases are reported per role by outcome and not counted,
-/// except that a role that fails (a FAILED or UNIMPLEMENTED case, a short report) or a stage that
-/// errors out counts as one failure, so that the closing line never reads "0 failed" for a
-/// failing run.
-#[derive(Default)]
-struct Tally {
-    rows: Vec<(String, u32, u32, Option<String>)>,
-    autobahn: Vec<(String, Option<String>)>,
-}
-
-impl Tally {
-    /// A stage's counts; a problem (the stage errored out, a log shows a leak…) is one more
-    /// failure when the stage counted none.
-    fn add(&mut self, stage: &str, passed: u32, failed: u32, problem: Option<String>) {
-        self.rows.push((stage.to_string(), passed, failed + u32::from(problem.is_some() && failed == 0), problem));
-    }
-
-    /// One Autobahn role's line (cases by outcome), and why it fails if it does.
-    fn autobahn(&mut self, line: &str, problem: Option<String>) {
-        self.autobahn.push((line.to_string(), problem));
-    }
-
-    /// The closing line's counts: the stages' tests, plus one failure per failing Autobahn role.
-    fn totals(&self) -> (u32, u32) {
-        let passed = self.rows.iter().map(|r| r.1).sum();
-        let failed = self.rows.iter().map(|r| r.2).sum::<u32>()
-            + self.autobahn.iter().filter(|(_, problem)| problem.is_some()).count() as u32;
-        (passed, failed)
-    }
-
-    fn finish(self) -> Result<()> {
-        println!();
-        for (line, problem) in &self.autobahn {
-            println!("{line}");
-            if let Some(problem) = problem {
-                println!("  FAILED: {problem}");
-            }
-        }
-        if !self.autobahn.is_empty() {
-            println!("(Autobahn cases are not counted below; a failing role counts as one failure)");
-        }
-        for (stage, p, f, problem) in &self.rows {
-            println!("{stage}: {p} passed, {f} failed");
-            if let Some(problem) = problem {
-                println!("  {stage} problem: {problem}");
-            }
-        }
-        let (passed, failed) = self.totals();
-        println!("total: {passed} passed, {failed} failed");
-        if failed > 0 {
-            return Err("tests failed".into());
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Tally;
-
-    #[test]
-    fn a_failing_autobahn_role_or_stage_error_fails_the_run() {
-        let mut t = Tally::default();
-        t.add("rust", 10, 0, None);
-        t.autobahn("autobahn server role: 301 cases: …", None);
-        assert_eq!(t.totals(), (10, 0));
-        assert!(t.finish().is_ok());
-        let mut t = Tally::default();
-        t.add("rust", 10, 0, None);
-        t.autobahn("autobahn client role: 301 cases: …", Some("not passed: 5.6 FAILED".into()));
-        assert_eq!(t.totals(), (10, 1));
-        assert!(t.finish().is_err());
-        let mut t = Tally::default();
-        t.add("interop", 0, 0, Some("npm install ws failed".into()));
-        assert!(t.finish().is_err());
-    }
 }

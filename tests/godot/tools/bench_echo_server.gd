@@ -1,5 +1,5 @@
 extends Node
-## Echo server for `cargo xtask bench echo` (xtask/src/echobench/): every message goes back to
+## Echo server for `cargo xtask bench echo` (bench/src/echo/): every message goes back to
 ## its sender with the same text/binary type, from the main thread's `_process`, as a game
 ## would do it. `--server=ours`: our `WebSocketServer`, echoing in its `data_received` handler,
 ## `poll()` in `_process`. `--server=engine`: the engine's way, `TCPServer` + `WebSocketPeer`

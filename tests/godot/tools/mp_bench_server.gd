@@ -1,5 +1,5 @@
 extends Node
-## Multiplayer benchmark server for `cargo xtask bench` (xtask/src/mpbench.rs): the tree's
+## Multiplayer benchmark server for `cargo xtask bench` (bench/src/mp/): the tree's
 ## `SceneMultiplayer` over `--peer=ours` (`RustWebSocketMultiplayerPeer`) or `--peer=engine`
 ## (the engine's `WebSocketMultiplayerPeer`) as server, at 60 fps as a game runs. The tree's own
 ## multiplayer polling is turned off and `_process` calls `multiplayer.poll()` itself, timed with
@@ -13,7 +13,7 @@ extends Node
 ##
 ## Arguments after `--`: `--peer=ours|engine`, `--port=N` (0 = any), `--quit-after=S` (a
 ## watchdog, default 300). Prints `LISTENING <port>`, `PID <pid>`, `RPC <md5> <ping id> <path>`
-## (what a client needs to call `ping` with a cached node path, see mpbench.rs), and every 2 s a
+## (what a client needs to call `ping` with a cached node path, see bench/src/mp/mod.rs), and every 2 s a
 ## `FIGURES` line (peers, frames, poll µs p50/p99/max, RPCs handled).
 ##
 ## Control packets from a client (RAW, `multiplayer.send_bytes`, byte 0 = 3 on the wire):

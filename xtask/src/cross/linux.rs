@@ -74,55 +74,13 @@ pub fn check_all(checks: &mut Checks, libs: &[(String, PathBuf)]) {
 }
 
 /// Debian sid's arm64 Godot, unpacked once under `target/godot-sid-arm64/`, run under
-/// `qemu-aarch64`: the wrapper script's path.
+/// `qemu-aarch64` (`godot::unpack_sid`): the wrapper script's path.
 pub fn arm64_godot() -> Result<PathBuf> {
-    super::apt_install("qemu-aarch64", &["qemu-user"])?;
+    crate::apt::ensure("qemu-aarch64", &["qemu-user"])?;
     let qemu = run::which("qemu-aarch64").ok_or("qemu-aarch64 is not on PATH")?;
     let cache = crate::root().join("target/godot-sid-arm64");
-    let wrapper = cache.join("godot4");
-    if wrapper.exists() {
-        if let Some(v) = version(&wrapper) {
-            println!("xtask: using cached {} (Godot {v}, arm64 under qemu)", wrapper.display());
-            return Ok(wrapper);
-        }
-    }
-    if run::which("apt-get").is_none() || run::which("dpkg").is_none() {
-        return Err("the arm64 Godot is unpacked from Debian sid's package: needs apt-get and dpkg".into());
-    }
-    run::step("provisioning Debian sid's arm64 Godot (no system-wide install), to run under qemu-aarch64");
-    let _ = std::fs::remove_dir_all(&cache);
-    let apt = crate::apt::Apt::with_arch(&cache, "sid", Some("arm64"))?;
-    let deps = apt.closure("godot")?;
-    let skip = ["fonts-", "debconf", "cdebconf", "libdebian-installer", "libnewt", "libtextwrap", "libslang"];
-    let pkgs: Vec<&str> = deps.iter().map(String::as_str).filter(|l| !skip.iter().any(|s| l.starts_with(s))).collect();
-    println!("xtask: downloading arm64 godot and {} packages of its closure", pkgs.len() - 1);
-    let root = cache.join("root");
-    apt.unpack(&pkgs, &root)?;
-    let r = root.display();
-    let lib =
-        format!("{r}/usr/lib/aarch64-linux-gnu:{r}/lib/aarch64-linux-gnu:{r}/usr/lib/aarch64-linux-gnu/pulseaudio");
-    let script = format!(
-        "#!/bin/sh\n# Debian sid's arm64 Godot under qemu-aarch64, through its own loader (made by `cargo xtask`).\n\
-         exec {q} -L {r} {r}/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1 --library-path {lib} {r}/usr/bin/godot \"$@\"\n",
-        q = qemu.display()
-    );
-    std::fs::write(&wrapper, script).map_err(|e| e.to_string())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
-    }
-    let v = version(&wrapper).ok_or("the unpacked arm64 Godot does not start under qemu")?;
-    println!("xtask: Godot {v} (arm64, qemu) ready at {}", wrapper.display());
-    Ok(wrapper)
-}
-
-/// A Godot's `--headless --version` ("4.6.3.stable.debian").
-pub(super) fn version(bin: &Path) -> Option<String> {
-    let out = Command::new(bin).args(["--headless", "--version"]).output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().rev().find(|l| l.starts_with('4'))?;
-    Some(line.trim().to_string())
+    let no_apt = "the arm64 Godot is unpacked from Debian sid's package: needs apt-get and dpkg";
+    crate::godot::unpack_sid(&cache, Some(&qemu), no_apt).map(|(wrapper, _)| wrapper)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub const TARGETS: [(&str, &str, &[&str]); 2] = [
 pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str]) -> Result<String> {
     let (cargo, rustc) = tc.debian()?;
     if run::which("clang").is_none() {
-        super::apt_install("clang", &["clang"])?;
+        crate::apt::ensure("clang", &["clang"])?;
     }
     let env_triple = triple.replace('-', "_");
     // `check --release` in the quick builds' directory and profile: the host's build scripts and
@@ -80,8 +80,8 @@ pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str])
     }
     super::quick_env(&mut cmd);
     let start = Instant::now();
-    let out = run::capture(cmd, super::BUILD_LIMIT_S)?;
-    let took = super::secs(start.elapsed());
+    let out = run::capture(cmd, run::BUILD_LIMIT_S)?;
+    let took = run::secs(start.elapsed());
     if !out.success {
         return Err(format!("cargo check for {triple} failed ({}) after {took}", out.status));
     }

@@ -41,9 +41,6 @@ const ZIGBUILD_VERSION: &str = "0.24.1";
 /// The `ziglang` wheel installed when `python3 -m ziglang` does not run.
 const ZIG_VERSION: &str = "0.17.1";
 
-/// Time limit of one build (a cold one compiles the standard library too).
-const BUILD_LIMIT_S: u64 = 2400;
-
 /// One of the two libraries of a platform: the editor and debug one (class reference embedded)
 /// and the release export one, as in `rust_websocket.gdextension`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -55,14 +52,14 @@ pub enum Variant {
 impl Variant {
     pub const BOTH: [Variant; 2] = [Variant::Editor, Variant::Export];
 
-    fn dir(self) -> &'static str {
+    pub fn dir(self) -> &'static str {
         match self {
             Variant::Editor => "editor",
             Variant::Export => "export",
         }
     }
 
-    fn features(self) -> &'static [&'static str] {
+    pub fn features(self) -> &'static [&'static str] {
         match self {
             Variant::Editor => &[],
             Variant::Export => &["--no-default-features"],
@@ -234,7 +231,7 @@ impl Toolchain {
             quick_env(&mut cmd);
         }
         let start = Instant::now();
-        let out = run::capture(cmd, BUILD_LIMIT_S)?;
+        let out = run::capture(cmd, run::BUILD_LIMIT_S)?;
         let took = start.elapsed();
         if !out.success {
             return Err(format!("the {} build ({}) failed ({})", target.triple, variant.what(), out.status));
@@ -243,7 +240,7 @@ impl Toolchain {
         if !file.is_file() {
             return Err(format!("the {} build wrote no {}", target.triple, file.display()));
         }
-        println!("xtask: {} ({}) built in {}", file.display(), variant.what(), secs(took));
+        println!("xtask: {} ({}) built in {}", file.display(), variant.what(), run::secs(took));
         Ok((file, took))
     }
 }
@@ -332,7 +329,7 @@ pub fn llvm_tool(names: &[&str]) -> Result<PathBuf> {
     }
     // `llvm` has some tools only under versioned names (`llvm-lipo-14` from `llvm-14`), so
     // whether the install gave `names[0]` does not matter, only whether one of `names` is there.
-    let installed = apt_install(names[0], &["llvm"]);
+    let installed = crate::apt::ensure(names[0], &["llvm"]);
     first().ok_or_else(|| match installed {
         Err(e) => e,
         Ok(()) => format!("none of {} is on PATH after installing Debian's llvm", names.join(", ")),
@@ -348,32 +345,4 @@ pub fn install(built: &Path, name: &str) -> Result<PathBuf> {
     let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
     println!("xtask: addons/rust_websocket/bin/{name} ({:.1} MiB)", size as f64 / 1048576.0);
     Ok(dest)
-}
-
-/// Installs Debian packages (as root) when `tool` is missing.
-pub fn apt_install(tool: &str, packages: &[&str]) -> Result<()> {
-    if run::which(tool).is_some() {
-        return Ok(());
-    }
-    let manual = format!("apt-get install --no-install-recommends {}", packages.join(" "));
-    if run::which("apt-get").is_none() || !run::is_root() {
-        return Err(format!("{tool} is missing: `{manual}` (as root)"));
-    }
-    run::step(&format!("installing Debian's {}", packages.join(", ")));
-    let _ = Command::new("apt-get").args(["-q", "update"]).status();
-    let ok = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok || run::which(tool).is_none() {
-        return Err(format!("`{manual}` did not provide {tool}"));
-    }
-    Ok(())
-}
-
-pub fn secs(d: Duration) -> String {
-    format!("{:.0} s", d.as_secs_f64())
 }

@@ -61,7 +61,7 @@ pub fn package_libraries() -> Result<()> {
         "the arm64 library (editor) runs the package test in arm64 Godot under qemu",
         arm64_package_test(&bin.join(linux::ARM64_NAME)),
     );
-    println!("xtask: the Linux and macOS libraries and their checks took {}", secs(start.elapsed()));
+    println!("xtask: the Linux and macOS libraries and their checks took {}", run::secs(start.elapsed()));
     if checks.problems.is_empty() {
         println!("xtask: Linux and macOS: {} checks passed", checks.passed);
         Ok(())
@@ -81,7 +81,7 @@ pub fn package_libraries() -> Result<()> {
 fn arm64_package_test(lib: &Path) -> Result<String> {
     let godot = linux::arm64_godot()?;
     let importer = crate::godot::find()?;
-    let (arm64, host) = (linux::version(&godot), linux::version(&importer));
+    let (arm64, host) = (crate::godot::version(&godot), crate::godot::version(&importer));
     let release = |v: &str| -> String {
         // "4.6.3.stable.debian" → "4.6.3.stable": the numbers and the status, not the build's name.
         let fields: Vec<&str> = v.split('.').collect();
@@ -138,7 +138,7 @@ fn package_test(lib: &Path, name: &str, dir: &str, importer: &Path, runner: &Pat
     crate::package::make_from(&addon, &archive, crate::package::Required::Nothing)?;
     let start = Instant::now();
     let lines = crate::package::run_in_fresh_project(importer, runner, &archive, &dir.join("project"))?;
-    Ok(format!("in {}; {}", secs(start.elapsed()), lines.join(" | ")))
+    Ok(format!("in {}; {}", run::secs(start.elapsed()), lines.join(" | ")))
 }
 
 /// `cargo xtask platforms [godot-arm64|arm64-run]`: the stage alone, or only the arm64 Godot, or
@@ -185,7 +185,7 @@ pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
         if let Err(e) = f(checks) {
             checks.check(what, Err(e));
         }
-        println!("xtask: platforms: {what} took {}", secs(t.elapsed()));
+        println!("xtask: platforms: {what} took {}", run::secs(t.elapsed()));
     };
     timed(
         "Linux x86-64",
@@ -233,7 +233,7 @@ pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
             &mut checks,
         );
     }
-    println!("xtask: the platforms stage took {}", secs(start.elapsed()));
+    println!("xtask: the platforms stage took {}", run::secs(start.elapsed()));
     let failed = checks.problems.len() as u32;
     Ok((checks.passed, failed, (!checks.problems.is_empty()).then(|| checks.problems.join("; "))))
 }

@@ -107,51 +107,13 @@ pub fn hostile_and_soak(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     Ok((passed + u32::from(soak_ok), failed + u32::from(!soak_ok), problem))
 }
 
-/// Third-party packages the interop drivers use, installed under `target/interop/`.
+/// Third-party packages the interop drivers use, installed under `target/interop/`: Python
+/// websockets (as the Autobahn stage installs it), Node ws, Debian's chromium.
 fn interop_deps() -> Result<std::path::PathBuf> {
     let dir = crate::root().join("target/interop");
-    if !dir.join("py/websockets").exists() {
-        run::step("installing Python websockets 17.4 into target/interop/py");
-        let ok = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target"])
-            .arg(dir.join("py"))
-            .arg("websockets==17.4")
-            .status()
-            .map_err(|e| e.to_string())?
-            .success();
-        if !ok {
-            return Err("pip install websockets failed".into());
-        }
-    }
-    if !dir.join("node/node_modules/ws").exists() {
-        run::step("installing Node ws 8.23.0 into target/interop/node");
-        let ok = Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(dir.join("node"))
-            .arg("ws@8.23.0")
-            .status()
-            .map_err(|e| format!("npm: {e}"))?
-            .success();
-        if !ok {
-            return Err("npm install ws failed".into());
-        }
-    }
-    if run::which("chromium").is_none() {
-        run::step("installing Debian's chromium for the browser interop test");
-        if run::which("apt-get").is_none() {
-            return Err("chromium is needed for the browser interop test (apt-get install chromium)".into());
-        }
-        let _ = Command::new("apt-get").args(["-q", "update"]).status();
-        let ok = Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .map_err(|e| e.to_string())?
-            .success();
-        if !ok {
-            return Err("apt-get install chromium failed (run as root, or install it)".into());
-        }
-    }
+    crate::autobahn::python_websockets()?;
+    run::node_ws(&crate::root())?;
+    crate::apt::ensure("chromium", &["chromium"])?;
     crate::certs::write(&dir.join("certs"))?;
     Ok(dir)
 }

@@ -59,7 +59,7 @@ pub fn command(args: &[String]) -> Result<()> {
     if cross {
         crate::windows::command()?;
         crate::cross::package_libraries()?;
-        println!("xtask: every library built and checked in {}", crate::cross::secs(start.elapsed()));
+        println!("xtask: every library built and checked in {}", crate::run::secs(start.elapsed()));
     } else if !has("--no-build") {
         crate::build()?;
         crate::build_export()?;

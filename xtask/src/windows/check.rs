@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use super::{pe, Tools, Variant, GCC, OBJDUMP};
+use super::{pe, Tools, GCC, NAME, OBJDUMP};
+use crate::cross::Variant;
 use crate::{run, Result};
 
 /// Windows' own DLLs a library may import (lower case, without `.dll`); `api-ms-win-*` API sets
@@ -45,7 +46,7 @@ const SYSTEM_DLLS: [&str; 22] = [
 ];
 
 /// Runs the three checks on each library; returns (passed, what failed).
-pub fn run(tools: &Tools, built: &[(&Variant, PathBuf)]) -> (u32, Vec<String>) {
+pub fn run(tools: &Tools, built: &[(Variant, PathBuf)]) -> (u32, Vec<String>) {
     let start = Instant::now();
     let symbol = match crate::package::entry_symbol() {
         Ok(s) => s,
@@ -63,22 +64,22 @@ pub fn run(tools: &Tools, built: &[(&Variant, PathBuf)]) -> (u32, Vec<String>) {
     run::step("windows: what the libraries import and export (objdump -p)");
     let mut rvas = Vec::new();
     for (variant, dll) in built {
-        verdict(format!("{} imports", variant.file), imports(dll));
+        verdict(format!("{} imports", variant.file_name(NAME)), imports(dll));
         let rva = exported(dll, &symbol);
         rvas.push(rva.as_ref().ok().copied());
-        verdict(format!("{} exports {symbol}", variant.file), rva.map(|_| ()));
+        verdict(format!("{} exports {symbol}", variant.file_name(NAME)), rva.map(|_| ()));
     }
     run::step("windows: loading each library under wine (fresh prefix, headless)");
     match Wine::start(tools, "wineprefix") {
         Ok(wine) => {
             for ((variant, dll), rva) in built.iter().zip(rvas) {
-                verdict(format!("{} loads under wine", variant.file), wine.load(dll, &symbol, rva));
+                verdict(format!("{} loads under wine", variant.file_name(NAME)), wine.load(dll, &symbol, rva));
             }
             drop(wine);
         }
         Err(e) => {
             for (variant, _) in built {
-                verdict(format!("{} loads under wine", variant.file), Err(e.clone()));
+                verdict(format!("{} loads under wine", variant.file_name(NAME)), Err(e.clone()));
             }
         }
     }

@@ -22,8 +22,6 @@ use crate::{run, Result};
 /// Time limit of each test executable under wine (the slowest there, `memory`, takes about
 /// 3 minutes on the 2-core machine: its one-byte-per-call test; the others take seconds).
 const RUN_LIMIT_S: u64 = 600;
-/// Time limit of the cross-build of the tests (cold: the standard library and every dependency).
-const BUILD_LIMIT_S: u64 = 2400;
 
 /// Tests that cannot work under wine: (executable, test name as libtest prints it, why).
 /// Each is passed to that executable as `--skip <name> --exact` and printed with its reason.
@@ -144,7 +142,7 @@ fn build(tools: &Tools) -> Result<Vec<(String, PathBuf)>> {
         .arg("--target-dir")
         .arg(root.join("target/windows/tests"))
         .arg("--message-format=json-render-diagnostics");
-    let out = run::capture_quiet(cmd, BUILD_LIMIT_S)?;
+    let out = run::capture_quiet(cmd, run::BUILD_LIMIT_S)?;
     // cargo's own lines (Compiling…, warnings, errors) are not JSON: show them.
     for line in out.text.lines().filter(|l| !l.starts_with('{')) {
         println!("{line}");

@@ -22,9 +22,10 @@ mod pe;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::{run, Result};
+use crate::cross::Variant;
+use crate::{apt, run, Result};
 
 const TARGET: &str = "x86_64-pc-windows-gnu";
 /// The mingw-w64 gcc whose runtime uses Win32 threads (no libwinpthread DLL).
@@ -37,27 +38,10 @@ const RUST: [&str; 3] = ["rustc-web", "cargo-web", "rust-web-src"];
 /// Debian packages that `rustc-web`/`cargo-web`/`rust-web-src` conflict with: apt would remove
 /// them to install ours, so their presence stops the install instead.
 const CONFLICTS: [&str; 4] = ["rustc", "cargo", "libstd-rust-dev", "rust-src"];
-/// Time limit of each library's build (a cold build, standard library included, takes minutes).
-const BUILD_LIMIT_S: u64 = 2400;
 
-/// One of the two libraries: the editor and debug one (class reference embedded) and the release
-/// export one (`--no-default-features`), named as in `rust_websocket.gdextension`.
-pub struct Variant {
-    pub what: &'static str,
-    dir: &'static str,
-    features: &'static [&'static str],
-    pub file: &'static str,
-}
-
-pub const VARIANTS: [Variant; 2] = [
-    Variant { what: "editor and debug", dir: "editor", features: &[], file: "rust_websocket.windows.x86_64.dll" },
-    Variant {
-        what: "release export",
-        dir: "export",
-        features: &["--no-default-features"],
-        file: "rust_websocket.windows.x86_64.template_release.dll",
-    },
-];
+/// The editor and debug library's name, as in `rust_websocket.gdextension` (the release export
+/// one's is made from it, `cross::Variant::file_name`).
+pub const NAME: &str = "rust_websocket.windows.x86_64.dll";
 
 /// Where the tools are.
 pub struct Tools {
@@ -73,7 +57,7 @@ pub fn command() -> Result<()> {
     let tools = tools()?;
     let built = build_all(&tools)?;
     let (passed, problems) = check::run(&tools, &built);
-    println!("xtask: Windows build and checks took {}", secs(start.elapsed()));
+    println!("xtask: Windows build and checks took {}", run::secs(start.elapsed()));
     if problems.is_empty() {
         println!("xtask: Windows x86-64: {passed} checks passed");
         Ok(())
@@ -145,53 +129,32 @@ pub fn stage() -> Result<(u32, u32, Option<String>)> {
         problems.extend(tests.problems);
         Ok((passed + tests.passed, checks_failed + tests.failed, problems))
     });
-    println!("xtask: the windows stage took {}", secs(start.elapsed()));
+    println!("xtask: the windows stage took {}", run::secs(start.elapsed()));
     let (passed, failed, problems) = result?;
     Ok((passed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
 }
 
-fn secs(d: Duration) -> String {
-    format!("{:.0} s", d.as_secs_f64())
-}
-
 /// Builds both libraries; returns them as installed in the addon's `bin/`.
-fn build_all(tools: &Tools) -> Result<Vec<(&'static Variant, PathBuf)>> {
-    let mut built = Vec::new();
-    for variant in &VARIANTS {
-        built.push((variant, build(tools, variant)?));
-    }
-    Ok(built)
+fn build_all(tools: &Tools) -> Result<Vec<(Variant, PathBuf)>> {
+    Variant::BOTH.into_iter().map(|variant| Ok((variant, build(tools, variant)?))).collect()
 }
 
-fn build(tools: &Tools, variant: &Variant) -> Result<PathBuf> {
-    let root = crate::root();
-    run::step(&format!("building the Windows x86-64 library ({}) with Debian's Rust and mingw-w64", variant.what));
-    let target_dir = root.join("target/windows").join(variant.dir);
+fn build(tools: &Tools, variant: Variant) -> Result<PathBuf> {
+    run::step(&format!("building the Windows x86-64 library ({}) with Debian's Rust and mingw-w64", variant.what()));
+    let target_dir = crate::root().join("target/windows").join(variant.dir());
     let mut cmd = cargo(tools);
     cmd.args(["build", "--release", "--locked", "-p", "rust_websocket", "--target", TARGET])
         .arg("-Zbuild-std=std,panic_unwind")
         .arg("--target-dir")
         .arg(&target_dir)
-        .args(variant.features);
+        .args(variant.features());
     let start = Instant::now();
-    let out = run::capture(cmd, BUILD_LIMIT_S)?;
+    let out = run::capture(cmd, run::BUILD_LIMIT_S)?;
     if !out.success {
-        return Err(format!("the Windows build ({}) failed ({})", variant.what, out.status));
+        return Err(format!("the Windows build ({}) failed ({})", variant.what(), out.status));
     }
-    let took = start.elapsed();
-    let bin = root.join("addons/rust_websocket/bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
-    let dest = bin.join(variant.file);
-    std::fs::copy(target_dir.join(TARGET).join("release/rust_websocket.dll"), &dest)
-        .map_err(|e| format!("copying the Windows library: {e}"))?;
-    let size = std::fs::metadata(&dest).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "xtask: addons/rust_websocket/bin/{} ({:.1} MiB), built in {}",
-        variant.file,
-        size as f64 / 1048576.0,
-        secs(took)
-    );
-    Ok(dest)
+    println!("xtask: the Windows library ({}) built in {}", variant.what(), run::secs(start.elapsed()));
+    crate::cross::install(&target_dir.join(TARGET).join("release/rust_websocket.dll"), &variant.file_name(NAME))
 }
 
 /// Debian's cargo, set up to cross-build for Windows: Debian's rustc (a stable compiler that
@@ -219,7 +182,7 @@ fn cargo(tools: &Tools) -> Command {
 /// The tools, installing the Debian packages that are missing (or a Rust too old for the
 /// workspace) first.
 pub(crate) fn tools() -> Result<Tools> {
-    let missing: Vec<&str> = PACKAGES[RUST.len()..].iter().copied().filter(|p| !installed(p)).collect();
+    let missing: Vec<&str> = PACKAGES[RUST.len()..].iter().copied().filter(|p| !apt::installed(p)).collect();
     if !missing.is_empty() {
         install(&missing, &PACKAGES, "the Windows build")?;
     }
@@ -245,7 +208,7 @@ pub(crate) fn tools() -> Result<Tools> {
 /// (`cross/`) use it.
 pub(crate) fn debian_rust(for_what: &str) -> Result<(PathBuf, PathBuf)> {
     let need = rust_version_needed()?;
-    let mut missing: Vec<&str> = RUST.iter().copied().filter(|p| !installed(p)).collect();
+    let mut missing: Vec<&str> = RUST.iter().copied().filter(|p| !apt::installed(p)).collect();
     if missing.is_empty() {
         if let Ok(v) = rust_version(&package_file("rustc-web", "/bin/rustc")?) {
             if v < need {
@@ -285,44 +248,18 @@ pub(crate) fn debian_rust(for_what: &str) -> Result<(PathBuf, PathBuf)> {
 }
 
 /// Installs `packages` with apt (as root) for `for_what`; `all` is what the manual command names.
+/// Not over Debian's own Rust packages: apt would remove them for ours.
 fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
-    run::step(&format!("installing Debian's {} for {for_what}", packages.join(", ")));
-    let manual = format!("apt-get install --no-install-recommends {}", all.join(" "));
-    if run::which("apt-get").is_none() {
-        return Err(format!("{for_what} needs Debian packages: {manual}"));
-    }
-    if !run::is_root() {
-        return Err(format!("{for_what} needs Debian packages: run as root, or `{manual}`"));
-    }
-    // Only Debian's Rust conflicts with them.
-    let conflicting: Vec<&str> = CONFLICTS.iter().copied().filter(|p| installed(p)).collect();
+    let conflicting: Vec<&str> = CONFLICTS.iter().copied().filter(|p| apt::installed(p)).collect();
     if packages.iter().any(|p| RUST.contains(p)) && !conflicting.is_empty() {
         return Err(format!(
             "Debian's rustc-web conflicts with the installed {}: apt would remove them, so nothing was \
-             installed (remove them, or `{manual}` yourself)",
-            conflicting.join(", ")
+             installed (remove them, or `apt-get install --no-install-recommends {}` yourself)",
+            conflicting.join(", "),
+            all.join(" ")
         ));
     }
-    let _ = Command::new("apt-get").args(["-q", "update"]).status();
-    let ok = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .map_err(|e| e.to_string())?
-        .success();
-    if !ok {
-        return Err(format!("apt-get install {} failed", packages.join(" ")));
-    }
-    Ok(())
-}
-
-fn installed(package: &str) -> bool {
-    Command::new("dpkg-query")
-        .args(["-W", "-f=${Status}", package])
-        .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "install ok installed")
-        .unwrap_or(false)
+    apt::install(packages, all, for_what)
 }
 
 /// The file of an installed package whose path ends with `suffix` (not under /usr/share, where

@@ -1,23 +1,22 @@
 //! The generator's loop: sending (closed or open loop), the socket events, the echoes and their
 //! round trips, and the measured window.
 
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use mio::Token;
 
-use super::wire::{connected, cpu_ticks, push_frame, rank, Schedule, HZ};
+use super::sockets::{connected, Schedule};
 use super::*;
-
-/// The mask of every load frame (servers unmask whatever the key; see the module above).
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+use crate::client;
+use crate::figures::{cpu_ticks, rank, HZ};
 
 impl Fleet {
     /// Starts `load` on every open load connection: closed loop fills each connection's window,
     /// open loop starts the schedule. Counters start from zero.
     pub fn start(&mut self, load: Load) {
         self.frame.clear();
-        push_frame(&mut self.frame, if load.text { 0x81 } else { 0x82 }, &vec![b'e'; load.size], MASK);
+        client::message(&mut self.frame, load.text, &vec![b'e'; load.size]);
         self.load = Some(load);
         self.sending = true;
         self.counters = Counters::default();
@@ -44,7 +43,7 @@ impl Fleet {
         let now = self.now_us();
         let c = &mut self.conns[i];
         if c.state == State::Open {
-            c.frames += 1;
+            c.queued += 1;
             c.sent_at.push_back(now);
             self.counters.sent += 1;
         }
@@ -184,8 +183,7 @@ impl Fleet {
         let Some(conn) = conn else { return };
         let connecting = matches!(conn.state, State::Connecting | State::Upgrading);
         let mut msgs = std::mem::take(&mut self.msgs);
-        let (request, frame) = (&self.request, &self.frame);
-        let ok = io(conn, request, frame, &mut self.buf, &mut msgs, readable, writable);
+        let ok = io(conn, self.target.addr, &self.frame, &mut self.buf, &mut msgs, readable, writable);
         let open = conn.state == State::Open;
         if connecting && (open || !ok) && token != CTL {
             self.connecting -= 1;
@@ -211,7 +209,7 @@ impl Fleet {
         let Some(conn) = conn else { return };
         match m.op {
             8 => return self.fail(token),
-            9 => return conn.queue_frame(0x8a, &m.payload),
+            9 => return conn.queue_pong(&m.payload),
             1 if token == CTL => {
                 if let Some(answer) = m.payload.strip_prefix(b"__bench__ ") {
                     self.answers.push_back(String::from_utf8_lossy(answer).into_owned());
@@ -265,7 +263,7 @@ impl Fleet {
 /// One connection's socket work: finish connecting, write, read; false when it failed.
 fn io(
     c: &mut Conn,
-    request: &[u8],
+    addr: std::net::SocketAddr,
     frame: &[u8],
     buf: &mut [u8],
     msgs: &mut Vec<Msg>,
@@ -275,7 +273,8 @@ fn io(
     if c.state == State::Connecting {
         match c.sock.as_ref().and_then(connected) {
             Some(true) => {
-                c.extra.extend_from_slice(request);
+                let request = c.request(addr, &RAW_PROBE);
+                c.extra.extend_from_slice(&request);
                 c.state = State::Upgrading;
             }
             Some(false) => return true,
@@ -285,21 +284,5 @@ fn io(
     if (writable || !c.extra.is_empty()) && !c.flush(frame) {
         return false;
     }
-    if !readable {
-        return true;
-    }
-    loop {
-        let Some(sock) = c.sock.as_mut() else { return false };
-        match sock.read(buf) {
-            Ok(0) => return false,
-            Ok(n) => {
-                if !c.feed(&buf[..n], msgs) {
-                    return false;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
+    !readable || c.receive(buf, msgs)
 }

@@ -11,10 +11,11 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::*;
 
-mod wire;
+mod conn;
 
-use crate::loadgen::wire::{upgrade_request, Schedule};
-use wire::send_frame;
+use crate::client::{Frames, Upgrade};
+use crate::loadgen::sockets::Schedule;
+use conn::send_frame;
 
 pub(super) struct RpcInfo {
     md5: String,
@@ -54,9 +55,11 @@ struct Client {
     sock: Option<TcpStream>,
     state: State,
     since: Instant,
+    /// The upgrade, and its answer while incomplete; then the frames in.
+    upgrade: Upgrade,
     inbuf: Vec<u8>,
+    frames: Option<Frames>,
     out: Vec<u8>,
-    mask: [u8; 4],
     seq: u32,
 }
 
@@ -89,24 +92,23 @@ pub(super) struct Generator {
     counters: Counters,
     /// Open loop: RPC number `n` goes to joined client `n % joined`.
     schedule: Option<Schedule>,
-    request: Vec<u8>,
 }
 
 impl Generator {
     pub(super) fn new(addr: SocketAddr, server_pid: u32, rpc: RpcInfo, count: usize) -> Result<Generator> {
         let now = Instant::now();
         let clients = (0..count)
-            .map(|i| Client {
+            .map(|_| Client {
                 sock: None,
                 state: State::Waiting,
                 since: now,
+                upgrade: Upgrade::new(),
                 inbuf: Vec::new(),
+                frames: None,
                 out: Vec::new(),
-                mask: (0x9e37_79b9u32.wrapping_mul(i as u32 + 1)).to_le_bytes(),
                 seq: 0,
             })
             .collect();
-        let request = upgrade_request(addr, "/");
         Ok(Generator {
             poll: Poll::new().map_err(|e| format!("mio: {e}"))?,
             events: Events::with_capacity(1024),
@@ -121,7 +123,6 @@ impl Generator {
             attempts: 0,
             counters: Counters::default(),
             schedule: None,
-            request,
         })
     }
 
@@ -347,6 +348,8 @@ impl Generator {
             self.attempts += 1;
             let c = &mut self.clients[i];
             c.inbuf.clear();
+            c.frames = None;
+            c.upgrade = Upgrade::new();
             c.out.clear();
             c.since = now;
             match TcpStream::connect(self.addr) {

@@ -1,4 +1,4 @@
-// Node `ws` echo server for `cargo xtask bench echo` (xtask/src/echobench/): every message goes
+// Node `ws` echo server for `cargo xtask bench echo` (bench/src/echo/): every message goes
 // back to its sender with the same type, on 127.0.0.1, permessage-deflate off. It speaks the
 // benchmark's control protocol (`__bench__ WORDS`, see tests/godot/tools/bench_echo_server.gd);
 // it has no frame, so `fps` and `buffers` are accepted and do nothing, and `end` reports no

@@ -97,7 +97,7 @@ impl Proc {
             }
             Kind::Core | Kind::Raw => {
                 let mut cmd = Command::new(&env.exe);
-                cmd.args(["bench", "echo", if kind == Kind::Core { "--serve=core" } else { "--serve=raw" }]);
+                cmd.args(["serve", if kind == Kind::Core { "core" } else { "raw" }]);
                 cmd
             }
         };
@@ -127,25 +127,7 @@ impl Proc {
     }
 }
 
-/// Node's module folder with `ws`: the copy the interop stage installs under
-/// `target/interop/node/` (the same version, installed the same way when it is missing).
+/// Node's module folder with `ws`: the copy the interop stage installs (`run::node_ws`).
 pub fn node_modules() -> Result<PathBuf> {
-    let dir = crate::root().join("target/interop/node");
-    if run::which("node").is_none() {
-        return Err("`node` is not installed".into());
-    }
-    if !dir.join("node_modules/ws").exists() {
-        run::step("installing Node ws 8.23.0 into target/interop/node (as the interop stage does)");
-        let ok = Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .arg("ws@8.23.0")
-            .status()
-            .map_err(|e| format!("npm: {e}"))?
-            .success();
-        if !ok {
-            return Err("npm install ws failed".into());
-        }
-    }
-    Ok(dir.join("node_modules"))
+    run::node_ws(&crate::root())
 }

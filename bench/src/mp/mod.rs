@@ -11,8 +11,9 @@
 //!
 //! The load generator is this process: one thread, non-blocking sockets under mio, open loop
 //! (RPCs go out on a fixed schedule whatever the answers do), all on 127.0.0.1, bounded in
-//! clients, time and attempts. It speaks the protocol directly: the HTTP upgrade, masked binary
-//! frames, the 4-byte little-endian id the server sends first, then `SceneMultiplayer` packets.
+//! clients, time and attempts. Its WebSocket side is the core's protocol code (`crate::client`: the
+//! HTTP upgrade, masked binary frames); over it, it speaks the engine's multiplayer protocol
+//! directly: the 4-byte little-endian id the server sends first, then `SceneMultiplayer` packets.
 //! It makes real RPCs rather than RAW packets (`send_bytes`, `[3] + bytes`): RAW would skip what
 //! a game's RPC costs the server (node and method lookup, argument decoding, the GDScript call,
 //! encoding the answer, the node path cache), and that work is the same for both peers, so it
@@ -36,7 +37,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::loadgen::wire::{cpu_ticks, rank, HZ};
+use crate::figures::{cpu_ticks, int, rank, HZ};
 use crate::run::{self, Background};
 use crate::Result;
 
@@ -183,7 +184,7 @@ fn one_run(godot: &Path, kind: &str, clients: usize) -> Result<Figures> {
     let log = server.stop();
     let figures =
         measured.map_err(|e| format!("{kind} server: {e}\n--- server log (last lines) ---\n{}", tail(&log, 30)))?;
-    crate::godot::check_log(&log).map_err(|e| format!("{kind} server: {e}\n{}", tail(&log, 30)))?;
+    crate::run::check_log(&log).map_err(|e| format!("{kind} server: {e}\n{}", tail(&log, 30)))?;
     let errors: Vec<&str> = log.lines().filter(|l| l.contains("ERROR")).take(5).collect();
     if !errors.is_empty() {
         return Err(format!("{kind} server logged errors:\n{}", errors.join("\n")));
@@ -200,25 +201,6 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     let mut v: Vec<f64> = values.collect();
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// An integer with thousands separators.
-fn int(x: f64) -> String {
-    if !x.is_finite() {
-        return "?".into();
-    }
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if x < 0.0 {
-        out.insert(0, '-');
-    }
-    out
 }
 
 /// A duration in seconds, as ms below 1 s.

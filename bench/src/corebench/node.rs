@@ -1,10 +1,9 @@
-//! `cargo xtask bench core`, for context: the core benchmark's compression rows (game-state
-//! JSON echoed by our client `Connection`; `rust/core/examples/bench/compression.rs`) against
-//! Node `ws` echo servers, one with `perMessageDeflate: false`, one with `true` (ws's
-//! defaults: zlib's default level 6, context takeover, 15-bit windows, threshold 1024 bytes).
-//! Our client offers permessage-deflate with the default threshold in both. The bench example
-//! knows nothing of Node: it is run in its `remote LABEL=URL…` mode against the servers started
-//! here. ws is the copy the interop stage of `cargo xtask test` installs under
+//! `bench core`, for context: the compression rows (game-state JSON echoed by our client
+//! `Connection`; `compression.rs`) against Node `ws` echo servers, one with `perMessageDeflate:
+//! false`, one with `true` (ws's defaults: zlib's default level 6, context takeover, 15-bit
+//! windows, threshold 1024 bytes). Our client offers permessage-deflate with the default
+//! threshold in both. `compression::remote` knows nothing of Node: it measures the servers
+//! started here. ws is the copy the interop stage of `cargo xtask test` installs under
 //! `target/interop/node/`; without it (or without `node`) these rows are skipped.
 
 use std::io::{BufRead, BufReader};
@@ -12,6 +11,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use crate::{run, Result};
+
+use super::compression;
 
 /// A ws echo server on 127.0.0.1, perMessageDeflate per its argument (`on`/`off`); prints
 /// `LISTENING <port>`.
@@ -43,12 +44,9 @@ pub fn run() -> Result<()> {
             }
         }
     }
-    let mut args =
-        vec!["run", "--release", "--locked", "--example", "bench", "-p", "rust_websocket_core", "--", "remote"];
-    args.extend(targets.iter().map(String::as_str));
-    let result = run::cargo(&args);
+    compression::remote(&targets);
     stop(servers);
-    result
+    Ok(())
 }
 
 /// Starts one echo server and reads its port.

@@ -1,14 +1,14 @@
-//! Figures, not pass/fail: `cargo xtask bench` (or `cargo run --release --example bench -p
-//! rust_websocket_core [idle_clients]`).
+//! `bench core`: the core's figures, not pass/fail.
 //!
 //! * idle scale: N raw clients complete the upgrade and then stay silent; prints the server's
-//!   resident memory per connection and the cost of one `Server::poll` with all of them idle;
+//!   resident memory per connection and the cost of one `Server::poll` with all of them idle
+//!   (`bench core N`; 5,000 by default);
 //! * throughput: one client echoing messages of a few sizes through the server, all on 127.0.0.1;
-//! * compression (`bench/compression.rs`): game-state JSON echoed with permessage-deflate off
-//!   and on: round trips/s, wire bytes per message each way, ratio, server KiB per connection.
+//! * compression (`compression.rs`): game-state JSON echoed with permessage-deflate off and on:
+//!   round trips/s, wire bytes per message each way, ratio, server KiB per connection; then the
+//!   same rows against Node `ws` echo servers (`node.rs`).
 //!
-//! Internal modes: `bench memory-child MODE N` (one memory figure, `bench/deflate_memory.rs`);
-//! `bench remote LABEL=URL…` (the compression rows against other echo servers, for xtask).
+//! Internal mode: `bench memory-child MODE N` (one memory figure, `deflate_memory.rs`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use rust_websocket_core::{Config, Connection, ReadyState, Server, ServerEvent};
 
-#[path = "bench/compression.rs"]
+use crate::Result;
+
 mod compression;
-#[path = "bench/deflate_memory.rs"]
 mod deflate_memory;
-#[path = "bench/game.rs"]
 mod game;
+mod node;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -32,20 +32,23 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("memory-child") => {
-            let n = args.get(2).and_then(|a| a.parse().ok()).expect("memory-child MODE N");
-            return deflate_memory::child(&args[1], n);
-        }
-        Some("remote") => return compression::remote(&args[1..]),
-        _ => {}
-    }
+pub fn run(args: &[String]) -> Result<()> {
+    crate::run::step("the core's figures: idle scale, echo throughput, permessage-deflate");
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(5000);
     idle(n);
     throughput();
     compression::run();
+    if let Err(e) = node::run() {
+        println!("compression rows against Node ws: {e}");
+    }
+    Ok(())
+}
+
+/// `memory-child MODE N`: one memory figure, in a process of its own (`deflate_memory.rs`).
+pub fn memory_child(args: &[String]) -> Result<()> {
+    let n = args.get(1).and_then(|a| a.parse().ok()).ok_or("memory-child MODE N")?;
+    deflate_memory::child(&args[0], n);
+    Ok(())
 }
 
 fn idle(n: usize) {

@@ -8,7 +8,7 @@
 //! * round trips per second: a second connection, a plain socket, nothing counted;
 //! * the server's resident memory per connection (`deflate_memory.rs`, in a child process).
 //!
-//! `remote` runs the first two against someone else's echo server (xtask: Node `ws`).
+//! `remote` runs the first two against someone else's echo server (`node.rs`: Node `ws`).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,10 +1,12 @@
-//! The generator's side of each connection: reading and answering what the server sends
-//! (the HTTP upgrade's answer, the id, `SceneMultiplayer` packets) and writing frames.
+//! The generator's side of each connection: the upgrade, then reading and answering what the
+//! server sends (the id, `SceneMultiplayer` packets) with the core's protocol code
+//! (`crate::client`), and writing frames.
 
 use std::io::{ErrorKind, Read};
 
 use super::*;
-use crate::loadgen::wire::{connected, flush, parse_header, push_frame, upgrade_answer, Header};
+use crate::client::{self, Frames, Incoming};
+use crate::loadgen::sockets::{connected, flush};
 
 impl Generator {
     pub(super) fn service(&mut self, i: usize, readable: bool, writable: bool) {
@@ -14,7 +16,8 @@ impl Generator {
             match connected(sock) {
                 Some(true) => {
                     c.state = State::Upgrading;
-                    queue(c, &self.request);
+                    let request = c.upgrade.request(self.addr);
+                    queue(c, &request);
                 }
                 Some(false) => return,
                 None => return self.fail(i),
@@ -25,12 +28,16 @@ impl Generator {
             return self.fail(i);
         }
         if readable {
-            let Some(sock) = c.sock.as_mut() else { return };
+            let Client { sock: Some(sock), frames, inbuf, .. } = c else { return };
             let mut buf = [0u8; 16384];
             loop {
-                match sock.read(&mut buf) {
+                let read = match frames.as_mut() {
+                    Some(frames) => frames.fill(sock),
+                    None => sock.read(&mut buf).inspect(|&n| inbuf.extend_from_slice(&buf[..n])),
+                };
+                match read {
                     Ok(0) => return self.fail(i),
-                    Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                    Ok(_) => {}
                     Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => return self.fail(i),
@@ -40,45 +47,39 @@ impl Generator {
         }
     }
 
-    /// Handles what client `i` has read: the upgrade answer, then whole frames.
+    /// Handles what client `i` has read: the upgrade answer, then what the server sent.
     fn parse(&mut self, i: usize) {
-        let mut data = std::mem::take(&mut self.clients[i].inbuf);
-        let mut pos = 0;
-        if self.clients[i].state == State::Upgrading {
-            match upgrade_answer(&data) {
-                None => {
-                    self.clients[i].inbuf = data;
-                    return;
-                }
+        let c = &mut self.clients[i];
+        if c.state == State::Upgrading {
+            match c.upgrade.answer(&c.inbuf) {
+                None => return,
                 Some(Err(())) => return self.fail(i),
-                Some(Ok(end)) => pos = end,
+                Some(Ok(end)) => {
+                    let rest = c.inbuf.split_off(end);
+                    c.inbuf = Vec::new();
+                    c.frames = Some(Frames::new(rest, false));
+                    c.state = State::WaitingId;
+                }
             }
-            self.clients[i].state = State::WaitingId;
         }
         loop {
-            let buf = &data[pos..];
-            let Some(Header { fin, op, masked, len, size: header }) = parse_header(buf) else { break };
-            if buf.len() < header + len {
-                break;
-            }
-            // Servers send whole messages, unmasked.
-            if !fin || masked || op == 0 {
-                return self.fail(i);
-            }
-            let payload = &buf[header..header + len];
-            pos += header + len;
-            match op {
-                1 | 2 => self.on_message(i, payload),
-                8 => return self.fail(i),
-                9 => send_control_frame(&mut self.clients[i], 0x8a, payload),
-                _ => {}
+            let c = &mut self.clients[i];
+            let Some(frames) = c.frames.as_mut() else { return };
+            match frames.next() {
+                Ok(None) => return,
+                // Servers send whole, valid messages and close only at the end.
+                Err(()) | Ok(Some(Incoming::Close(..))) => return self.fail(i),
+                Ok(Some(Incoming::Message(p))) => self.on_message(i, &p.data),
+                Ok(Some(Incoming::Ping(payload))) => {
+                    client::pong(&mut c.out, &payload);
+                    flush_client(c);
+                }
+                Ok(Some(Incoming::Pong)) => {}
             }
             if self.clients[i].sock.is_none() {
                 return;
             }
         }
-        data.drain(..pos);
-        self.clients[i].inbuf = data;
     }
 
     fn on_message(&mut self, i: usize, p: &[u8]) {
@@ -143,12 +144,7 @@ impl Generator {
 
 /// Sends one masked binary message.
 pub(super) fn send_frame(c: &mut Client, payload: &[u8]) {
-    send_control_frame(c, 0x82, payload);
-}
-
-/// Sends one masked frame with the first byte `b0`.
-fn send_control_frame(c: &mut Client, b0: u8, payload: &[u8]) {
-    push_frame(&mut c.out, b0, payload, c.mask);
+    client::message(&mut c.out, false, payload);
     flush_client(c);
 }
 

@@ -1,4 +1,4 @@
-//! `cargo xtask bench echo` (also part of `cargo xtask bench`): echo servers side by side in one
+//! `bench echo` (`cargo xtask bench [echo]`): echo servers side by side in one
 //! run, each in its own process on 127.0.0.1, under the same load from `loadgen`:
 //!
 //! - ours: `WebSocketServer` in headless Godot, echoing in `data_received`, `poll()` in `_process`
@@ -12,9 +12,6 @@
 //!
 //! The rows are in `rows.rs`, the table in `table.rs`. Figures only: nothing here passes or fails
 //! on timing, but a row whose run lost messages or failed says so in its cell.
-//!
-//! The load generator and the two Rust servers must not be debug builds: run from the usual debug
-//! `cargo xtask`, this builds xtask in release and runs `target/release/xtask bench echo`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,26 +19,15 @@ use std::process::Command;
 use crate::{run, Result};
 
 mod rows;
-mod serve;
+pub mod serve;
 mod servers;
 mod table;
 
 use servers::Kind;
 
-pub fn run() -> Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(kind) = args.iter().find_map(|a| a.strip_prefix("--serve=")) {
-        return serve::run(kind);
-    }
-    if cfg!(debug_assertions) {
-        return run_release();
-    }
+/// `godot`: the Godot that xtask found (the extension built, `tests/godot` imported), or why none.
+pub fn run(godot: Result<PathBuf>) -> Result<()> {
     let started = std::time::Instant::now();
-    let godot = crate::godot::find().and_then(|g| {
-        crate::build()?;
-        crate::godot::import(&g, &crate::root().join("tests/godot"))?;
-        Ok(g)
-    });
     let env = servers::Env {
         godot,
         node: servers::node_modules(),
@@ -62,23 +48,6 @@ pub fn run() -> Result<()> {
     println!("{}", table::render(&results, &machine(env.godot.as_deref().ok())));
     println!("(echo stage took {:.0} s)", started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Builds xtask in release and runs the benchmark there.
-fn run_release() -> Result<()> {
-    run::step("building xtask in release (the echo benchmark's load generator and Rust servers)");
-    run::cargo(&["build", "--release", "--locked", "-p", "xtask"])?;
-    let exe = crate::root().join("target/release/xtask");
-    let status = Command::new(&exe)
-        .args(["bench", "echo"])
-        .current_dir(crate::root())
-        .status()
-        .map_err(|e| format!("{}: {e}", exe.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the echo benchmark exited with {status}"))
-    }
 }
 
 /// Raises this process's descriptor limit (children inherit it) to its hard limit; returns the

@@ -13,9 +13,9 @@
 //!
 //! A second kind of server is raw TCP (`Target::raw`): no upgrade (a first 6-byte probe must
 //! come back instead), and the echo comes back as the masked frames that were sent, which the
-//! reader accepts. A controller connection (not a
-//! load connection) sends the servers' control texts (`__bench__ WORDS`, see `echobench`) and
-//! reads their answers. `wire.rs` holds the wire pieces this shares with `mpbench`.
+//! reader accepts. A controller connection (not a load connection) sends the servers' control
+//! texts (`__bench__ WORDS`, see `echo/`) and reads their answers. The WebSocket client side is
+//! the core's own protocol code (`crate::client`); `sockets.rs` holds what this shares with `mp/`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -28,10 +28,10 @@ use crate::Result;
 
 mod conn;
 mod drive;
-pub mod wire;
+pub mod sockets;
 
 use conn::{Conn, Msg, State};
-use wire::{upgrade_request, Schedule};
+use sockets::Schedule;
 
 /// The controller connection's token (load connections use their index).
 const CTL: Token = Token(usize::MAX - 1);
@@ -135,7 +135,6 @@ pub struct Fleet {
     window_start: (Instant, Option<u64>, Option<u64>),
     buf: Vec<u8>,
     msgs: Vec<Msg>,
-    request: Vec<u8>,
 }
 
 impl Fleet {
@@ -159,7 +158,6 @@ impl Fleet {
             window_start: (Instant::now(), None, None),
             buf: vec![0; 256 * 1024],
             msgs: Vec::new(),
-            request: if target.raw { RAW_PROBE.to_vec() } else { upgrade_request(target.addr, "/") },
         })
     }
 
@@ -188,7 +186,7 @@ impl Fleet {
     /// `__bench__ ` in it). Load connections keep going meanwhile.
     pub fn control(&mut self, words: &str) -> Result<String> {
         let ctl = self.ctl.as_mut().ok_or("no controller")?;
-        ctl.queue_frame(0x81, format!("__bench__ {words}").as_bytes());
+        ctl.queue_text(&format!("__bench__ {words}"));
         if !ctl.flush(&[]) {
             return Err(format!("the controller's connection failed sending '{words}'"));
         }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::rows::{Figures, Row, DURATIONS, ECHO, GAME_CLIENTS, IDLE_CLIENTS, STORM_CLIENTS};
 use super::servers::Kind;
+use crate::figures::int;
 
 /// `Ok(None)`: the row does not apply to that server.
 pub type Outcome = Result<Option<Figures>, String>;
@@ -27,25 +28,6 @@ impl Results {
 /// A cell's text and the number its ratios use.
 type Cell = (String, Option<f64>);
 type CellFn = Box<dyn Fn(&Figures, Kind) -> Cell>;
-
-/// Thousands separators.
-fn int(x: f64) -> String {
-    if !x.is_finite() {
-        return "?".into();
-    }
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (k, ch) in digits.chars().enumerate() {
-        if k > 0 && (digits.len() - k) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    if x < 0.0 {
-        out.insert(0, '-');
-    }
-    out
-}
 
 fn ms(us: f64) -> String {
     format!("{:.1}", us / 1000.0)

@@ -1,5 +1,5 @@
 //! The two servers of `bench echo` that live in this binary, each run in its own process
-//! (`xtask bench echo --serve=core|raw`, the release build): our core without Godot, and raw TCP
+//! (`bench serve core|raw`): our core without Godot, and raw TCP
 //! echo as the physical bound.
 //!
 //! - core: `rust_websocket_core::Server` in a loop as a game's `_process` would call it: `poll`,
@@ -29,7 +29,7 @@ pub fn run(kind: &str) -> Result<()> {
     match kind {
         "core" => core(),
         "raw" => raw(),
-        _ => Err(format!("--serve={kind}: core or raw")),
+        _ => Err(format!("serve {kind}: core or raw")),
     }
 }
 
@@ -149,7 +149,7 @@ impl Control {
     fn sample_line(&self, peers: usize) -> String {
         let mut sorted = self.costs.clone();
         sorted.sort_unstable();
-        let rank = |q: f64| crate::loadgen::wire::rank(&sorted, q);
+        let rank = |q: f64| crate::figures::rank(&sorted, q);
         format!(
             "frames={} seconds={:.3} p50_us={} p99_us={} max_us={} over={} broadcasts={} peers={peers}",
             sorted.len(),
