@@ -252,9 +252,18 @@ fn build_for_host(extra: &[&str], target_dir: &Path) -> Result<PathBuf> {
 
 /// Builds the extension in release and installs the addon into both Godot projects.
 fn build() -> Result<PathBuf> {
+    build_with(&[])
+}
+
+/// [`build`] with extra cargo arguments (`cargo xtask test`: the `itest` feature, the binding's
+/// in-engine tests, which the library users get does not carry).
+fn build_with(extra: &[&str]) -> Result<PathBuf> {
     let root = root();
-    run::step("building the GDExtension (release)");
-    let built = build_for_host(&[], &root.join("target"))?;
+    run::step(&format!(
+        "building the GDExtension (release{})",
+        extra.iter().map(|a| format!(" {a}")).collect::<String>()
+    ));
+    let built = build_for_host(extra, &root.join("target"))?;
     let (_, installed) = library_names();
     let addon = root.join("addons/rust_websocket");
     std::fs::create_dir_all(addon.join("bin")).map_err(|e| e.to_string())?;
@@ -393,7 +402,7 @@ fn test(filters: &[String]) -> Result<()> {
     // Every later stage needs Godot, the extension built and the test project imported.
     let project = root().join("tests/godot");
     let ready = godot::find().and_then(|godot| {
-        build()?;
+        build_with(&["--features", "itest"])?;
         certs::write(&project.join("certs"))?;
         godot::import(&godot, &project)?;
         Ok(godot)

@@ -8,6 +8,8 @@ mod client;
 mod convert;
 mod enums;
 mod hosting;
+#[cfg(feature = "itest")]
+mod itest;
 mod monitors;
 mod multiplayer_peer;
 mod peer;
@@ -20,9 +22,19 @@ struct RustWebSocketExtension;
 
 #[gdextension(entry_symbol = rust_websocket_init)]
 unsafe impl ExtensionLibrary for RustWebSocketExtension {
+    fn on_stage_init(stage: InitStage) {
+        #[cfg(feature = "itest")]
+        if stage == InitStage::Scene {
+            itest::register();
+        }
+        let _ = stage;
+    }
+
     fn on_stage_deinit(stage: InitStage) {
         if stage == InitStage::Scene {
             monitors::unregister();
+            #[cfg(feature = "itest")]
+            itest::unregister();
         }
     }
 }

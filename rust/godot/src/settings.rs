@@ -30,6 +30,10 @@ pub trait Hosts: Settings {
     fn change_hosting(&mut self, change: impl FnOnce(&mut Hosting) -> bool);
 }
 
+/// A class's settings: (property, getter, setter) names.
+#[cfg(any(test, feature = "itest"))]
+pub type Names = &'static [(&'static str, &'static str, &'static str)];
+
 /// The default of every class's `io_thread`: off, unless the environment variable
 /// `RUST_WEBSOCKET_IO_THREAD` is `1` (how the test suites run in both modes, and a way to try a
 /// whole game with the thread without changing it).
@@ -411,10 +415,10 @@ macro_rules! class {
             }
         }
 
-        #[cfg(test)]
+        #[cfg(any(test, feature = "itest"))]
         impl $name {
             /// The properties of this class's settings: (name, getter, setter).
-            pub(crate) const SETTINGS: &'static [(&'static str, &'static str, &'static str)] =
+            pub(crate) const SETTINGS: $crate::settings::Names =
                 &[$((stringify!($n), stringify!($get), stringify!($set))),*];
         }
     };
