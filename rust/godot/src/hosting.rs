@@ -175,6 +175,35 @@ pub fn validate<T: ServerClass>(this: &mut T, id: u32) {
     }
 }
 
+/// A server class's events of one poll, emitted as signals by [`emit_all`].
+pub trait Emits: ServerClass {
+    type Event;
+    /// The id of the client whose held upgrade request `event` announces.
+    fn request(event: &Self::Event) -> Option<u32>;
+    /// What identifies the batch's session (see [`Emits::goes_on`]).
+    fn batch(&self) -> u64;
+    /// Whether the rest of the batch is still to be emitted: a handler may have ended it.
+    fn goes_on(&self, batch: u64) -> bool;
+    /// Emits one event's signal (each checked against the class's current state).
+    fn emit(&mut self, event: Self::Event);
+}
+
+/// Emits the events of one poll in order, asking the validator about requests. Handlers may
+/// re-enter the class (send, disconnect, stop or close it, start another session), so no core
+/// borrow is held while one runs, and each event is checked against the state of the moment.
+pub fn emit_all<T: Emits>(this: &mut T, events: Vec<T::Event>) {
+    let batch = this.batch();
+    for event in events {
+        if !this.goes_on(batch) {
+            return;
+        }
+        match T::request(&event) {
+            Some(id) => validate(this, id),
+            None => this.emit(event),
+        }
+    }
+}
+
 /// The address of peer `id` (with an error when there is none, if the class reports that).
 pub fn peer_addr<T: ServerClass>(this: &T, id: i64) -> Option<SocketAddr> {
     let addr = u32::try_from(id).ok().and_then(|id| this.connection(id)).and_then(|c| c.borrow().remote_addr());

@@ -207,7 +207,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
             Session::Client(client) => client.poll(now),
             Session::None => return,
         };
-        self.emit_all(events);
+        hosting::emit_all(self, events);
     }
 
     fn close(&mut self) {

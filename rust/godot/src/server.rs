@@ -101,7 +101,7 @@ settings::api! { server;
             drop(core);
             // A handler may listen again: only this server's peers are forgotten.
             let stopped: Vec<u32> = self.peers.keys().copied().collect();
-            self.emit_all(events);
+            hosting::emit_all(self, events);
             for id in stopped {
                 self.peers.remove(&id);
             }
@@ -128,7 +128,7 @@ settings::api! { server;
             // What the handlers send to one client goes out in one write, at the end.
             core.cork();
             let events = core.poll(Instant::now());
-            self.emit_all(events);
+            hosting::emit_all(self, events);
             if let Some(core) = self.core.as_mut() {
                 core.uncork(Instant::now());
             }
@@ -224,32 +224,48 @@ impl WebSocketServer {
             Error::OK
         }
     }
+}
 
-    /// Emits the events of one poll in order. Handlers may re-enter this object (send,
-    /// disconnect_peer, stop, dropping references), so each event is checked against the
-    /// current peer table right before it is emitted, and no core borrow is held meanwhile.
-    fn emit_all(&mut self, events: Vec<ServerEvent>) {
-        for e in events {
-            match e {
-                ServerEvent::Request { id } => hosting::validate(self, id),
-                ServerEvent::Connected { id, protocol } => {
-                    let Some(conn) = self.core.as_ref().and_then(|c| c.joined(id)) else { continue };
-                    self.peers.insert(id, RustWebSocketPeer::driven_by(conn, Owner::Server));
-                    self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
-                }
-                ServerEvent::Data { id } if self.peers.contains_key(&id) => {
-                    self.signals().data_received().emit(id as i64);
-                }
-                ServerEvent::CloseRequest { id, code, reason } if self.peers.contains_key(&id) => {
-                    self.signals().client_close_request().emit(id as i64, code as i64, &GString::from(&reason));
-                }
-                ServerEvent::Disconnected { id, clean } if self.peers.contains_key(&id) => {
-                    self.signals().client_disconnected().emit(id as i64, clean);
-                    self.peers.remove(&id);
-                }
-                ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
-                _ => {}
+/// Handlers may re-enter this object (send, disconnect_peer, stop, dropping references): each
+/// event is checked against the current peer table right before it is emitted.
+impl hosting::Emits for WebSocketServer {
+    type Event = ServerEvent;
+
+    fn request(event: &ServerEvent) -> Option<u32> {
+        match event {
+            ServerEvent::Request { id } => Some(*id),
+            _ => None,
+        }
+    }
+
+    fn batch(&self) -> u64 {
+        0
+    }
+
+    /// A stopped server's remaining events are checked one by one (it may listen again).
+    fn goes_on(&self, _batch: u64) -> bool {
+        true
+    }
+
+    fn emit(&mut self, event: ServerEvent) {
+        match event {
+            ServerEvent::Connected { id, protocol } => {
+                let Some(conn) = self.core.as_ref().and_then(|c| c.joined(id)) else { return };
+                self.peers.insert(id, RustWebSocketPeer::driven_by(conn, Owner::Server));
+                self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
             }
+            ServerEvent::Data { id } if self.peers.contains_key(&id) => {
+                self.signals().data_received().emit(id as i64);
+            }
+            ServerEvent::CloseRequest { id, code, reason } if self.peers.contains_key(&id) => {
+                self.signals().client_close_request().emit(id as i64, code as i64, &GString::from(&reason));
+            }
+            ServerEvent::Disconnected { id, clean } if self.peers.contains_key(&id) => {
+                self.signals().client_disconnected().emit(id as i64, clean);
+                self.peers.remove(&id);
+            }
+            ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
+            _ => {}
         }
     }
 }

@@ -31,26 +31,38 @@ impl RustWebSocketMultiplayerPeer {
             },
         }
     }
+}
 
-    /// Emits the events of one poll in order. `SceneMultiplayer` answers `peer_connected` at
-    /// once by sending packets through this object, so no session borrow is held meanwhile.
-    /// A handler that closes this peer ends the batch: nothing more is emitted for a session
-    /// that is gone.
-    pub(super) fn emit_all(&mut self, events: Vec<MpEvent>) {
-        let generation = self.generation;
-        for event in events {
-            if self.generation != generation || matches!(self.session, Session::None) {
-                return;
+/// `SceneMultiplayer` answers `peer_connected` at once by sending packets through this object.
+/// A handler that closes this peer ends the batch: nothing more is emitted for a session that
+/// is gone.
+impl hosting::Emits for RustWebSocketMultiplayerPeer {
+    type Event = MpEvent;
+
+    fn request(event: &MpEvent) -> Option<u32> {
+        match event {
+            MpEvent::Request { id } => Some(*id),
+            _ => None,
+        }
+    }
+
+    fn batch(&self) -> u64 {
+        self.generation
+    }
+
+    fn goes_on(&self, batch: u64) -> bool {
+        self.generation == batch && !matches!(self.session, Session::None)
+    }
+
+    fn emit(&mut self, event: MpEvent) {
+        match event {
+            MpEvent::Request { .. } => {}
+            MpEvent::PeerConnected(id) => self.signals().peer_connected().emit(id.into()),
+            MpEvent::PeerDisconnected(id) => {
+                self.peer_objects.remove(&id);
+                self.signals().peer_disconnected().emit(id.into());
             }
-            match event {
-                MpEvent::Request { id } => hosting::validate(self, id),
-                MpEvent::PeerConnected(id) => self.signals().peer_connected().emit(id.into()),
-                MpEvent::PeerDisconnected(id) => {
-                    self.peer_objects.remove(&id);
-                    self.signals().peer_disconnected().emit(id.into());
-                }
-                MpEvent::Warning(w) => godot_warn!("{CLASS}: {w}"),
-            }
+            MpEvent::Warning(w) => godot_warn!("{CLASS}: {w}"),
         }
     }
 }
