@@ -75,6 +75,7 @@ pub struct RustWebSocketMultiplayerPeer {
     /// close this peer and start another session).
     generation: u64,
 
+    // settings::class! adds a property per setting (settings.rs).
     base: Base<MultiplayerPeerExtension>,
 }
 }

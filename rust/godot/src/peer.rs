@@ -82,6 +82,7 @@ pub struct RustWebSocketPeer {
     io: Option<IoThread>,
     io_thread_enabled: bool,
 
+    // settings::class! adds a property per setting (settings.rs).
     base: Base<PacketPeerExtension>,
 }
 }

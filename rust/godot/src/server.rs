@@ -36,6 +36,7 @@ pub struct WebSocketServer {
     peers: HashMap<u32, Gd<RustWebSocketPeer>>,
     hosting: Hosting,
 
+    // settings::class! adds a property per setting (settings.rs).
     base: Base<RefCounted>,
 }
 }
