@@ -12,7 +12,7 @@ func test_rust_itests_all_pass() -> void:
 		return
 	var runner: Callable = Engine.get_meta(META)
 	var results: Array = runner.call()
-	check(results.size() >= 9, "Rust itests found: %d" % results.size())
+	check(results.size() >= 10, "Rust itests found: %d" % results.size())
 	var passed := 0
 	for r in results:
 		if r["passed"]:

@@ -210,4 +210,37 @@ itests! {
         assert_eq!(closes.get(), 1);
         call(&guest, "close", &[]);
     }
+
+    /// Settings changed while serving apply to the clients accepted afterwards (the servers'
+    /// apply hook): a protocol list, then `max_peers` 0 (HTTP 503).
+    fn a_serving_class_applies_changed_settings() {
+        let (server, port) = server();
+        let protocol = Rc::new(std::cell::RefCell::new(String::new()));
+        let seen = protocol.clone();
+        let on_connect = Callable::from_fn("protocol", move |a| *seen.borrow_mut() = a[1].to_string());
+        call(&server, "connect", &args(&[&"client_connected", &on_connect]));
+        call(&server, "set", &args(&[&"supported_protocols", &PackedStringArray::from(&[GString::from("chat")])]));
+        let peer = make("RustWebSocketPeer");
+        call(&peer, "set", &args(&[&"supported_protocols", &PackedStringArray::from(&[GString::from("chat")])]));
+        let url = format!("ws://127.0.0.1:{port}/");
+        assert_eq!(call_err(&peer, "connect_to_url", &args(&[&url])), Error::OK);
+        poll_until(&[&server, &peer], "the client to open", 5.0, || int(call(&peer, "get_ready_state", &[])) == STATE_OPEN);
+        assert_eq!(call(&peer, "get_selected_protocol", &[]), GString::from("chat").to_variant());
+        poll_until(&[&server], "client_connected", 5.0, || !protocol.borrow().is_empty());
+        assert_eq!(*protocol.borrow(), "chat");
+        call(&server, "set", &args(&[&"max_peers", &0]));
+        let refused = client(port);
+        poll_until(&[&server, &refused], "the client to be refused", 5.0, || int(call(&refused, "get_ready_state", &[])) == STATE_CLOSED);
+        assert_eq!(call(&server, "get_peer_ids", &[]).to::<PackedInt64Array>().len(), 1);
+        call(&server, "stop", &[]);
+
+        let host = make("RustWebSocketMultiplayerPeer");
+        assert_eq!(call_err(&host, "create_server", &args(&[&0, &"127.0.0.1"])), Error::OK);
+        call(&host, "set", &args(&[&"max_peers", &0]));
+        let guest = make("RustWebSocketMultiplayerPeer");
+        let url = format!("ws://127.0.0.1:{}/", int(call(&host, "get_local_port", &[])));
+        assert_eq!(call_err(&guest, "create_client", &args(&[&url])), Error::OK);
+        poll_until(&[&host, &guest], "the guest to be refused", 5.0, || int(call(&guest, "get_connection_status", &[])) == DISCONNECTED);
+        call(&host, "close", &[]);
+    }
 }
