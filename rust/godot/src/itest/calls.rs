@@ -78,7 +78,11 @@ itests! {
         let (server, port) = server();
         let peer = client(port);
         assert_eq!(call_err(&peer, "connect_to_url", &args(&[&"ws://127.0.0.1:1/"])), Error::ERR_ALREADY_IN_USE);
-        poll_until(&[&server, &peer], "the client to open", 5.0, || int(call(&peer, "get_ready_state", &[])) == STATE_OPEN);
+        // With the I/O threads the client may open before the server's poll emitted the client.
+        poll_until(&[&server, &peer], "the client to open and be the server's", 5.0, || {
+            int(call(&peer, "get_ready_state", &[])) == STATE_OPEN
+                && !call(&server, "get_peer_ids", &[]).to::<PackedInt64Array>().is_empty()
+        });
         assert_eq!(call_err(&peer, "send_text", &args(&[&"hi"])), Error::OK);
         // A peer's settings are its connection's: a smaller cap applies at once.
         call(&peer, "set", &args(&[&"outbound_buffer_size", &1]));
