@@ -263,6 +263,22 @@ fn build() -> Result<PathBuf> {
     Ok(addon)
 }
 
+/// The extension with the binding's in-engine tests (feature `itest`), installed into the test
+/// project only: `addons/` and the sample project keep the library users get, so a package made
+/// after a test run never ships the tests.
+fn build_itest() -> Result<()> {
+    let root = root();
+    run::step("building the GDExtension with its in-engine tests (release, --features itest)");
+    let built = build_for_host(&["--features", "itest"], &root.join("target"))?;
+    let project = root.join("tests/godot");
+    install_addon(&root.join("addons/rust_websocket"), &project)?;
+    let (_, installed) = library_names();
+    let bin = project.join("addons/rust_websocket/bin");
+    std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+    std::fs::copy(built, bin.join(installed)).map_err(|e| format!("copying the built library: {e}"))?;
+    Ok(())
+}
+
 /// Copies the addon folder into `project/addons/`, as a user would.
 fn install_addon(addon: &Path, project: &Path) -> Result<()> {
     let dest = project.join("addons/rust_websocket");

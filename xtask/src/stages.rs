@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::{autobahn, build, certs, cross, dual_stack, external, godot, package, root, run, windows, Result};
+use crate::{autobahn, build_itest, certs, cross, dual_stack, external, godot, package, root, run, windows, Result};
 
 /// Every stage, or with `filters` only the GDScript tests matching them plus the stages named.
 pub fn test(filters: &[String]) -> Result<()> {
@@ -40,7 +40,7 @@ pub fn test(filters: &[String]) -> Result<()> {
     // Every later stage needs Godot, the extension built and the test project imported.
     let project = root().join("tests/godot");
     let ready = godot::find().and_then(|godot| {
-        build()?;
+        build_itest()?;
         certs::write(&project.join("certs"))?;
         godot::import(&godot, &project)?;
         Ok(godot)

@@ -3,21 +3,24 @@
 //! and asking the game's `request_validator`.
 
 use std::io::ErrorKind;
-use std::time::Duration;
+use std::net::SocketAddr;
 
 use godot::global::Error;
+use godot::obj::WithBaseField;
 use godot::prelude::*;
 use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::handshake::Rejection;
 use rust_websocket_core::listener::{self, BindAddress};
 use rust_websocket_core::{Config, Server};
 
-use crate::convert::{self, OptionalTls};
+use crate::convert::OptionalTls;
 use crate::peer::{Owner, RustWebSocketPeer};
+use crate::settings::{Hosts, Settings};
 use crate::tls_bridge;
 
 /// A server class's settings for the clients it accepts (the multiplayer class also starts its
-/// client connection with `config`).
+/// client connection with `config`). Its `init` sets them to their defaults (`settings.rs`).
+#[derive(Default)]
 pub struct Hosting {
     /// Copied into every accepted connection.
     pub config: Config,
@@ -30,12 +33,6 @@ pub struct Hosting {
 }
 
 impl Hosting {
-    /// The engine's defaults for its server classes (a 3 s handshake timeout).
-    pub fn new() -> Hosting {
-        let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() };
-        Hosting { config, max_peers: 4096, validator: None, io_thread: crate::settings::io_thread_default() }
-    }
-
     /// Listens (see [`listen`]) with these settings.
     pub fn listen(&self, class: &str, port: i64, bind: &GString, tls: &OptionalTls) -> Result<Server, Error> {
         let mut server = listen(class, port, bind, tls)?;
@@ -53,10 +50,6 @@ impl Hosting {
         server.set_config(self.config.clone());
         server.set_max_peers(self.max_peers);
         server.set_hold_requests(self.validator.is_some());
-    }
-
-    pub fn set_max_peers(&mut self, class: &str, count: i64) -> bool {
-        convert::size(&format!("{class}.max_peers"), count, usize::MAX).map(|n| self.max_peers = n).is_some()
     }
 
     pub fn validator(&self) -> Callable {
@@ -104,18 +97,130 @@ fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> 
     }
 }
 
-/// Asks `validator(id, peer)` about the held upgrade request of `conn`. The caller lets the
-/// validator re-enter it (holds its `base_mut()` guard).
-pub fn ask_validator(
-    class: &str,
-    validator: &Callable,
-    id: u32,
-    conn: SharedConnection,
-    owner: Owner,
-) -> Result<(), Rejection> {
-    let peer = RustWebSocketPeer::driven_by(conn, owner);
-    let verdict = validator.call(&[(id as i64).to_variant(), peer.to_variant()]);
-    verdict_to_decision(class, &verdict)
+/// What the two server classes share, implemented by each: where its [`Hosting`] and its core
+/// [`Server`] (while serving) are, and its connection to peer `id`.
+pub trait ServerClass: WithBaseField {
+    /// Names the class in error messages.
+    const CLASS: &'static str;
+    /// Who drives the connections of the peer objects it hands out.
+    const OWNER: Owner;
+    /// Whether a peer id without an address is reported with an error.
+    const REPORTS_MISSING_PEER: bool;
+    fn hosting(&self) -> &Hosting;
+    fn hosting_mut(&mut self) -> &mut Hosting;
+    fn core(&self) -> Option<&Server>;
+    /// The settings and, while serving, the core server they apply to.
+    fn hosting_and_core(&mut self) -> (&Hosting, Option<&mut Server>);
+    /// The connection to peer `id`, if it is one this class shows.
+    fn connection(&self, id: u32) -> Option<SharedConnection>;
+}
+
+/// The servers keep their settings in their `Hosting`; a setting that was taken applies to the
+/// clients accepted from now on (their apply hook).
+impl<T: ServerClass> Settings for T {
+    const CLASS: &'static str = <T as ServerClass>::CLASS;
+
+    fn read_config<R>(&self, read: impl FnOnce(&Config) -> R) -> R {
+        read(&self.hosting().config)
+    }
+
+    fn change_config(&mut self, change: impl FnOnce(&mut Config) -> bool) {
+        let taken = change(&mut self.hosting_mut().config);
+        sync(self, taken);
+    }
+
+    fn read_io_thread<R>(&self, read: impl FnOnce(&bool) -> R) -> R {
+        read(&self.hosting().io_thread)
+    }
+
+    fn change_io_thread(&mut self, change: impl FnOnce(&mut bool) -> bool) {
+        change(&mut self.hosting_mut().io_thread);
+    }
+}
+
+impl<T: ServerClass> Hosts for T {
+    fn read_hosting<R>(&self, read: impl FnOnce(&Hosting) -> R) -> R {
+        read(self.hosting())
+    }
+
+    fn change_hosting(&mut self, change: impl FnOnce(&mut Hosting) -> bool) {
+        let taken = change(self.hosting_mut());
+        sync(self, taken);
+    }
+}
+
+/// A setting that was `taken` applies to clients accepted from now on (a multiplayer client's
+/// connection keeps the settings it started with).
+fn sync<T: ServerClass>(this: &mut T, taken: bool) {
+    if let (true, (hosting, Some(core))) = (taken, this.hosting_and_core()) {
+        hosting.apply(core);
+    }
+}
+
+/// Asks the game's `request_validator` about the held request of client `id` and answers it.
+/// The validator may call back into the class: it is let in (its `base_mut()` guard is held).
+pub fn validate<T: ServerClass>(this: &mut T, id: u32) {
+    let Some(conn) = this.core().and_then(|c| c.pending(id)) else { return };
+    let decision = match this.hosting().validator.clone() {
+        None => Ok(()),
+        Some(validator) => {
+            let _reentrant = this.base_mut();
+            let peer = RustWebSocketPeer::driven_by(conn, T::OWNER);
+            let verdict = validator.call(&[(id as i64).to_variant(), peer.to_variant()]);
+            verdict_to_decision(<T as ServerClass>::CLASS, &verdict)
+        }
+    };
+    if let (_, Some(core)) = this.hosting_and_core() {
+        core.approve(id, decision);
+    }
+}
+
+/// A server class's events of one poll, emitted as signals by [`emit_all`].
+pub trait Emits: ServerClass {
+    type Event;
+    /// The id of the client whose held upgrade request `event` announces.
+    fn request(event: &Self::Event) -> Option<u32>;
+    /// What identifies the batch's session (see [`Emits::goes_on`]).
+    fn batch(&self) -> u64;
+    /// Whether the rest of the batch is still to be emitted: a handler may have ended it.
+    fn goes_on(&self, batch: u64) -> bool;
+    /// Emits one event's signal (each checked against the class's current state).
+    fn emit(&mut self, event: Self::Event);
+}
+
+/// Emits the events of one poll in order, asking the validator about requests. Handlers may
+/// re-enter the class (send, disconnect, stop or close it, start another session), so no core
+/// borrow is held while one runs, and each event is checked against the state of the moment.
+pub fn emit_all<T: Emits>(this: &mut T, events: Vec<T::Event>) {
+    let batch = this.batch();
+    for event in events {
+        if !this.goes_on(batch) {
+            return;
+        }
+        match T::request(&event) {
+            Some(id) => validate(this, id),
+            None => this.emit(event),
+        }
+    }
+}
+
+/// The address of peer `id` (with an error when there is none, if the class reports that).
+pub fn peer_addr<T: ServerClass>(this: &T, id: i64) -> Option<SocketAddr> {
+    let addr = u32::try_from(id).ok().and_then(|id| this.connection(id)).and_then(|c| c.borrow().remote_addr());
+    if addr.is_none() && T::REPORTS_MISSING_PEER {
+        godot_error!("{}: no peer with id {id}", <T as ServerClass>::CLASS);
+    }
+    addr
+}
+
+/// `get_peer_address`: the IP address of peer `id`, or `""`.
+pub fn peer_address<T: ServerClass>(this: &T, id: i64) -> GString {
+    peer_addr(this, id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
+}
+
+/// `get_peer_port`: the TCP port of peer `id`, or 0.
+pub fn peer_port<T: ServerClass>(this: &T, id: i64) -> i64 {
+    peer_addr(this, id).map_or(0, |a| a.port().into())
 }
 
 /// `true` accepts; `false` refuses with 403; an integer 400–599 refuses with that status.
@@ -131,151 +236,3 @@ fn verdict_to_decision(class: &str, verdict: &Variant) -> Result<(), Rejection> 
         }
     }
 }
-
-/// Wraps a server class's `#[godot_api] impl` block and adds the accessors of the properties
-/// both server classes have (the connection settings of accepted clients, `max_peers`,
-/// `request_validator`, `io_thread`), kept in the class's `hosting: Hosting` and applied by its
-/// `sync(taken: bool)`; `CLASS` names the class in error messages (a `const` of the calling
-/// module). (gdext registers `#[func]`s
-/// only from the `#[godot_api]` block itself, so the block is wrapped rather than extended.)
-macro_rules! server_class_api {
-    (impl $class:ident { $($body:tt)* }) => {
-        #[godot_api]
-        impl $class {
-            $($body)*
-
-            /// Getter of [member supported_protocols].
-            #[func]
-            fn get_supported_protocols(&self) -> PackedStringArray {
-                $crate::settings::supported_protocols(&self.hosting.config)
-            }
-            /// Setter of [member supported_protocols].
-            #[func]
-            fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-                let taken = $crate::settings::set_supported_protocols(&mut self.hosting.config, CLASS, &protocols);
-                self.sync(taken);
-            }
-            /// Getter of [member handshake_headers].
-            #[func]
-            fn get_handshake_headers(&self) -> PackedStringArray {
-                $crate::settings::handshake_headers(&self.hosting.config)
-            }
-            /// Setter of [member handshake_headers].
-            #[func]
-            fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-                let taken = $crate::settings::set_handshake_headers(&mut self.hosting.config, CLASS, &headers);
-                self.sync(taken);
-            }
-            /// Getter of [member handshake_timeout].
-            #[func]
-            fn get_handshake_timeout(&self) -> f64 {
-                $crate::settings::handshake_timeout(&self.hosting.config)
-            }
-            /// Setter of [member handshake_timeout].
-            #[func]
-            fn set_handshake_timeout(&mut self, seconds: f64) {
-                let taken = $crate::settings::set_handshake_timeout(&mut self.hosting.config, CLASS, seconds);
-                self.sync(taken);
-            }
-            /// Getter of [member inbound_buffer_size].
-            #[func]
-            fn get_inbound_buffer_size(&self) -> i64 {
-                $crate::settings::inbound_buffer_size(&self.hosting.config)
-            }
-            /// Setter of [member inbound_buffer_size].
-            #[func]
-            fn set_inbound_buffer_size(&mut self, size: i64) {
-                let taken = $crate::settings::set_inbound_buffer_size(&mut self.hosting.config, CLASS, size);
-                self.sync(taken);
-            }
-            /// Getter of [member outbound_buffer_size].
-            #[func]
-            fn get_outbound_buffer_size(&self) -> i64 {
-                $crate::settings::outbound_buffer_size(&self.hosting.config)
-            }
-            /// Setter of [member outbound_buffer_size].
-            #[func]
-            fn set_outbound_buffer_size(&mut self, size: i64) {
-                let taken = $crate::settings::set_outbound_buffer_size(&mut self.hosting.config, size);
-                self.sync(taken);
-            }
-            /// Getter of [member max_queued_packets].
-            #[func]
-            fn get_max_queued_packets(&self) -> i64 {
-                $crate::settings::max_queued_packets(&self.hosting.config)
-            }
-            /// Setter of [member max_queued_packets].
-            #[func]
-            fn set_max_queued_packets(&mut self, count: i64) {
-                let taken = $crate::settings::set_max_queued_packets(&mut self.hosting.config, CLASS, count);
-                self.sync(taken);
-            }
-            /// Getter of [member heartbeat_interval].
-            #[func]
-            fn get_heartbeat_interval(&self) -> f64 {
-                $crate::settings::heartbeat_interval(&self.hosting.config)
-            }
-            /// Setter of [member heartbeat_interval].
-            #[func]
-            fn set_heartbeat_interval(&mut self, seconds: f64) {
-                let taken = $crate::settings::set_heartbeat_interval(&mut self.hosting.config, CLASS, seconds);
-                self.sync(taken);
-            }
-            /// Getter of [member compression_enabled].
-            #[func]
-            fn get_compression_enabled(&self) -> bool {
-                $crate::settings::compression_enabled(&self.hosting.config)
-            }
-            /// Setter of [member compression_enabled].
-            #[func]
-            fn set_compression_enabled(&mut self, enabled: bool) {
-                let taken = $crate::settings::set_compression_enabled(&mut self.hosting.config, enabled);
-                self.sync(taken);
-            }
-            /// Getter of [member compression_threshold].
-            #[func]
-            fn get_compression_threshold(&self) -> i64 {
-                $crate::settings::compression_threshold(&self.hosting.config)
-            }
-            /// Setter of [member compression_threshold].
-            #[func]
-            fn set_compression_threshold(&mut self, bytes: i64) {
-                let taken = $crate::settings::set_compression_threshold(&mut self.hosting.config, CLASS, bytes);
-                self.sync(taken);
-            }
-            /// Getter of [member request_validator].
-            #[func]
-            fn get_request_validator(&self) -> Callable {
-                self.hosting.validator()
-            }
-            /// Setter of [member request_validator].
-            #[func]
-            fn set_request_validator(&mut self, validator: Callable) {
-                self.hosting.set_validator(validator);
-                self.sync(true);
-            }
-            /// Getter of [member max_peers].
-            #[func]
-            fn get_max_peers(&self) -> i64 {
-                i64::try_from(self.hosting.max_peers).unwrap_or(i64::MAX)
-            }
-            /// Setter of [member max_peers].
-            #[func]
-            fn set_max_peers(&mut self, count: i64) {
-                let taken = self.hosting.set_max_peers(CLASS, count);
-                self.sync(taken);
-            }
-            /// Getter of [member io_thread].
-            #[func]
-            fn get_io_thread(&self) -> bool {
-                self.hosting.io_thread
-            }
-            /// Setter of [member io_thread].
-            #[func]
-            fn set_io_thread(&mut self, enabled: bool) {
-                self.hosting.io_thread = enabled;
-            }
-        }
-    };
-}
-pub(crate) use server_class_api;

@@ -8,6 +8,8 @@ mod client;
 mod convert;
 mod enums;
 mod hosting;
+#[cfg(feature = "itest")]
+mod itest;
 mod monitors;
 mod multiplayer_peer;
 mod peer;
@@ -20,9 +22,19 @@ struct RustWebSocketExtension;
 
 #[gdextension(entry_symbol = rust_websocket_init)]
 unsafe impl ExtensionLibrary for RustWebSocketExtension {
+    fn on_stage_init(stage: InitStage) {
+        #[cfg(feature = "itest")]
+        if stage == InitStage::Scene {
+            itest::register();
+        }
+        let _ = stage;
+    }
+
     fn on_stage_deinit(stage: InitStage) {
         if stage == InitStage::Scene {
             monitors::unregister();
+            #[cfg(feature = "itest")]
+            itest::unregister();
         }
     }
 }
@@ -35,23 +47,31 @@ mod tests {
     #[test]
     fn everything_is_documented() {
         let docs: Vec<String> = godot::docs::__gather_xml_docs().collect();
-        // The server classes' shared accessors are written once, in hosting.rs's macro.
-        for (class, source) in [
-            ("RustWebSocketPeer", include_str!("peer.rs").to_string()),
-            ("WebSocketServer", [include_str!("server.rs"), include_str!("hosting.rs")].concat()),
+        // The settings' properties and accessors are declared once, in settings.rs: their names
+        // come from there, the rest from each class's source.
+        use crate::{multiplayer_peer::RustWebSocketMultiplayerPeer, peer::RustWebSocketPeer, server::WebSocketServer};
+        for (class, source, settings) in [
+            ("RustWebSocketPeer", include_str!("peer.rs"), RustWebSocketPeer::SETTINGS),
+            ("WebSocketServer", include_str!("server.rs"), WebSocketServer::SETTINGS),
             (
                 "RustWebSocketMultiplayerPeer",
-                [include_str!("multiplayer_peer.rs"), include_str!("hosting.rs")].concat(),
+                include_str!("multiplayer_peer.rs"),
+                RustWebSocketMultiplayerPeer::SETTINGS,
             ),
         ] {
             let xml = docs.iter().find(|x| x.contains(&format!("<class name=\"{class}\""))).expect(class);
             assert!(between(xml, "<brief_description>", "</brief_description>").trim().len() > 20, "{class}");
             let mut missing = Vec::new();
             let mut seen = 0;
-            for (attr, tag) in
-                [("#[func]", "method"), ("#[signal]", "signal"), ("#[constant]", "constant"), ("#[var(", "member")]
+            let mut items: Vec<(&str, &str)> = Vec::new();
+            for (attr, tag) in [("#[func]", "method"), ("#[signal]", "signal"), ("#[constant]", "constant")] {
+                items.extend(registered(source, attr).into_iter().map(|name| (tag, name)));
+            }
+            for (property, getter, setter) in settings {
+                items.extend([("member", *property), ("method", *getter), ("method", *setter)]);
+            }
             {
-                for name in registered(&source, attr) {
+                for (tag, name) in items {
                     seen += 1;
                     let open = format!("<{tag} name=\"{name}\"");
                     let Some(at) = xml.find(&open) else {

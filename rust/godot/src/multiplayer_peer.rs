@@ -20,6 +20,7 @@ use crate::client;
 use crate::convert::{self, OptionalTls};
 use crate::hosting::{self, Hosting};
 use crate::peer::{Owner, RustWebSocketPeer};
+use crate::settings;
 
 mod session;
 
@@ -31,6 +32,7 @@ enum Session {
     Client(MpClient),
 }
 
+settings::class! { multiplayer;
 /// A [MultiplayerPeer] over WebSocket, wire-compatible with the engine's
 /// [WebSocketMultiplayerPeer]: set it as [member MultiplayerAPI.multiplayer_peer] and use RPCs.
 /// Our server serves the engine's clients (desktop, mobile and Web exports) and ours alike, and
@@ -73,88 +75,32 @@ pub struct RustWebSocketMultiplayerPeer {
     /// close this peer and start another session).
     generation: u64,
 
-    /// Subprotocols the client offers, or the server accepts (see [member WebSocketServer.supported_protocols]).
-    #[var(get = get_supported_protocols, set = set_supported_protocols)]
-    supported_protocols: PhantomVar<PackedStringArray>,
-    /// Extra raw `"Name: value"` header lines for the client's request or the server's 101.
-    #[var(get = get_handshake_headers, set = set_handshake_headers)]
-    handshake_headers: PhantomVar<PackedStringArray>,
-    /// Seconds a connection has to open (TCP, TLS, HTTP upgrade) and, for a client, to receive
-    /// its id. Default 3, as the engine.
-    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
-    handshake_timeout: PhantomVar<f64>,
-    /// [member RustWebSocketPeer.inbound_buffer_size] of each connection.
-    #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
-    inbound_buffer_size: PhantomVar<i64>,
-    /// [member RustWebSocketPeer.outbound_buffer_size] of each connection.
-    #[var(get = get_outbound_buffer_size, set = set_outbound_buffer_size)]
-    outbound_buffer_size: PhantomVar<i64>,
-    /// [member RustWebSocketPeer.max_queued_packets] of each connection.
-    #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
-    max_queued_packets: PhantomVar<i64>,
-    /// [member RustWebSocketPeer.heartbeat_interval] of each connection (the engine's class has
-    /// none). Default 0 (off).
-    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
-    heartbeat_interval: PhantomVar<f64>,
-    /// [member RustWebSocketPeer.compression_enabled] of each connection: as a server, for
-    /// clients accepted afterwards that offer permessage-deflate (browsers, and our clients with
-    /// it enabled; the engine's own never do); as a client, offered to the server. Off by
-    /// default. Costs up to ~300 KiB of memory per connection that compresses both ways.
-    #[var(get = get_compression_enabled, set = set_compression_enabled)]
-    compression_enabled: PhantomVar<bool>,
-    /// [member RustWebSocketPeer.compression_threshold] of each connection (default 128).
-    #[var(get = get_compression_threshold, set = set_compression_threshold)]
-    compression_threshold: PhantomVar<i64>,
-    /// Server: most simultaneous clients (joining or joined); more are answered HTTP 503.
-    #[var(get = get_max_peers, set = set_max_peers)]
-    max_peers: PhantomVar<i64>,
-    /// Server: optional `func(id: int, peer: RustWebSocketPeer) -> Variant`, asked about every
-    /// valid upgrade request before it is answered, as [member WebSocketServer.request_validator]:
-    /// `true` accepts, `false` refuses with HTTP 403, an HTTP status (400–599) refuses with it.
-    /// A refused client never joins: its [SceneMultiplayer] reports `connection_failed`.
-    #[var(get = get_request_validator, set = set_request_validator)]
-    request_validator: PhantomVar<Callable>,
-    /// Run this peer's networking (server or client) on a background thread: accepting, TLS, handshakes, reads,
-    /// writes, pings and timeouts happen there, and [method poll] only hands over what arrived
-    /// (same signals and packets, in the same order per peer) and what was sent. The game's frame then makes no
-    /// system call for networking, and heartbeats and close handshakes go on while a frame takes
-    /// long (a scene load). A message becomes readable when [method poll] emits its signal, as
-    /// without the thread. Off by default (default `true` when the environment variable
-    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Read by [method create_server] and [method create_client].
-    #[var(get = get_io_thread, set = set_io_thread)]
-    io_thread: PhantomVar<bool>,
-
+    // settings::class! adds a property per setting (settings.rs).
     base: Base<MultiplayerPeerExtension>,
+}
 }
 
 #[godot_api]
 impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     fn init(base: Base<MultiplayerPeerExtension>) -> Self {
         crate::monitors::ensure_registered();
-        Self {
-            session: Session::None,
-            hosting: Hosting::new(),
-            peer_objects: HashMap::new(),
-            target: Target::All,
-            transfer_mode: TransferMode::RELIABLE,
-            transfer_channel: 0,
-            refuse_new: false,
-            current: None,
-            generation: 0,
-            supported_protocols: PhantomVar::default(),
-            handshake_headers: PhantomVar::default(),
-            handshake_timeout: PhantomVar::default(),
-            inbound_buffer_size: PhantomVar::default(),
-            outbound_buffer_size: PhantomVar::default(),
-            max_queued_packets: PhantomVar::default(),
-            heartbeat_interval: PhantomVar::default(),
-            compression_enabled: PhantomVar::default(),
-            compression_threshold: PhantomVar::default(),
-            max_peers: PhantomVar::default(),
-            request_validator: PhantomVar::default(),
-            io_thread: PhantomVar::default(),
-            base,
-        }
+        let mut this = settings::new!(
+            multiplayer,
+            Self {
+                session: Session::None,
+                hosting: Hosting::default(),
+                peer_objects: HashMap::new(),
+                target: Target::All,
+                transfer_mode: TransferMode::RELIABLE,
+                transfer_channel: 0,
+                refuse_new: false,
+                current: None,
+                generation: 0,
+                base,
+            }
+        );
+        this.apply_defaults();
+        this
     }
 
     unsafe fn get_packet_rawptr(
@@ -262,7 +208,7 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
             Session::Client(client) => client.poll(now),
             Session::None => return,
         };
-        self.emit_all(events);
+        hosting::emit_all(self, events);
     }
 
     fn close(&mut self) {
@@ -319,7 +265,8 @@ impl IMultiplayerPeerExtension for RustWebSocketMultiplayerPeer {
     }
 }
 
-hosting::server_class_api! {
+settings::api! { multiplayer;
+    #[godot_api]
     impl RustWebSocketMultiplayerPeer {
         /// Starts a server on `port` (0 picks a free one, see [method get_local_port]) at
         /// `bind_address` (`"*"`, every interface, IPv4 and IPv6 clients alike, or an IP address);
@@ -411,13 +358,13 @@ hosting::server_class_api! {
         /// The IP address of peer `id`, or `""` with an error.
         #[func]
         fn get_peer_address(&self, id: i64) -> GString {
-            self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
+            hosting::peer_address(self, id)
         }
 
         /// The TCP port of peer `id`, or 0 with an error.
         #[func]
         fn get_peer_port(&self, id: i64) -> i64 {
-            self.peer_addr(id).map_or(0, |a| a.port().into())
+            hosting::peer_port(self, id)
         }
 
         /// Server: the port listened on (useful after `create_server(0)`), or 0.

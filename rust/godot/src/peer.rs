@@ -1,6 +1,6 @@
 //! `RustWebSocketPeer`: the engine's `WebSocketPeer` API over a core [`Connection`].
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use godot::classes::{IPacketPeerExtension, PacketPeerExtension, StreamPeer};
 use godot::global::Error;
@@ -19,6 +19,7 @@ use crate::settings;
 const CLASS: &str = "RustWebSocketPeer";
 use crate::stream_bridge::GodotStream;
 
+settings::class! { peer;
 /// A WebSocket connection with the same API as Godot's [WebSocketPeer], implemented in Rust
 /// (our frame layer over mio, TLS by rustls).
 ///
@@ -81,74 +82,10 @@ pub struct RustWebSocketPeer {
     io: Option<IoThread>,
     io_thread_enabled: bool,
 
-    /// Extra raw `"Name: value"` header lines added to the client's request. Lines holding a
-    /// line break or another control character are refused with an error.
-    #[var(get = get_handshake_headers, set = set_handshake_headers)]
-    handshake_headers: PhantomVar<PackedStringArray>,
-    /// Subprotocols offered by the client (white space at both ends trimmed, as the engine does).
-    #[var(get = get_supported_protocols, set = set_supported_protocols)]
-    supported_protocols: PhantomVar<PackedStringArray>,
-    /// Largest message accepted, in bytes, and about the most bytes of received messages
-    /// queued. A bigger message closes the connection with code 1009. Read when the handshake
-    /// completes. At most 2147483647 (the largest Godot packet); negative values are refused.
-    #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
-    inbound_buffer_size: PhantomVar<i64>,
-    /// Most bytes queued for sending; `put_packet`/`send` return `ERR_OUT_OF_MEMORY` beyond it.
-    /// `0` or less removes the byte cap.
-    #[var(get = get_outbound_buffer_size, set = set_outbound_buffer_size)]
-    outbound_buffer_size: PhantomVar<i64>,
-    /// Most messages queued in each direction. A full inbound queue stops reading from the
-    /// socket (nothing is dropped); a full outbound queue makes sends return `ERR_OUT_OF_MEMORY`.
-    /// Negative values are refused.
-    #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
-    max_queued_packets: PhantomVar<i64>,
-    /// Seconds between pings; `0` turns them off. A ping still unanswered when the next is due
-    /// closes the connection at once (close code -1), which also detects half-open links. What
-    /// arrived is read before that check (see the class description).
-    /// NaN, infinite and negative values are refused; values above 1e9 count as 1e9.
-    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
-    heartbeat_interval: PhantomVar<f64>,
-    /// Seconds allowed from [method connect_to_url] to [constant STATE_OPEN] (name lookup, TCP,
-    /// TLS and the HTTP upgrade); `0` waits forever, as the engine does. Default 30. NaN,
-    /// infinite and negative values are refused; values above 1e9 count as 1e9.
-    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
-    handshake_timeout: PhantomVar<f64>,
-    /// permessage-deflate (RFC 7692): a client offers it in [method connect_to_url] (a server
-    /// side from [method accept_stream] accepts it when offered), and messages are compressed
-    /// once agreed (see [method get_negotiated_extensions]).
-    /// Off by default: the engine's [WebSocketPeer] never compresses. Compression typically
-    /// shrinks JSON or text game state 3–10×, at a cost: about 300 KiB of memory per connection
-    /// that compresses both ways (the compressor, ~260 KiB, is allocated at the first compressed
-    /// message sent; the decompressor, ~40 KiB, at the first received) and CPU per message.
-    /// Messages below [member compression_threshold] are never compressed. Read when a
-    /// connection starts.
-    #[var(get = get_compression_enabled, set = set_compression_enabled)]
-    compression_enabled: PhantomVar<bool>,
-    /// Messages shorter than this many bytes are sent uncompressed, even when compression was
-    /// agreed (default 128: below it deflate's CPU buys few bytes). Negative values are refused.
-    #[var(get = get_compression_threshold, set = set_compression_threshold)]
-    compression_threshold: PhantomVar<i64>,
-    /// Run this client's networking on a background thread: name lookup, connect, TLS, the
-    /// handshake, reads, writes, pings and the closing handshake happen there, and
-    /// [method poll] only takes what arrived; what is sent is handed to the thread. The game's
-    /// frame then makes no system call for networking, and heartbeats go on while a frame
-    /// takes long. Messages become readable and [method get_ready_state] changes only in
-    /// [method poll] (or by this object's own calls), as without the thread. Read by
-    /// [method connect_to_url]; a connection from [method accept_stream] always runs in
-    /// [method poll] (Godot's stream objects belong to the main thread). On a peer from a
-    /// server or multiplayer peer, it reads whether that owner's thread drives the connection.
-    /// Off by default (default `true` when the environment variable
-    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Between two polls the connection may already have
-    /// moved on: a [method send] may fail on a connection that [method get_ready_state] still
-    /// shows open, and [method get_current_outbound_buffered_amount] counts a message until the
-    /// thread wrote it.
-    #[var(get = get_io_thread, set = set_io_thread)]
-    io_thread: PhantomVar<bool>,
-
+    // settings::class! adds a property per setting (settings.rs).
     base: Base<PacketPeerExtension>,
 }
-
-const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+}
 
 mod info;
 mod object;
@@ -158,8 +95,10 @@ pub use self::object::Owner;
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
         crate::monitors::ensure_registered();
-        let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
-        Self::with_connection(SharedConnection::new(Connection::new(config)), Owner::SelfPolled, base)
+        let conn = SharedConnection::new(Connection::new(Config::default()));
+        let mut peer = Self::with_connection(conn, Owner::SelfPolled, base);
+        peer.apply_defaults();
+        peer
     }
 
     fn get_available_packet_count(&self) -> i32 {
@@ -201,6 +140,7 @@ impl IPacketPeerExtension for RustWebSocketPeer {
     }
 }
 
+settings::api! { peer;
 #[godot_api]
 impl RustWebSocketPeer {
     /// Connects to `url` (`ws://` or `wss://`; no scheme means `ws://`). Returns `OK` at once:
@@ -333,109 +273,29 @@ impl RustWebSocketPeer {
             godot_error!("RustWebSocketPeer: set_no_delay() without a connection");
         }
     }
+}
+}
 
-    /// Getter of [member handshake_headers].
-    #[func]
-    fn get_handshake_headers(&self) -> PackedStringArray {
-        settings::handshake_headers(self.conn.borrow().config())
+impl settings::Settings for RustWebSocketPeer {
+    const CLASS: &'static str = CLASS;
+
+    fn read_config<R>(&self, read: impl FnOnce(&Config) -> R) -> R {
+        read(self.conn.borrow().config())
     }
-    /// Setter of [member handshake_headers].
-    #[func]
-    fn set_handshake_headers(&mut self, headers: PackedStringArray) {
-        settings::set_handshake_headers(self.conn.borrow_mut().config_mut(), CLASS, &headers);
+
+    fn change_config(&mut self, change: impl FnOnce(&mut Config) -> bool) {
+        change(self.conn.borrow_mut().config_mut());
     }
-    /// Getter of [member supported_protocols].
-    #[func]
-    fn get_supported_protocols(&self) -> PackedStringArray {
-        settings::supported_protocols(self.conn.borrow().config())
-    }
-    /// Setter of [member supported_protocols].
-    #[func]
-    fn set_supported_protocols(&mut self, protocols: PackedStringArray) {
-        settings::set_supported_protocols(self.conn.borrow_mut().config_mut(), CLASS, &protocols);
-    }
-    /// Getter of [member inbound_buffer_size].
-    #[func]
-    fn get_inbound_buffer_size(&self) -> i64 {
-        settings::inbound_buffer_size(self.conn.borrow().config())
-    }
-    /// Setter of [member inbound_buffer_size].
-    #[func]
-    fn set_inbound_buffer_size(&mut self, size: i64) {
-        settings::set_inbound_buffer_size(self.conn.borrow_mut().config_mut(), CLASS, size);
-    }
-    /// Getter of [member outbound_buffer_size].
-    #[func]
-    fn get_outbound_buffer_size(&self) -> i64 {
-        settings::outbound_buffer_size(self.conn.borrow().config())
-    }
-    /// Setter of [member outbound_buffer_size].
-    #[func]
-    fn set_outbound_buffer_size(&mut self, size: i64) {
-        settings::set_outbound_buffer_size(self.conn.borrow_mut().config_mut(), size);
-    }
-    /// Getter of [member max_queued_packets].
-    #[func]
-    fn get_max_queued_packets(&self) -> i64 {
-        settings::max_queued_packets(self.conn.borrow().config())
-    }
-    /// Setter of [member max_queued_packets].
-    #[func]
-    fn set_max_queued_packets(&mut self, count: i64) {
-        settings::set_max_queued_packets(self.conn.borrow_mut().config_mut(), CLASS, count);
-    }
-    /// Getter of [member heartbeat_interval].
-    #[func]
-    fn get_heartbeat_interval(&self) -> f64 {
-        settings::heartbeat_interval(self.conn.borrow().config())
-    }
-    /// Setter of [member heartbeat_interval].
-    #[func]
-    fn set_heartbeat_interval(&mut self, seconds: f64) {
-        settings::set_heartbeat_interval(self.conn.borrow_mut().config_mut(), CLASS, seconds);
-    }
-    /// Getter of [member handshake_timeout].
-    #[func]
-    fn get_handshake_timeout(&self) -> f64 {
-        settings::handshake_timeout(self.conn.borrow().config())
-    }
-    /// Setter of [member handshake_timeout].
-    #[func]
-    fn set_handshake_timeout(&mut self, seconds: f64) {
-        settings::set_handshake_timeout(self.conn.borrow_mut().config_mut(), CLASS, seconds);
-    }
-    /// Getter of [member compression_enabled].
-    #[func]
-    fn get_compression_enabled(&self) -> bool {
-        settings::compression_enabled(self.conn.borrow().config())
-    }
-    /// Setter of [member compression_enabled].
-    #[func]
-    fn set_compression_enabled(&mut self, enabled: bool) {
-        settings::set_compression_enabled(self.conn.borrow_mut().config_mut(), enabled);
-    }
-    /// Getter of [member compression_threshold].
-    #[func]
-    fn get_compression_threshold(&self) -> i64 {
-        settings::compression_threshold(self.conn.borrow().config())
-    }
-    /// Setter of [member compression_threshold].
-    #[func]
-    fn set_compression_threshold(&mut self, bytes: i64) {
-        settings::set_compression_threshold(self.conn.borrow_mut().config_mut(), CLASS, bytes);
-    }
-    /// Getter of [member io_thread].
-    #[func]
-    fn get_io_thread(&self) -> bool {
+
+    fn read_io_thread<R>(&self, read: impl FnOnce(&bool) -> R) -> R {
         match self.owner {
-            Owner::SelfPolled => self.io_thread_enabled,
+            Owner::SelfPolled => read(&self.io_thread_enabled),
             // A server's or multiplayer peer's connection: whether its owner's thread drives it.
-            _ => self.conn.borrow().has_io_thread(),
+            _ => read(&self.conn.borrow().has_io_thread()),
         }
     }
-    /// Setter of [member io_thread].
-    #[func]
-    fn set_io_thread(&mut self, enabled: bool) {
-        self.io_thread_enabled = enabled;
+
+    fn change_io_thread(&mut self, change: impl FnOnce(&mut bool) -> bool) {
+        change(&mut self.io_thread_enabled);
     }
 }

@@ -1,21 +1,22 @@
 //! `WebSocketServer`: Godot 3's server class and the tutorial's signals, over the core server.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use godot::global::Error;
 use godot::prelude::*;
+use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::{SendError, Server, ServerEvent};
 
 use crate::convert::{self, CloseWith, OptionalTls};
 use crate::enums::WriteMode;
 use crate::hosting::{self, Hosting};
-use crate::peer::Owner;
+use crate::peer::{Owner, RustWebSocketPeer};
+use crate::settings;
 
 const CLASS: &str = "WebSocketServer";
-use crate::peer::RustWebSocketPeer;
 
+settings::class! { server;
 /// A WebSocket server, as in Godot 3 and the Godot WebSocket tutorial, running natively.
 ///
 /// Call [method listen], then [method poll] every frame. Each client that completes the
@@ -35,88 +36,24 @@ pub struct WebSocketServer {
     peers: HashMap<u32, Gd<RustWebSocketPeer>>,
     hosting: Hosting,
 
-    /// Subprotocols accepted. The client's order of preference decides: the first protocol it
-    /// offers that is listed here is selected. A client offering none of them is refused
-    /// (HTTP 400); with this list empty, every client is accepted without a protocol.
-    #[var(get = get_supported_protocols, set = set_supported_protocols)]
-    supported_protocols: PhantomVar<PackedStringArray>,
-    /// Extra raw `"Name: value"` header lines added to the 101 response.
-    #[var(get = get_handshake_headers, set = set_handshake_headers)]
-    handshake_headers: PhantomVar<PackedStringArray>,
-    /// Seconds a client has to complete the TCP/TLS/HTTP handshake before it is dropped.
-    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
-    handshake_timeout: PhantomVar<f64>,
-    /// [member RustWebSocketPeer.inbound_buffer_size] of each accepted peer.
-    #[var(get = get_inbound_buffer_size, set = set_inbound_buffer_size)]
-    inbound_buffer_size: PhantomVar<i64>,
-    /// [member RustWebSocketPeer.outbound_buffer_size] of each accepted peer.
-    #[var(get = get_outbound_buffer_size, set = set_outbound_buffer_size)]
-    outbound_buffer_size: PhantomVar<i64>,
-    /// [member RustWebSocketPeer.max_queued_packets] of each accepted peer.
-    #[var(get = get_max_queued_packets, set = set_max_queued_packets)]
-    max_queued_packets: PhantomVar<i64>,
-    /// [member RustWebSocketPeer.heartbeat_interval] of each accepted peer.
-    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
-    heartbeat_interval: PhantomVar<f64>,
-    /// [member RustWebSocketPeer.compression_enabled] for each client accepted afterwards: a
-    /// client that offers permessage-deflate (every browser does) gets compressed messages.
-    /// Off by default. Costs up to ~300 KiB of memory per client that compresses both ways.
-    #[var(get = get_compression_enabled, set = set_compression_enabled)]
-    compression_enabled: PhantomVar<bool>,
-    /// [member RustWebSocketPeer.compression_threshold] of each accepted client (default 128).
-    #[var(get = get_compression_threshold, set = set_compression_threshold)]
-    compression_threshold: PhantomVar<i64>,
-    /// Most simultaneous clients (handshaking or connected); more are answered HTTP 503.
-    #[var(get = get_max_peers, set = set_max_peers)]
-    max_peers: PhantomVar<i64>,
-    /// Optional `func(id: int, peer: RustWebSocketPeer) -> Variant`, called for every valid
-    /// upgrade request before it is answered. `peer` shows the request
-    /// ([method RustWebSocketPeer.get_requested_url], [method RustWebSocketPeer.get_request_headers],
-    /// [method RustWebSocketPeer.get_connected_host]). Return `true` to accept the client,
-    /// `false` to refuse it with HTTP 403, or an HTTP status (400–599) to refuse it with that
-    /// status. A refused client never emits [signal client_connected].
-    #[var(get = get_request_validator, set = set_request_validator)]
-    request_validator: PhantomVar<Callable>,
-    /// Run this server's networking on a background thread: accepting, TLS, handshakes, reads,
-    /// writes, pings and timeouts happen there, and [method poll] only hands over what arrived
-    /// (same signals, same order per client) and what was sent. The game's frame then makes no
-    /// system call for networking, and heartbeats and close handshakes go on while a frame takes
-    /// long (a scene load). A message becomes readable when [method poll] emits its signal, as
-    /// without the thread. Off by default (default `true` when the environment variable
-    /// `RUST_WEBSOCKET_IO_THREAD` is `1`). Read by [method listen]. [method stop] ends the
-    /// thread first, then also emits what it had found since the last [method poll].
-    #[var(get = get_io_thread, set = set_io_thread)]
-    io_thread: PhantomVar<bool>,
-
+    // settings::class! adds a property per setting (settings.rs).
     base: Base<RefCounted>,
+}
 }
 
 #[godot_api]
 impl IRefCounted for WebSocketServer {
     fn init(base: Base<RefCounted>) -> Self {
         crate::monitors::ensure_registered();
-        Self {
-            core: None,
-            peers: HashMap::new(),
-            hosting: Hosting::new(),
-            supported_protocols: PhantomVar::default(),
-            handshake_headers: PhantomVar::default(),
-            handshake_timeout: PhantomVar::default(),
-            inbound_buffer_size: PhantomVar::default(),
-            outbound_buffer_size: PhantomVar::default(),
-            max_queued_packets: PhantomVar::default(),
-            heartbeat_interval: PhantomVar::default(),
-            compression_enabled: PhantomVar::default(),
-            compression_threshold: PhantomVar::default(),
-            max_peers: PhantomVar::default(),
-            request_validator: PhantomVar::default(),
-            io_thread: PhantomVar::default(),
-            base,
-        }
+        let mut this =
+            settings::new!(server, Self { core: None, peers: HashMap::new(), hosting: Hosting::default(), base });
+        this.apply_defaults();
+        this
     }
 }
 
-hosting::server_class_api! {
+settings::api! { server;
+    #[godot_api]
     impl WebSocketServer {
         /// A client completed the WebSocket handshake; `protocol` is the selected subprotocol.
         #[signal]
@@ -165,7 +102,7 @@ hosting::server_class_api! {
             drop(core);
             // A handler may listen again: only this server's peers are forgotten.
             let stopped: Vec<u32> = self.peers.keys().copied().collect();
-            self.emit_all(events);
+            hosting::emit_all(self, events);
             for id in stopped {
                 self.peers.remove(&id);
             }
@@ -192,7 +129,7 @@ hosting::server_class_api! {
             // What the handlers send to one client goes out in one write, at the end.
             core.cork();
             let events = core.poll(Instant::now());
-            self.emit_all(events);
+            hosting::emit_all(self, events);
             if let Some(core) = self.core.as_mut() {
                 core.uncork(Instant::now());
             }
@@ -225,13 +162,13 @@ hosting::server_class_api! {
         /// The IP address of client `id`, or `""`.
         #[func]
         fn get_peer_address(&self, id: i64) -> GString {
-            self.peer_addr(id).map(|a| GString::from(&a.ip().to_canonical().to_string())).unwrap_or_default()
+            hosting::peer_address(self, id)
         }
 
         /// The TCP port of client `id`, or 0.
         #[func]
         fn get_peer_port(&self, id: i64) -> i64 {
-            self.peer_addr(id).map(|a| a.port() as i64).unwrap_or(0)
+            hosting::peer_port(self, id)
         }
 
         /// Sends `message` to every connected client but `exclude_id` (`0` excludes none), as
@@ -277,29 +214,6 @@ hosting::server_class_api! {
 }
 
 impl WebSocketServer {
-    /// A setting that was `taken` applies to clients accepted from now on.
-    fn sync(&mut self, taken: bool) {
-        if let (true, Some(core)) = (taken, self.core.as_mut()) {
-            self.hosting.apply(core);
-        }
-    }
-
-    /// Asks the game's `request_validator` about a held request and answers it.
-    fn validate(&mut self, id: u32) {
-        let Some(conn) = self.core.as_ref().and_then(|c| c.pending(id)) else { return };
-        let decision = match self.hosting.validator.clone() {
-            None => Ok(()),
-            Some(validator) => {
-                // The validator may call back into this server: let it (see emit_all).
-                let _reentrant = self.base_mut();
-                hosting::ask_validator(CLASS, &validator, id, conn, Owner::Server)
-            }
-        };
-        if let Some(core) = self.core.as_mut() {
-            core.approve(id, decision);
-        }
-    }
-
     fn broadcast_bytes(&mut self, data: &[u8], text: bool, exclude_id: i64) -> Error {
         let Some(core) = self.core.as_mut() else { return Error::OK };
         let exclude = u32::try_from(exclude_id).ok();
@@ -311,38 +225,76 @@ impl WebSocketServer {
             Error::OK
         }
     }
+}
 
-    fn peer_addr(&self, id: i64) -> Option<SocketAddr> {
-        let id = u32::try_from(id).ok()?;
-        self.peers.get(&id)?;
-        self.core.as_ref()?.peer(id)?.borrow().remote_addr()
+/// Handlers may re-enter this object (send, disconnect_peer, stop, dropping references): each
+/// event is checked against the current peer table right before it is emitted.
+impl hosting::Emits for WebSocketServer {
+    type Event = ServerEvent;
+
+    fn request(event: &ServerEvent) -> Option<u32> {
+        match event {
+            ServerEvent::Request { id } => Some(*id),
+            _ => None,
+        }
     }
 
-    /// Emits the events of one poll in order. Handlers may re-enter this object (send,
-    /// disconnect_peer, stop, dropping references), so each event is checked against the
-    /// current peer table right before it is emitted, and no core borrow is held meanwhile.
-    fn emit_all(&mut self, events: Vec<ServerEvent>) {
-        for e in events {
-            match e {
-                ServerEvent::Request { id } => self.validate(id),
-                ServerEvent::Connected { id, protocol } => {
-                    let Some(conn) = self.core.as_ref().and_then(|c| c.joined(id)) else { continue };
-                    self.peers.insert(id, RustWebSocketPeer::driven_by(conn, Owner::Server));
-                    self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
-                }
-                ServerEvent::Data { id } if self.peers.contains_key(&id) => {
-                    self.signals().data_received().emit(id as i64);
-                }
-                ServerEvent::CloseRequest { id, code, reason } if self.peers.contains_key(&id) => {
-                    self.signals().client_close_request().emit(id as i64, code as i64, &GString::from(&reason));
-                }
-                ServerEvent::Disconnected { id, clean } if self.peers.contains_key(&id) => {
-                    self.signals().client_disconnected().emit(id as i64, clean);
-                    self.peers.remove(&id);
-                }
-                ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
-                _ => {}
+    fn batch(&self) -> u64 {
+        0
+    }
+
+    /// A stopped server's remaining events are checked one by one (it may listen again).
+    fn goes_on(&self, _batch: u64) -> bool {
+        true
+    }
+
+    fn emit(&mut self, event: ServerEvent) {
+        match event {
+            ServerEvent::Connected { id, protocol } => {
+                let Some(conn) = self.core.as_ref().and_then(|c| c.joined(id)) else { return };
+                self.peers.insert(id, RustWebSocketPeer::driven_by(conn, Owner::Server));
+                self.signals().client_connected().emit(id as i64, &GString::from(&protocol));
             }
+            ServerEvent::Data { id } if self.peers.contains_key(&id) => {
+                self.signals().data_received().emit(id as i64);
+            }
+            ServerEvent::CloseRequest { id, code, reason } if self.peers.contains_key(&id) => {
+                self.signals().client_close_request().emit(id as i64, code as i64, &GString::from(&reason));
+            }
+            ServerEvent::Disconnected { id, clean } if self.peers.contains_key(&id) => {
+                self.signals().client_disconnected().emit(id as i64, clean);
+                self.peers.remove(&id);
+            }
+            ServerEvent::Warning(w) => godot_warn!("WebSocketServer: {w}"),
+            _ => {}
         }
+    }
+}
+
+impl hosting::ServerClass for WebSocketServer {
+    const CLASS: &'static str = CLASS;
+    const OWNER: Owner = Owner::Server;
+    const REPORTS_MISSING_PEER: bool = false;
+
+    fn hosting(&self) -> &Hosting {
+        &self.hosting
+    }
+
+    fn hosting_mut(&mut self) -> &mut Hosting {
+        &mut self.hosting
+    }
+
+    fn core(&self) -> Option<&Server> {
+        self.core.as_ref()
+    }
+
+    fn hosting_and_core(&mut self) -> (&Hosting, Option<&mut Server>) {
+        (&self.hosting, self.core.as_mut())
+    }
+
+    /// Only a connected client's: one still in its handshake has no peer here.
+    fn connection(&self, id: u32) -> Option<SharedConnection> {
+        self.peers.get(&id)?;
+        self.core.as_ref()?.peer(id)
     }
 }

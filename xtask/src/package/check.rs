@@ -27,6 +27,8 @@ pub fn stage(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let archive = dir.join("godot-rust-websocket.zip");
+    // The library users get (the test project's has the in-engine tests compiled in).
+    crate::build()?;
     let made = super::make(&archive, super::Required::Nothing)?;
     println!("xtask: {} with {}", archive.display(), made.libraries.join(", "));
     let mut problems = Vec::new();

@@ -1,14 +1,14 @@
 //! The plain Rust side of `RustWebSocketMultiplayerPeer`: starting a session, its status, and
 //! turning the session's events into the `MultiplayerPeer` signals.
 
-use std::net::SocketAddr;
-
 use godot::classes::multiplayer_peer::ConnectionStatus;
 use godot::prelude::*;
+use rust_websocket_core::connection::SharedConnection;
 use rust_websocket_core::multiplayer::{MpEvent, MpStatus, SERVER_ID};
+use rust_websocket_core::Server;
 
 use super::{RustWebSocketMultiplayerPeer, Session, CLASS};
-use crate::hosting;
+use crate::hosting::{self, Hosting};
 use crate::peer::Owner;
 
 impl RustWebSocketMultiplayerPeer {
@@ -18,14 +18,6 @@ impl RustWebSocketMultiplayerPeer {
         self.generation += 1;
         self.peer_objects.clear();
         self.current = None;
-    }
-
-    /// A server setting that was `taken` applies to clients accepted from now on, as on
-    /// [WebSocketServer]; a client's connection keeps the settings it started with.
-    pub(super) fn sync(&mut self, taken: bool) {
-        if let (true, Session::Server(server)) = (taken, &mut self.session) {
-            self.hosting.apply(server.server_mut());
-        }
     }
 
     pub(super) fn status(&self) -> ConnectionStatus {
@@ -39,54 +31,76 @@ impl RustWebSocketMultiplayerPeer {
             },
         }
     }
+}
 
-    pub(super) fn peer_addr(&self, id: i64) -> Option<SocketAddr> {
-        let conn = match (&self.session, u32::try_from(id)) {
-            (Session::Server(server), Ok(id)) => server.peer(id).cloned(),
-            (Session::Client(client), Ok(SERVER_ID)) => Some(client.connection().clone()),
+/// `SceneMultiplayer` answers `peer_connected` at once by sending packets through this object.
+/// A handler that closes this peer ends the batch: nothing more is emitted for a session that
+/// is gone.
+impl hosting::Emits for RustWebSocketMultiplayerPeer {
+    type Event = MpEvent;
+
+    fn request(event: &MpEvent) -> Option<u32> {
+        match event {
+            MpEvent::Request { id } => Some(*id),
+            _ => None,
+        }
+    }
+
+    fn batch(&self) -> u64 {
+        self.generation
+    }
+
+    fn goes_on(&self, batch: u64) -> bool {
+        self.generation == batch && !matches!(self.session, Session::None)
+    }
+
+    fn emit(&mut self, event: MpEvent) {
+        match event {
+            MpEvent::Request { .. } => {}
+            MpEvent::PeerConnected(id) => self.signals().peer_connected().emit(id.into()),
+            MpEvent::PeerDisconnected(id) => {
+                self.peer_objects.remove(&id);
+                self.signals().peer_disconnected().emit(id.into());
+            }
+            MpEvent::Warning(w) => godot_warn!("{CLASS}: {w}"),
+        }
+    }
+}
+
+impl hosting::ServerClass for RustWebSocketMultiplayerPeer {
+    const CLASS: &'static str = CLASS;
+    const OWNER: Owner = Owner::Multiplayer;
+    const REPORTS_MISSING_PEER: bool = true;
+
+    fn hosting(&self) -> &Hosting {
+        &self.hosting
+    }
+
+    fn hosting_mut(&mut self) -> &mut Hosting {
+        &mut self.hosting
+    }
+
+    fn core(&self) -> Option<&Server> {
+        match &self.session {
+            Session::Server(server) => Some(server.server()),
+            _ => None,
+        }
+    }
+
+    /// A client's connection keeps the settings it started with: only a server applies them.
+    fn hosting_and_core(&mut self) -> (&Hosting, Option<&mut Server>) {
+        let core = match &mut self.session {
+            Session::Server(server) => Some(server.server_mut()),
             _ => None,
         };
-        let addr = conn.and_then(|c| c.borrow().remote_addr());
-        if addr.is_none() {
-            godot_error!("{CLASS}: no peer with id {id}");
-        }
-        addr
+        (&self.hosting, core)
     }
 
-    /// Emits the events of one poll in order. `SceneMultiplayer` answers `peer_connected` at
-    /// once by sending packets through this object, so no session borrow is held meanwhile.
-    /// A handler that closes this peer ends the batch: nothing more is emitted for a session
-    /// that is gone.
-    pub(super) fn emit_all(&mut self, events: Vec<MpEvent>) {
-        let generation = self.generation;
-        for event in events {
-            if self.generation != generation || matches!(self.session, Session::None) {
-                return;
-            }
-            match event {
-                MpEvent::Request { id } => self.validate(id),
-                MpEvent::PeerConnected(id) => self.signals().peer_connected().emit(id.into()),
-                MpEvent::PeerDisconnected(id) => {
-                    self.peer_objects.remove(&id);
-                    self.signals().peer_disconnected().emit(id.into());
-                }
-                MpEvent::Warning(w) => godot_warn!("{CLASS}: {w}"),
-            }
-        }
-    }
-
-    pub(super) fn validate(&mut self, id: u32) {
-        let Session::Server(server) = &self.session else { return };
-        let Some(conn) = server.server().pending(id) else { return };
-        let decision = match self.hosting.validator.clone() {
-            None => Ok(()),
-            Some(validator) => {
-                let _reentrant = self.base_mut();
-                hosting::ask_validator(CLASS, &validator, id, conn, Owner::Multiplayer)
-            }
-        };
-        if let Session::Server(server) = &mut self.session {
-            server.approve(id, decision);
+    fn connection(&self, id: u32) -> Option<SharedConnection> {
+        match (&self.session, id) {
+            (Session::Server(server), id) => server.peer(id).cloned(),
+            (Session::Client(client), SERVER_ID) => Some(client.connection().clone()),
+            _ => None,
         }
     }
 }

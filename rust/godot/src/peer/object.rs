@@ -27,24 +27,18 @@ pub enum Owner {
 
 impl RustWebSocketPeer {
     pub(super) fn with_connection(conn: SharedConnection, owner: Owner, base: Base<PacketPeerExtension>) -> Self {
-        Self {
-            conn,
-            owner,
-            last: None,
-            io: None,
-            io_thread_enabled: settings::io_thread_default(),
-            handshake_headers: PhantomVar::default(),
-            supported_protocols: PhantomVar::default(),
-            inbound_buffer_size: PhantomVar::default(),
-            outbound_buffer_size: PhantomVar::default(),
-            max_queued_packets: PhantomVar::default(),
-            heartbeat_interval: PhantomVar::default(),
-            handshake_timeout: PhantomVar::default(),
-            compression_enabled: PhantomVar::default(),
-            compression_threshold: PhantomVar::default(),
-            io_thread: PhantomVar::default(),
-            base,
-        }
+        settings::new!(
+            peer,
+            Self {
+                conn,
+                owner,
+                last: None,
+                io: None,
+                // `init` sets the defaults; a server's peer reads its owner's thread.
+                io_thread_enabled: false,
+                base,
+            }
+        )
     }
 
     /// A peer object for a connection that its `owner` polls.
