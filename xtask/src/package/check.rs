@@ -72,8 +72,14 @@ fn contents(archive: &Path) -> Result<()> {
         Ok(bytes)
     };
     let built = std::fs::read(crate::root().join("addons/rust_websocket").join(&library)).map_err(|e| e.to_string())?;
-    if read(&mut zip, &library)? != built {
+    let shipped = read(&mut zip, &library)?;
+    if shipped != built {
         return Err(format!("{library} differs from the built library"));
+    }
+    // The registry name of the binding's in-engine tests (rust/godot/src/itest/), which only the
+    // test project's library carries.
+    if shipped.windows(21).any(|w| w == b"rust_websocket_itests") {
+        return Err(format!("{library} carries the in-engine tests (built with the feature itest)"));
     }
     let licences = String::from_utf8(read(&mut zip, "THIRD_PARTY_LICENSES.md")?).unwrap_or_default();
     for krate in ["| godot-core |", "| tungstenite |", "| rustls |", "| flate2 |", "| zlib-rs |"] {
