@@ -32,7 +32,7 @@ pub struct Hosting {
 impl Hosting {
     /// The engine's defaults for its server classes (a 3 s handshake timeout).
     pub fn new() -> Hosting {
-        let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..Config::default() };
+        let config = Config { handshake_timeout: Some(Duration::from_secs(3)), ..crate::monitors::config() };
         Hosting { config, max_peers: 4096, validator: None, io_thread: crate::settings::io_thread_default() }
     }
 
@@ -89,7 +89,7 @@ fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> 
         godot_error!("{class}: invalid bind address '{bind}' (use \"*\" or an IP address)");
         return Err(Error::ERR_INVALID_PARAMETER);
     };
-    match listener::bind(address, port).and_then(|l| Server::listen_on(l, Config::default(), tls)) {
+    match listener::bind(address, port).and_then(|l| Server::listen_on(l, crate::monitors::config(), tls)) {
         Ok(server) => Ok(server),
         Err(e) => {
             godot_error!("{class}: cannot listen on {bind}:{port}: {e}");

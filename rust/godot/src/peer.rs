@@ -158,7 +158,7 @@ pub use self::object::Owner;
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
         crate::monitors::ensure_registered();
-        let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..Config::default() };
+        let config = Config { handshake_timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT), ..crate::monitors::config() };
         Self::with_connection(SharedConnection::new(Connection::new(config)), Owner::SelfPolled, base)
     }
 

@@ -4,18 +4,20 @@
 //! What is sent is written at once; the writer keeps only what the socket would not take yet.
 
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::inbox::Inbox;
-use super::types::{is_sendable_close_code, Event};
+use super::types::Event;
 use super::{Dropped, End};
 use crate::clock;
 use crate::config::Config;
 use crate::extensions::Agreement;
+use crate::frames::is_sendable_close_code;
 use crate::frames::read::{Incoming, Reader};
 use crate::frames::write::{Outgoing, Writer};
 use crate::frames::Violation;
-use crate::stats;
+use crate::stats::Counters;
 use crate::transport::Transport;
 
 /// Most bytes read from one connection in one poll: a peer that keeps sending cannot hold the
@@ -28,6 +30,7 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) struct Open {
     io: Transport,
+    counters: Arc<Counters>,
     reader: Reader,
     writer: Writer,
     /// Our close frame is queued or sent.
@@ -70,6 +73,7 @@ impl Open {
         let threshold = config.compression.threshold;
         Box::new(Open {
             io,
+            counters: config.counters.clone(),
             reader: Reader::new(tail, server, config.inbound_buffer_size.max(1), deflate),
             writer: Writer::new(server, deflate, threshold),
             close_sent: false,
@@ -197,7 +201,7 @@ impl Open {
         while !inbox.is_full(config) && self.received.is_none() {
             match self.reader.next_incoming() {
                 Ok(Some(Incoming::Message(packet))) => {
-                    stats::message_in();
+                    self.counters.message_in();
                     inbox.push(packet);
                     events.push(Event::Message);
                     delivered = true;
@@ -213,7 +217,7 @@ impl Open {
                 Ok(None) => match self.reader.fill(&mut self.io) {
                     Ok(0) => return Err(self.ended_by_remote(None)),
                     Ok(n) => {
-                        stats::bytes_in(n);
+                        self.counters.bytes_in(n);
                         budget = budget.saturating_sub(n);
                         if budget == 0 {
                             self.read_on = Some(now);
@@ -261,7 +265,7 @@ impl Open {
 
     /// Writes what is framed; ends the connection once the closing handshake is done.
     fn flush(&mut self) -> Result<(), End> {
-        match self.writer.flush(&mut self.io) {
+        match self.writer.flush(&mut Counted(&mut self.io, &self.counters)) {
             Ok(true) => {
                 self.pending_bytes = 0;
                 self.pending_msgs = 0;
@@ -291,7 +295,7 @@ impl Open {
         }
         self.pending_bytes += msg.data.len();
         self.pending_msgs += 1;
-        stats::message_out();
+        self.counters.message_out();
         if write {
             self.flush()?;
         }
@@ -330,8 +334,23 @@ impl Open {
             self.writer.close(Some(violation.code), "");
             self.close_sent = true;
         }
-        let _ = self.writer.flush(&mut self.io);
+        let _ = self.writer.flush(&mut Counted(&mut self.io, &self.counters));
         End::Fail { code: violation.code, local_reason: violation.reason, detail: violation.detail }
+    }
+}
+
+/// The socket as the writer sees it: what it takes is counted as bytes out.
+struct Counted<'a>(&'a mut Transport, &'a Counters);
+
+impl io::Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.0.write(buf)?;
+        self.1.bytes_out(n);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
