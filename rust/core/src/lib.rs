@@ -12,6 +12,8 @@
 //! * [`io_thread`] (`server::io_thread`): the optional background thread that drives a server
 //!   or a client instead.
 //! * [`multiplayer`]: the engine's `WebSocketMultiplayerPeer` protocol over both.
+//! * [`proto`]: the protocol without I/O (bytes and time in; bytes, deadlines and what the
+//!   remote sent out), which the connection drives over its transport.
 //! * [`frames`]: frames in and out, permessage-deflate, incremental UTF-8 checks.
 //! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes;
 //!   [`extensions`]: the permessage-deflate negotiation.
@@ -29,6 +31,7 @@ pub mod handshake;
 pub mod listener;
 pub mod memory;
 pub mod multiplayer;
+pub mod proto;
 pub mod resolve;
 pub mod server;
 pub mod stats;

@@ -8,7 +8,7 @@
 //! |-------------|-------------|----------------------------------------------------------------|
 //! | dialing     | [`dial`]    | client: name lookup, TCP connect, TLS set-up                   |
 //! | upgrading   | [`upgrade`] | the HTTP upgrade, both sides (TLS runs inside the transport)   |
-//! | open        | [`open`]    | frames, the closing handshake, heartbeat, back-pressure        |
+//! | open        | [`open`]    | drives [`crate::proto::Open`] (frames, closing, heartbeat, caps) |
 //! | closed      | —           | nothing; a retired socket may still drain in [`linger`]        |
 //!
 //! `poll` holds the one transition match. Every way a connection ends goes through
