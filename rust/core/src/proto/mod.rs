@@ -8,10 +8,8 @@
 //!   protocol violation reach the game before the connection fails.
 //!
 //! The upgrade (`crate::handshake`, pure functions over bytes) is not in here yet.
+//! `tests/proto.rs` runs two of them against each other with made-up time.
 
 pub mod open;
 
 pub use self::open::{Ended, Open, Received};
-
-#[cfg(test)]
-mod tests;

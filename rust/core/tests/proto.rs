@@ -3,9 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Ended, Open, Received};
-use crate::config::Config;
-use crate::frames::write::Outgoing;
+use rust_websocket_core::frames::write::Outgoing;
+use rust_websocket_core::proto::open::CLOSE_TIMEOUT;
+use rust_websocket_core::proto::{Ended, Open, Received};
+use rust_websocket_core::Config;
 
 fn pair(config: &Config) -> (Open, Open) {
     (Open::new(Vec::new(), false, config, None), Open::new(Vec::new(), true, config, None))
@@ -47,7 +48,7 @@ fn the_closing_handshake_ends_clean_on_both_sides_and_times_out_without_an_answe
     let t0 = Instant::now();
     client.close(Some(1000), "bye", t0);
     assert!(client.is_closing());
-    assert_eq!(client.next_deadline(&config), Some(t0 + super::open::CLOSE_TIMEOUT));
+    assert_eq!(client.next_deadline(&config), Some(t0 + CLOSE_TIMEOUT));
     carry(&mut client, &mut server).unwrap();
     match next(&mut server, t0) {
         Received::CloseRequest { code, reason } => assert_eq!((code, reason.as_str()), (1000, "bye")),
@@ -61,7 +62,7 @@ fn the_closing_handshake_ends_clean_on_both_sides_and_times_out_without_an_answe
     let (mut silent, _) = pair(&config);
     silent.close(None, "", t0);
     assert!(silent.handle_timeout(t0 + Duration::from_secs(4)).is_ok());
-    assert!(matches!(silent.handle_timeout(t0 + super::open::CLOSE_TIMEOUT), Err(Ended::CloseTimeout)));
+    assert!(matches!(silent.handle_timeout(t0 + CLOSE_TIMEOUT), Err(Ended::CloseTimeout)));
 }
 
 #[test]
