@@ -1,8 +1,10 @@
 //! Per-connection settings, with the Godot engine's defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::extensions::Compression;
+use crate::stats::Counters;
 
 /// Settings of one connection. A server copies its own into every peer it accepts.
 #[derive(Debug, Clone)]
@@ -23,6 +25,9 @@ pub struct Config {
     pub handshake_timeout: Option<Duration>,
     /// permessage-deflate: offered (client) or accepted (server) when enabled.
     pub compression: Compression,
+    /// Where the traffic is counted: shared by every clone of this config (a server's peers
+    /// included); a fresh set by default.
+    pub counters: Arc<Counters>,
 }
 
 impl Default for Config {
@@ -36,6 +41,7 @@ impl Default for Config {
             handshake_headers: Vec::new(),
             handshake_timeout: None,
             compression: Compression::default(),
+            counters: Arc::default(),
         }
     }
 }

@@ -9,13 +9,18 @@
 //!   module per phase (dialing, upgrading, open).
 //! * [`server::Server`]: a listener plus the connections it accepted, polled by readiness;
 //!   [`listener`]: listening sockets as the engine's `TCPServer` makes them (dual-stack `"*"`).
-//! * [`io_thread`]: the optional background thread that drives a server or a client instead.
+//! * [`io_thread`] (`server::io_thread`): the optional background thread that drives a server
+//!   or a client instead.
 //! * [`multiplayer`]: the engine's `WebSocketMultiplayerPeer` protocol over both.
+//! * [`proto`]: the protocol without I/O (bytes and time in; bytes, deadlines and what the
+//!   remote sent out), which the connection drives over its transport.
 //! * [`frames`]: frames in and out, permessage-deflate, incremental UTF-8 checks.
 //! * [`handshake`]: the HTTP/1.1 upgrade, both sides, as pure functions over bytes;
 //!   [`extensions`]: the permessage-deflate negotiation.
 //! * [`tls`]: rustls configurations for the engine's `TLSOptions` meanings.
-//! * [`stats`]: process-wide traffic counters (Godot's Performance monitors).
+//! * [`stats`]: traffic counters, shared through the config (Godot's Performance monitors).
+
+#![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod config;
@@ -23,10 +28,10 @@ pub mod connection;
 pub mod extensions;
 pub mod frames;
 pub mod handshake;
-pub mod io_thread;
 pub mod listener;
 pub mod memory;
 pub mod multiplayer;
+pub mod proto;
 pub mod resolve;
 pub mod server;
 pub mod stats;
@@ -37,4 +42,4 @@ pub mod url;
 pub use config::Config;
 pub use connection::{Connection, Event, ReadyState, SendError};
 pub use rustls;
-pub use server::{Server, ServerEvent};
+pub use server::{io_thread, Server, ServerEvent};

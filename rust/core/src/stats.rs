@@ -1,15 +1,21 @@
-//! Process-wide counters of the library's traffic, for monitoring (the Godot binding shows them
-//! as Performance monitors in the debugger). Relaxed atomics: each is exact on its own, and a
-//! set read together may be a few events apart.
+//! Traffic counters, for monitoring (the Godot binding shows them as Performance monitors in
+//! the debugger). One [`Counters`] is shared through a config's `counters`: a server's
+//! config hands it to every connection it accepts, so it counts per server, or per connection,
+//! or for a whole process when the owner passes the same one everywhere (the binding does).
+//! Relaxed atomics: each is exact on its own, and a set read together may be a few events apart.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
-static OPEN: AtomicI64 = AtomicI64::new(0);
-static MESSAGES_IN: AtomicU64 = AtomicU64::new(0);
-static MESSAGES_OUT: AtomicU64 = AtomicU64::new(0);
-static BYTES_IN: AtomicU64 = AtomicU64::new(0);
-static BYTES_OUT: AtomicU64 = AtomicU64::new(0);
-static REFUSED: AtomicU64 = AtomicU64::new(0);
+/// The counters of the connections that share one config's [`std::sync::Arc`] of them.
+#[derive(Debug, Default)]
+pub struct Counters {
+    open: AtomicI64,
+    messages_in: AtomicU64,
+    messages_out: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    refused: AtomicU64,
+}
 
 /// The counters at one moment. Bytes are WebSocket bytes (frames, after compression, before
 /// TLS); messages are whole messages given to or taken from the game.
@@ -26,41 +32,43 @@ pub struct Snapshot {
     pub handshakes_refused: u64,
 }
 
-pub fn snapshot() -> Snapshot {
-    Snapshot {
-        open: OPEN.load(Relaxed),
-        messages_in: MESSAGES_IN.load(Relaxed),
-        messages_out: MESSAGES_OUT.load(Relaxed),
-        bytes_in: BYTES_IN.load(Relaxed),
-        bytes_out: BYTES_OUT.load(Relaxed),
-        handshakes_refused: REFUSED.load(Relaxed),
+impl Counters {
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            open: self.open.load(Relaxed),
+            messages_in: self.messages_in.load(Relaxed),
+            messages_out: self.messages_out.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+            handshakes_refused: self.refused.load(Relaxed),
+        }
     }
-}
 
-pub(crate) fn opened() {
-    OPEN.fetch_add(1, Relaxed);
-}
+    pub(crate) fn opened(&self) {
+        self.open.fetch_add(1, Relaxed);
+    }
 
-pub(crate) fn closed() {
-    OPEN.fetch_sub(1, Relaxed);
-}
+    pub(crate) fn closed(&self) {
+        self.open.fetch_sub(1, Relaxed);
+    }
 
-pub(crate) fn message_in() {
-    MESSAGES_IN.fetch_add(1, Relaxed);
-}
+    pub(crate) fn message_in(&self) {
+        self.messages_in.fetch_add(1, Relaxed);
+    }
 
-pub(crate) fn message_out() {
-    MESSAGES_OUT.fetch_add(1, Relaxed);
-}
+    pub(crate) fn message_out(&self) {
+        self.messages_out.fetch_add(1, Relaxed);
+    }
 
-pub(crate) fn bytes_in(n: usize) {
-    BYTES_IN.fetch_add(n as u64, Relaxed);
-}
+    pub(crate) fn bytes_in(&self, n: usize) {
+        self.bytes_in.fetch_add(n as u64, Relaxed);
+    }
 
-pub(crate) fn bytes_out(n: usize) {
-    BYTES_OUT.fetch_add(n as u64, Relaxed);
-}
+    pub(crate) fn bytes_out(&self, n: usize) {
+        self.bytes_out.fetch_add(n as u64, Relaxed);
+    }
 
-pub(crate) fn refused() {
-    REFUSED.fetch_add(1, Relaxed);
+    pub(crate) fn refused(&self) {
+        self.refused.fetch_add(1, Relaxed);
+    }
 }

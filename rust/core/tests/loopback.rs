@@ -8,6 +8,7 @@ mod common;
 
 use common::{pump, LIMIT};
 use rust_websocket_core::connection::Packet;
+use rust_websocket_core::stats::Snapshot;
 use rust_websocket_core::{Config, Connection, Event, ReadyState, SendError, Server, ServerEvent};
 
 fn server(config: Config) -> Server {
@@ -408,4 +409,57 @@ fn echoes_sent_while_corked_all_arrive_even_when_the_socket_fills() {
     for (i, n) in sizes.iter().enumerate() {
         assert_eq!(c.pop().unwrap(), Packet { data: vec![i as u8; *n].into(), text: i % 2 == 0 });
     }
+}
+
+/// The traffic counters of one server's config (its peers) and one client's; other tests'
+/// traffic, in this process too, counts elsewhere.
+#[test]
+fn counters_follow_connections_messages_bytes_and_refusals() {
+    let config = Config::default();
+    let server_counters = config.counters.clone();
+    let client = Config::default();
+    let client_counters = client.counters.clone();
+    let total = || {
+        let (s, c) = (server_counters.snapshot(), client_counters.snapshot());
+        Snapshot {
+            open: s.open + c.open,
+            messages_in: s.messages_in + c.messages_in,
+            messages_out: s.messages_out + c.messages_out,
+            bytes_in: s.bytes_in + c.bytes_in,
+            bytes_out: s.bytes_out + c.bytes_out,
+            handshakes_refused: s.handshakes_refused + c.handshakes_refused,
+        }
+    };
+    assert_eq!(total(), Snapshot::default());
+    let mut s = server(config);
+    let mut c = Connection::new(client.clone());
+    c.connect(&url(&s, "/"), None, Instant::now()).unwrap();
+    let mut log = Vec::new();
+    pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Open && total().open == 2);
+    for n in [10usize, 20, 30] {
+        c.send(&vec![b'x'; n], false, Instant::now()).unwrap();
+    }
+    pump(&mut s, &mut c, &mut log, |_, _, _| total().messages_in == 3);
+    let now = total();
+    assert_eq!((now.messages_out, now.messages_in), (3, 3));
+    // Client frames: 2 header + 4 mask bytes each, plus the payloads.
+    assert_eq!((now.bytes_out, now.bytes_in), (60 + 18, 60 + 18));
+    assert_eq!((client_counters.snapshot().messages_out, server_counters.snapshot().messages_in), (3, 3));
+
+    let mut raw = TcpStream::connect(s.local_addr()).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    pump(&mut s, &mut c, &mut log, |_, _, _| server_counters.snapshot().handshakes_refused == 1);
+    let mut answer = String::new();
+    let _ = raw.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 426"), "{answer}");
+
+    c.close(Some(1000), "", Instant::now());
+    pump(&mut s, &mut c, &mut log, |_, c, _| c.ready_state() == ReadyState::Closed && total().open == 0);
+    let mut dropped = Connection::new(client);
+    dropped.connect(&url(&s, "/"), None, Instant::now()).unwrap();
+    pump(&mut s, &mut dropped, &mut log, |_, c, _| c.ready_state() == ReadyState::Open);
+    pump(&mut s, &mut c, &mut log, |_, _, _| total().open == 2);
+    drop(dropped);
+    assert_eq!(client_counters.snapshot().open, 0, "a connection dropped while open no longer counts");
+    assert_eq!(total().handshakes_refused, 1);
 }

@@ -20,7 +20,6 @@ use crate::tls_bridge;
 
 /// A server class's settings for the clients it accepts (the multiplayer class also starts its
 /// client connection with `config`). Its `init` sets them to their defaults (`settings.rs`).
-#[derive(Default)]
 pub struct Hosting {
     /// Copied into every accepted connection.
     pub config: Config,
@@ -30,6 +29,14 @@ pub struct Hosting {
     pub validator: Option<Callable>,
     /// Start the server's I/O thread when listening (`io_thread`).
     pub io_thread: bool,
+}
+
+impl Default for Hosting {
+    /// Counted in the Performance monitors (`monitors::config`); `init` then sets every
+    /// setting to its declared default.
+    fn default() -> Hosting {
+        Hosting { config: crate::monitors::config(), max_peers: 0, validator: None, io_thread: false }
+    }
 }
 
 impl Hosting {
@@ -82,7 +89,7 @@ fn listen(class: &str, port: i64, bind_address: &GString, tls: &OptionalTls) -> 
         godot_error!("{class}: invalid bind address '{bind}' (use \"*\" or an IP address)");
         return Err(Error::ERR_INVALID_PARAMETER);
     };
-    match listener::bind(address, port).and_then(|l| Server::listen_on(l, Config::default(), tls)) {
+    match listener::bind(address, port).and_then(|l| Server::listen_on(l, crate::monitors::config(), tls)) {
         Ok(server) => Ok(server),
         Err(e) => {
             godot_error!("{class}: cannot listen on {bind}:{port}: {e}");

@@ -1,15 +1,18 @@
 //! The addon's custom Performance monitors, shown as graphs in the debugger's Monitors tab
 //! (group "RustWebSocket"): open connections, messages and bytes in and out per second, and
-//! refused handshakes, for all of the addon's connections in the process. They are added when
-//! the first of the addon's objects is created and removed when the extension unloads.
+//! refused handshakes, for all of the addon's connections in the process: every config the
+//! binding makes ([`config`]) counts into one set of counters, owned here. The monitors are
+//! added when the first of the addon's objects is created and removed when the extension unloads.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use godot::classes::{Engine, Performance};
 use godot::prelude::*;
-use rust_websocket_core::stats::{self, Snapshot};
+use rust_websocket_core::stats::{Counters, Snapshot};
+use rust_websocket_core::Config;
 
 /// How a monitor's value is read from the rates.
 type Reading = fn(&Rates) -> f64;
@@ -40,6 +43,14 @@ struct Sampler {
     rates: Rates,
 }
 
+/// The counters of every connection the binding makes.
+static COUNTERS: LazyLock<Arc<Counters>> = LazyLock::new(Arc::default);
+
+/// The core's default settings, counted in the process-wide counters the monitors read.
+pub fn config() -> Config {
+    Config { counters: COUNTERS.clone(), ..Config::default() }
+}
+
 /// Process-wide: the first object may be made on any thread, the extension unloads on the main one.
 static REGISTERED: AtomicBool = AtomicBool::new(false);
 
@@ -52,8 +63,8 @@ fn read(monitor: Reading) -> f64 {
     SAMPLER.with_borrow_mut(|sampler| {
         let now = Instant::now();
         let sampler =
-            sampler.get_or_insert_with(|| Sampler { at: now, last: stats::snapshot(), rates: Rates::default() });
-        let current = stats::snapshot();
+            sampler.get_or_insert_with(|| Sampler { at: now, last: COUNTERS.snapshot(), rates: Rates::default() });
+        let current = COUNTERS.snapshot();
         let elapsed = now.duration_since(sampler.at).as_secs_f64();
         if elapsed >= 1.0 {
             let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / elapsed;

@@ -95,7 +95,7 @@ pub use self::object::Owner;
 impl IPacketPeerExtension for RustWebSocketPeer {
     fn init(base: Base<PacketPeerExtension>) -> Self {
         crate::monitors::ensure_registered();
-        let conn = SharedConnection::new(Connection::new(Config::default()));
+        let conn = SharedConnection::new(Connection::new(crate::monitors::config()));
         let mut peer = Self::with_connection(conn, Owner::SelfPolled, base);
         peer.apply_defaults();
         peer

@@ -1,5 +1,4 @@
-//! What connections share with whoever drives them (a [`crate::Server`], or an
-//! [`crate::io_thread::IoThread`]): which of them need a poll without socket activity, which
+//! What connections share with whoever drives them (a server, or an I/O thread): which of them need a poll without socket activity, which
 //! have framed bytes not written yet, the cork, and the waker of an I/O thread.
 //!
 //! On the main-thread path, the game's thread both sends and drives; with an I/O thread, the

@@ -128,7 +128,7 @@ impl Connection {
 
     pub(super) fn uncount_open(&mut self) {
         if std::mem::take(&mut self.counted_open) {
-            crate::stats::closed();
+            self.config.counters.closed();
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use std::collections::VecDeque;
 
-use super::types::Packet;
 use crate::config::Config;
+use crate::frames::Packet;
 
 /// The inbound queue. It stays readable in every state, and when it reaches the configured
 /// bound the connection stops reading from its socket until the game pops (nothing is dropped).

@@ -8,7 +8,7 @@
 //! |-------------|-------------|----------------------------------------------------------------|
 //! | dialing     | [`dial`]    | client: name lookup, TCP connect, TLS set-up                   |
 //! | upgrading   | [`upgrade`] | the HTTP upgrade, both sides (TLS runs inside the transport)   |
-//! | open        | [`open`]    | frames, the closing handshake, heartbeat, back-pressure        |
+//! | open        | [`open`]    | drives [`crate::proto::Open`] (frames, closing, heartbeat, caps) |
 //! | closed      | —           | nothing; a retired socket may still drain in [`linger`]        |
 //!
 //! `poll` holds the one transition match. Every way a connection ends goes through
@@ -39,8 +39,10 @@ use rustls::ServerConfig;
 
 pub use self::attention::Attention;
 pub use self::open::CLOSE_TIMEOUT;
+pub use self::send::Message;
 pub use self::shared::{ConnectionGuard, SharedConnection};
-pub use self::types::{is_sendable_close_code, ConnectError, Event, Packet, ReadyState, SendError};
+pub use self::types::{ConnectError, Event, ReadyState, SendError};
+pub use crate::frames::{is_sendable_close_code, Packet};
 pub use crate::tls::ClientTls;
 
 use self::dial::{Dial, Dialed};
@@ -101,7 +103,7 @@ pub struct Connection {
     /// With an I/O thread: a failure held back so that the game can answer the messages that
     /// came before it (see [`Hold`]).
     hold: Hold,
-    /// Counted in [`crate::stats`] as open (from the upgrade to the end).
+    /// Counted in its config's counters as open (from the upgrade to the end).
     counted_open: bool,
     linger: Option<Linger>,
 }
@@ -159,12 +161,13 @@ impl Connection {
     /// A client turned away before its request is read (the server is full): `rejection`'s
     /// HTTP answer is written at once and the connection ends; its socket lingers, so that the
     /// answer is not lost to a TCP reset when the client's request arrives after it.
-    pub fn refuse(mut stream: TcpStream, rejection: &handshake::Rejection, now: Instant) -> Connection {
+    /// `config` is the server's: only its counters are used.
+    pub fn refuse(mut stream: TcpStream, rejection: &handshake::Rejection, config: Config, now: Instant) -> Connection {
         use std::io::Write;
-        let mut c = Connection::new(Config::default());
+        let mut c = Connection::new(config);
         c.remote = stream.peer_addr().ok();
         let _ = stream.write(&handshake::error_response(rejection));
-        crate::stats::refused();
+        c.config.counters.refused();
         c.end(End::Abort { close_received: false, why: Dropped::Refused }, Some(Transport::Plain(stream)), now);
         c
     }
@@ -424,7 +427,7 @@ impl Connection {
                     Upgraded::Pending(up) => Step::Wait(Phase::Upgrading(up)),
                     Upgraded::Open { io, tail, selected } => Step::Next(self.open(io, tail, selected)),
                     Upgraded::Refused { io } => {
-                        crate::stats::refused();
+                        self.config.counters.refused();
                         Step::End(End::Abort { close_received: false, why: Dropped::Refused }, Some(io))
                     }
                     Upgraded::Failed { io, why } => {
@@ -452,7 +455,7 @@ impl Connection {
         self.was_open = true;
         self.open_deadline = None;
         self.events.push(Event::Open { protocol });
-        crate::stats::opened();
+        self.config.counters.opened();
         self.counted_open = true;
         let server = matches!(self.role, Role::Server(_));
         let open = Open::new(io, tail, server, &self.config, extension.as_ref());

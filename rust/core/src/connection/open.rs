@@ -1,60 +1,31 @@
-//! The open WebSocket: frames in and out through the frame layer ([`crate::frames`]), the
-//! closing handshake, the heartbeat, the outbound byte and message caps, and the rule that
-//! messages received before a protocol violation reach the game before the connection fails.
-//! What is sent is written at once; the writer keeps only what the socket would not take yet.
+//! The open WebSocket's driver: moves bytes between the transport and the protocol
+//! ([`crate::proto::Open`], which holds the frames, the closing handshake, the heartbeat and the
+//! caps), bounds how much one poll reads, and turns what the protocol reports into events and
+//! the connection's inbox. What is sent is written at once; the writer keeps only what the
+//! transport would not take yet.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::inbox::Inbox;
-use super::types::{is_sendable_close_code, Event};
+use super::types::Event;
 use super::{Dropped, End};
-use crate::clock;
 use crate::config::Config;
 use crate::extensions::Agreement;
-use crate::frames::read::{Incoming, Reader};
-use crate::frames::write::{Outgoing, Writer};
+use crate::frames::write::Outgoing;
 use crate::frames::Violation;
-use crate::stats;
+use crate::proto::{self, Ended, Received};
 use crate::transport::Transport;
+
+pub use crate::proto::open::CLOSE_TIMEOUT;
 
 /// Most bytes read from one connection in one poll: a peer that keeps sending cannot hold the
 /// game's frame; the rest is read at the next poll.
 const READ_BUDGET: usize = 4 << 20;
 
-/// How long a closing handshake may take before the connection is dropped (close code -1):
-/// a remote that never answers our close frame, or never reads our reply, holds nothing longer.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
 pub(super) struct Open {
     io: Transport,
-    reader: Reader,
-    writer: Writer,
-    /// Our close frame is queued or sent.
-    close_sent: bool,
-    /// The remote's close frame: its code (1005 when it had none) and reason.
-    received: Option<(u16, String)>,
-    /// When the closing handshake must be over (set once it starts).
-    close_deadline: Option<Instant>,
-    /// A violation found after messages were delivered in the same poll: the game gets one
-    /// poll to read and answer them, then the connection fails (at this time).
-    failing: Option<(Violation, Instant)>,
-    /// The read budget ran out with bytes still coming: read on at the next poll (this time).
-    read_on: Option<Instant>,
-    /// Bytes and messages accepted by `send` and not yet fully written.
-    pending_bytes: usize,
-    pending_msgs: usize,
-    ping: Ping,
-    ping_outstanding: bool,
-}
-
-/// The heartbeat's next step (it runs only while `heartbeat_interval` is set).
-enum Ping {
-    /// The first ping goes out at the next poll, as the engine sends it at once.
-    Start,
-    At(Instant),
-    /// The interval is too long to ever come round.
-    Never,
+    proto: proto::Open,
 }
 
 /// What a poll of the open connection came to.
@@ -66,41 +37,26 @@ pub(super) enum Opened {
 impl Open {
     /// The WebSocket over `io`; `tail` holds bytes read past the HTTP head (first frames).
     pub fn new(io: Transport, tail: Vec<u8>, server: bool, config: &Config, agreed: Option<&Agreement>) -> Box<Open> {
-        let deflate = agreed.map(|a| &a.deflate);
-        let threshold = config.compression.threshold;
-        Box::new(Open {
-            io,
-            reader: Reader::new(tail, server, config.inbound_buffer_size.max(1), deflate),
-            writer: Writer::new(server, deflate, threshold),
-            close_sent: false,
-            received: None,
-            close_deadline: None,
-            failing: None,
-            read_on: None,
-            pending_bytes: 0,
-            pending_msgs: 0,
-            ping: Ping::Start,
-            ping_outstanding: false,
-        })
+        Box::new(Open { io, proto: proto::Open::new(tail, server, config, agreed) })
     }
 
     /// A protocol violation was found after messages were delivered: it fails at the next poll.
     pub fn is_failing(&self) -> bool {
-        self.failing.is_some()
+        self.proto.is_failing()
     }
 
     /// A close frame was sent or received (the engine's CLOSING).
     pub fn is_closing(&self) -> bool {
-        self.close_sent || self.received.is_some()
+        self.proto.is_closing()
     }
 
     /// The remote's close code and reason, once its close frame arrived.
     pub fn received(&self) -> Option<&(u16, String)> {
-        self.received.as_ref()
+        self.proto.received()
     }
 
     pub fn buffered_amount(&self) -> usize {
-        self.pending_bytes
+        self.proto.buffered_amount()
     }
 
     pub fn io_mut(&mut self) -> &mut Transport {
@@ -113,16 +69,7 @@ impl Open {
 
     /// When `poll` has work to do without socket activity.
     pub fn next_deadline(&self, config: &Config) -> Option<Instant> {
-        if let Some(at) = self.failing.as_ref().map(|(_, at)| *at).or(self.read_on) {
-            return Some(at);
-        }
-        if self.is_closing() {
-            return self.close_deadline;
-        }
-        match (&self.ping, config.heartbeat_interval) {
-            (Ping::At(t), Some(_)) => Some(*t),
-            _ => None,
-        }
+        self.proto.next_deadline(config)
     }
 
     /// Times out a stuck closing handshake, reads what arrived (until the inbox is full), runs
@@ -148,42 +95,16 @@ impl Open {
         inbox: &mut Inbox,
         events: &mut Vec<Event>,
     ) -> Result<(), End> {
-        if self.is_closing() && self.close_deadline.is_some_and(|d| now >= d) {
-            return Err(End::Abort { close_received: false, why: Dropped::CloseTimeout });
-        }
-        if let Some((violation, _)) = self.failing.take() {
-            return Err(self.fail(violation));
-        }
+        let timed_out = self.proto.handle_timeout(now);
+        self.ended(timed_out)?;
         // Reading first: a pong that came in while this poll was late (a long frame) counts,
         // unless the inbox is full (then nothing is read). The engine checks its heartbeat
         // before reading and drops such a connection. A violation held for the next poll
         // keeps its close code: the heartbeat waits.
         self.read(now, config, inbox, events)?;
-        if self.failing.is_none() {
-            self.heartbeat(now, config)?;
-        }
+        let beat = self.proto.heartbeat(now, config);
+        self.ended(beat)?;
         self.flush()
-    }
-
-    /// As the engine: a ping every interval; a ping still unanswered when the next is due
-    /// drops the connection. Runs after `read` (see `advance`).
-    fn heartbeat(&mut self, now: Instant, config: &Config) -> Result<(), End> {
-        let Some(interval) = config.heartbeat_interval else { return Ok(()) };
-        let due = match self.ping {
-            Ping::Start => true,
-            Ping::At(t) => now >= t,
-            Ping::Never => false,
-        };
-        if !due || self.is_closing() {
-            return Ok(());
-        }
-        if self.ping_outstanding {
-            return Err(End::Abort { close_received: false, why: Dropped::NoPong });
-        }
-        self.ping_outstanding = true;
-        self.ping = clock::deadline(now, interval).map_or(Ping::Never, Ping::At);
-        self.writer.ping();
-        Ok(())
     }
 
     /// Takes what the remote sent until the socket is drained, the inbox is full or the
@@ -193,82 +114,81 @@ impl Open {
     fn read(&mut self, now: Instant, config: &Config, inbox: &mut Inbox, events: &mut Vec<Event>) -> Result<(), End> {
         let mut delivered = false;
         let mut budget = READ_BUDGET;
-        self.read_on = None;
-        while !inbox.is_full(config) && self.received.is_none() {
-            match self.reader.next_incoming() {
-                Ok(Some(Incoming::Message(packet))) => {
-                    stats::message_in();
+        self.proto.start_reading();
+        while !inbox.is_full(config) && self.proto.wants_more() {
+            match self.proto.next_received(now) {
+                Ok(Some(Received::Message(packet))) => {
                     inbox.push(packet);
                     events.push(Event::Message);
                     delivered = true;
                 }
-                Ok(Some(Incoming::Ping(payload))) if !self.close_sent => {
-                    // Answered at once while the socket keeps up (each ping its pong).
-                    self.writer.pong(&payload);
-                    self.flush()?;
-                }
-                Ok(Some(Incoming::Ping(_))) => {}
-                Ok(Some(Incoming::Pong)) => self.ping_outstanding = false,
-                Ok(Some(Incoming::Close(code, reason))) => self.on_close_frame(code, reason, now, events),
-                Ok(None) => match self.reader.fill(&mut self.io) {
+                Ok(Some(Received::Answered)) => self.flush()?,
+                Ok(Some(Received::CloseRequest { code, reason })) => events.push(Event::CloseRequest { code, reason }),
+                Ok(Some(Received::Handled)) => {}
+                Ok(None) => match self.proto.fill_from(&mut self.io) {
                     Ok(0) => return Err(self.ended_by_remote(None)),
                     Ok(n) => {
-                        stats::bytes_in(n);
                         budget = budget.saturating_sub(n);
                         if budget == 0 {
-                            self.read_on = Some(now);
+                            self.proto.read_later(now);
                             return Ok(());
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        self.reader.release_if_drained();
+                        self.proto.drained();
                         return Ok(());
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(self.ended_by_remote(Some(e))),
                 },
                 Err(violation) if delivered => {
-                    self.failing = Some((violation, now));
+                    self.proto.fail_later(violation, now);
                     return Ok(());
                 }
-                Err(violation) => return Err(self.fail(violation)),
+                Err(violation) => {
+                    let failed = self.proto.fail(violation);
+                    return Err(self.end_of(failed));
+                }
             }
         }
         Ok(())
     }
 
-    fn on_close_frame(&mut self, code: u16, reason: String, now: Instant, events: &mut Vec<Event>) {
-        self.received = Some((code, reason.clone()));
-        if !self.close_sent {
-            // Echo the remote's close frame, as tungstenite did.
-            let echo = (code != 1005).then_some(code);
-            self.writer.close(echo, truncate_utf8(&reason, 123));
-            self.close_sent = true;
-            self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
-            events.push(Event::CloseRequest { code, reason });
-        }
-    }
-
     /// The stream ended or broke: a clean end once the remote's close frame is in.
     fn ended_by_remote(&mut self, error: Option<io::Error>) -> End {
-        let close_received = self.received.is_some();
-        match (&self.received, error) {
+        let received = self.proto.received();
+        let close_received = received.is_some();
+        match (received, error) {
             (Some((code, reason)), _) => End::Clean { code: *code, reason: reason.clone() },
             (None, Some(e)) if !is_disconnect(&e) => End::Abort { close_received, why: Dropped::Io(e) },
             (None, _) => End::Abort { close_received, why: Dropped::ByRemote },
         }
     }
 
+    /// What the protocol's ending is for the connection. A failure's close frame is written
+    /// (as far as the socket takes it) first.
+    fn end_of(&mut self, ended: Ended) -> End {
+        match ended {
+            Ended::Clean { code, reason } => End::Clean { code, reason },
+            Ended::Fail(Violation { code, reason, detail }) => {
+                let _ = self.proto.transmit_into(&mut self.io);
+                End::Fail { code, local_reason: reason, detail }
+            }
+            Ended::CloseTimeout => End::Abort { close_received: false, why: Dropped::CloseTimeout },
+            Ended::NoPong => End::Abort { close_received: false, why: Dropped::NoPong },
+        }
+    }
+
+    fn ended(&mut self, step: Result<(), Ended>) -> Result<(), End> {
+        step.map_err(|ended| self.end_of(ended))
+    }
+
     /// Writes what is framed; ends the connection once the closing handshake is done.
     fn flush(&mut self) -> Result<(), End> {
-        match self.writer.flush(&mut self.io) {
+        match self.proto.transmit_into(&mut self.io) {
             Ok(true) => {
-                self.pending_bytes = 0;
-                self.pending_msgs = 0;
-                match &self.received {
-                    Some((code, reason)) if self.close_sent => Err(End::Clean { code: *code, reason: reason.clone() }),
-                    _ => Ok(()),
-                }
+                let done = self.proto.transmitted();
+                self.ended(done)
             }
             Ok(false) => Ok(()),
             Err(e) => Err(self.ended_by_remote(Some(e))),
@@ -279,28 +199,16 @@ impl Open {
     /// writes what the socket takes (unless `write` is false: corked, see
     /// [`super::Attention`]). `Ok(false)`: the byte or message cap would be exceeded.
     pub fn send(&mut self, msg: &Outgoing, config: &Config, write: bool) -> Result<bool, End> {
-        if !write && self.over_caps(msg, config) {
+        if !write && self.proto.over_caps(msg, config) {
             // Corked: the caps count what is queued until the writer is empty, so write first.
             self.flush()?;
         }
-        if self.over_caps(msg, config) {
-            return Ok(false);
-        }
-        if let Err(why) = self.writer.message(msg) {
-            return Err(self.fail(Violation::internal(&format!("compressing a message failed: {why}"))));
-        }
-        self.pending_bytes += msg.data.len();
-        self.pending_msgs += 1;
-        stats::message_out();
-        if write {
+        let sent = self.proto.send(msg, config);
+        let queued = sent.map_err(|ended| self.end_of(ended))?;
+        if queued && write {
             self.flush()?;
         }
-        Ok(true)
-    }
-
-    fn over_caps(&self, msg: &Outgoing, config: &Config) -> bool {
-        let over_bytes = config.outbound_buffer_size.is_some_and(|cap| self.pending_bytes + msg.data.len() > cap);
-        self.pending_msgs >= config.max_queued_packets || over_bytes
+        Ok(queued)
     }
 
     /// Writes what is framed and not written yet.
@@ -308,45 +216,17 @@ impl Open {
         self.flush()
     }
 
-    /// Sends our close frame (`reason` cut to the 123 bytes a close frame holds; no payload at
-    /// all without a `code`, or with one that may not be sent) and starts the closing handshake.
+    /// Sends our close frame and starts the closing handshake (see [`proto::Open::close`]).
     /// With `write` false, the frame waits for [`Open::write_pending`], as a corked send.
     pub fn close(&mut self, code: Option<u16>, reason: &str, now: Instant, write: bool) -> Result<(), End> {
-        let code = code.filter(|c| is_sendable_close_code(*c));
-        self.writer.close(code, truncate_utf8(reason, 123));
-        self.close_sent = true;
-        self.close_deadline = clock::deadline(now, CLOSE_TIMEOUT);
+        self.proto.close(code, reason, now);
         if write {
             self.flush()?;
         }
         Ok(())
     }
-
-    /// Fails the WebSocket connection (RFC 6455 §7.1.7): our close frame with the violation's
-    /// code goes out (after what is already queued) unless ours was sent; locally the close code
-    /// reads that code and the reason the engine's, as in the engine.
-    fn fail(&mut self, violation: Violation) -> End {
-        if !self.close_sent {
-            self.writer.close(Some(violation.code), "");
-            self.close_sent = true;
-        }
-        let _ = self.writer.flush(&mut self.io);
-        End::Fail { code: violation.code, local_reason: violation.reason, detail: violation.detail }
-    }
 }
 
 fn is_disconnect(e: &io::Error) -> bool {
     matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionAborted)
-}
-
-/// `s` cut to at most `max` bytes at a character boundary.
-fn truncate_utf8(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }

@@ -9,16 +9,28 @@ use std::time::Instant;
 use super::{Connection, Phase, SendError};
 use crate::frames::write::Outgoing;
 
+/// One message for one connection or many (a broadcast, a multiplayer send to several peers):
+/// its frame is built once for every connection that sends the same bytes.
+pub struct Message<'a>(Outgoing<'a>);
+
+impl<'a> Message<'a> {
+    /// `text` picks the frame type; the bytes are sent as given.
+    pub fn new(data: &'a [u8], text: bool) -> Message<'a> {
+        Message(Outgoing::new(data, text))
+    }
+}
+
 impl Connection {
     /// Queues one message (`text` picks the frame type; the bytes are sent as given) and tries
     /// to write it at once.
     pub fn send(&mut self, data: &[u8], text: bool, now: Instant) -> Result<(), SendError> {
-        self.send_outgoing(&Outgoing::new(data, text), now)
+        self.send_message(&Message::new(data, text), now)
     }
 
     /// [`Connection::send`] for a message that may go to many connections (its frame is
     /// built once for all that need the same bytes).
-    pub fn send_outgoing(&mut self, msg: &Outgoing, now: Instant) -> Result<(), SendError> {
+    pub fn send_message(&mut self, msg: &Message, now: Instant) -> Result<(), SendError> {
+        let msg = &msg.0;
         let later = self.writes_later();
         let Phase::Open(open) = &mut self.phase else { return Err(SendError::NotOpen) };
         if open.is_closing() {

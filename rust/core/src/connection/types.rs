@@ -2,8 +2,6 @@
 
 use std::net::SocketAddr;
 
-use tungstenite::Bytes;
-
 use crate::url::UrlError;
 
 /// The engine's `WebSocketPeer.State`, same values.
@@ -54,20 +52,6 @@ pub enum ConnectError {
     InUse,
     /// TLS could not be set up (`ERR_INVALID_PARAMETER`).
     Tls(String),
-}
-
-/// A received message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Packet {
-    pub data: Bytes,
-    pub text: bool,
-}
-
-/// Whether `code` may be sent in a close frame: 1000–1003, 1007–1013 (RFC 6455 §7.4 and the
-/// IANA registry's 1012/1013), 3000–4999. It is tungstenite's rule (`CloseCode::is_allowed`),
-/// so it is also the rule for received frames: one with another code fails the connection.
-pub fn is_sendable_close_code(code: u16) -> bool {
-    tungstenite::protocol::frame::coding::CloseCode::from(code).is_allowed()
 }
 
 /// "the remote" when the address is not known.

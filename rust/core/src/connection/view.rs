@@ -7,8 +7,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::types::{Event, Packet, ReadyState};
+use super::types::{Event, ReadyState};
 use super::{Attention, Connection, Phase};
+use crate::frames::Packet;
 
 /// With an I/O thread, a protocol violation found after messages were delivered waits for the
 /// game, as on the main-thread path it waits for the next poll: the game takes the messages at

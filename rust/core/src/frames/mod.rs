@@ -15,6 +15,22 @@ pub mod read;
 pub mod utf8;
 pub mod write;
 
+use tungstenite::Bytes;
+
+/// A received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Packet {
+    pub data: Bytes,
+    pub text: bool,
+}
+
+/// Whether `code` may be sent in a close frame: 1000–1003, 1007–1013 (RFC 6455 §7.4 and the
+/// IANA registry's 1012/1013), 3000–4999. It is tungstenite's rule (`CloseCode::is_allowed`),
+/// so it is also the rule for received frames: one with another code fails the connection.
+pub fn is_sendable_close_code(code: u16) -> bool {
+    tungstenite::protocol::frame::coding::CloseCode::from(code).is_allowed()
+}
+
 /// A protocol violation by the remote: the close code we fail the connection with, the local
 /// reason (as the engine reports it) and what happened, for the log.
 #[derive(Debug, Clone, PartialEq, Eq)]

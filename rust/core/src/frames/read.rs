@@ -11,8 +11,7 @@ use tungstenite::Bytes;
 
 use super::deflate::{Decompressor, InflateError};
 use super::utf8::Utf8Stream;
-use super::{apply_mask, Violation};
-use crate::connection::{is_sendable_close_code, Packet};
+use super::{apply_mask, is_sendable_close_code, Packet, Violation};
 use crate::extensions::Deflate;
 
 /// Bytes asked of the socket per read when no large frame is in progress.

@@ -148,10 +148,7 @@ impl Writer {
         while self.sent < self.out.len() {
             match io.write(&self.out[self.sent..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.sent += n;
-                    crate::stats::bytes_out(n);
-                }
+                Ok(n) => self.sent += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     // What the socket took is dropped from the buffer now and then.
                     if self.sent > KEEP_CAPACITY && self.sent * 2 > self.out.len() {

@@ -7,7 +7,7 @@ use super::{parse_id, MpEvent, MpPacket, MpSendError, SERVER_ID};
 use crate::clock;
 use crate::connection::SharedConnection;
 use crate::connection::{Event, ReadyState};
-use crate::io_thread::IoThread;
+use crate::server::io_thread::IoThread;
 
 /// The engine's `MultiplayerPeer.ConnectionStatus`, same values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,12 +2,11 @@
 //! joined peers and the order in which their packets arrived, and leaves everything else
 //! (accepting, TLS, handshakes, request approval, timeouts, back-pressure) to the server.
 
-use crate::frames::write::Outgoing;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Instant;
 
 use super::{id_message, MpEvent, MpPacket, MpSendError, Target};
-use crate::connection::SharedConnection;
+use crate::connection::{Message, SharedConnection};
 use crate::{Server, ServerEvent};
 
 pub struct MpServer {
@@ -164,9 +163,9 @@ impl MpServer {
             let conn = self.peers.get(&id).ok_or(MpSendError::NoPeer(id))?;
             return conn.borrow_mut().send(data, false, now).map_err(MpSendError::Send);
         }
-        let msg = Outgoing::new(data, false);
+        let msg = Message::new(data, false);
         for (_, conn) in self.peers.iter().filter(|(id, _)| target.includes(**id)) {
-            let _ = conn.borrow_mut().send_outgoing(&msg, now);
+            let _ = conn.borrow_mut().send_message(&msg, now);
         }
         Ok(())
     }

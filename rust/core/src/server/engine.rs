@@ -1,6 +1,6 @@
 //! The server's working part: the listener, the connection table and the timers, driven by
 //! readiness. On the main-thread path [`super::Server::poll`] runs it; with an I/O thread,
-//! that thread does (see [`crate::io_thread`]), and hands what happened over in a
+//! that thread does (see [`super::io_thread`]), and hands what happened over in a
 //! [`Handover`] instead of returning it.
 
 use std::cmp::Reverse;
@@ -181,7 +181,7 @@ impl Engine {
                             Rejection { status: 503, reason: format!("the server is full ({} peers)", self.max_peers) };
                         self.out.push(ServerEvent::Warning(format!("refused {addr}: {}", rej.reason)));
                         // Kept (closed, not counted) while its socket lingers.
-                        let mut conn = Connection::refuse(stream, &rej, now);
+                        let mut conn = Connection::refuse(stream, &rej, self.config.clone(), now);
                         conn.set_attention(self.attention.clone(), id);
                         self.conns.insert(id, SharedConnection::new(conn));
                         active.push(id);

@@ -6,11 +6,12 @@
 //!
 //! The working part is the [`engine::Engine`]. On the main-thread path, `poll` runs it on the
 //! caller's thread. After [`Server::start_io_thread`], a background thread runs it (accept,
-//! TLS, reads, writes, pings, timeouts: see [`crate::io_thread`]) and `poll` only takes the
+//! TLS, reads, writes, pings, timeouts: see [`io_thread`]) and `poll` only takes the
 //! connections that have events waiting; the caller's thread never touches a socket, and the
 //! same events come in the same order per connection.
 
 pub(crate) mod engine;
+pub mod io_thread;
 
 use std::collections::HashMap;
 use std::io;
@@ -23,10 +24,9 @@ use mio::{Interest, Poll};
 use rustls::ServerConfig;
 
 use self::engine::{lock, server_events, Engine, Handover, LISTENER};
+use self::io_thread::IoThread;
 use crate::config::Config;
-use crate::connection::{Attention, ReadyState, SharedConnection};
-use crate::frames::write::Outgoing;
-use crate::io_thread::IoThread;
+use crate::connection::{Attention, Message, ReadyState, SharedConnection};
 use crate::listener::{self, BindAddress};
 
 /// What a server poll reports, in the order it happened.
@@ -222,7 +222,7 @@ impl Server {
         exclude: Option<u32>,
         now: Instant,
     ) -> Vec<(u32, crate::SendError)> {
-        let msg = Outgoing::new(data, text);
+        let msg = Message::new(data, text);
         let mut refused = Vec::new();
         let conns: Vec<(u32, SharedConnection)> = match &self.thread {
             None => lock(&self.engine).conns.iter().map(|(id, c)| (*id, c.clone())).collect(),
@@ -233,7 +233,7 @@ impl Server {
             if conn.ready_state() != ReadyState::Open {
                 continue;
             }
-            if let Err(e) = conn.send_outgoing(&msg, now) {
+            if let Err(e) = conn.send_message(&msg, now) {
                 refused.push((id, e));
             }
         }

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::engine::{lock, Engine, WAKER};
+use super::ServerEvent;
 use crate::connection::{Attention, ReadyState, SharedConnection};
-use crate::server::engine::{lock, Engine, WAKER};
-use crate::ServerEvent;
 
 /// How soon a client thread looks again while it has no socket to wait on (the name lookup
 /// runs on a helper thread that cannot wake it).

@@ -1,0 +1,15 @@
+//! The WebSocket protocol without I/O, as quinn-proto is for QUIC: bytes and time go in, bytes,
+//! deadlines and what the remote sent come out. Nothing here names a socket, a thread or the
+//! clock; the caller (a driver: the connection module on the game's thread, the server's I/O
+//! thread through the same connections) owns the transport and passes `now`.
+//!
+//! * [`open::Open`]: the open WebSocket: frames in and out, permessage-deflate, the closing
+//!   handshake, the heartbeat, the outbound caps, and the rule that messages received before a
+//!   protocol violation reach the game before the connection fails.
+//!
+//! The upgrade (`crate::handshake`, pure functions over bytes) is not in here yet.
+//! `tests/proto.rs` runs two of them against each other with made-up time.
+
+pub mod open;
+
+pub use self::open::{Ended, Open, Received};
