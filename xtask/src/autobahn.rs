@@ -200,16 +200,11 @@ pub fn python_websockets() -> Result<PathBuf> {
     let dir = crate::root().join("target/interop/py");
     if !dir.join("websockets").exists() {
         run::step(&format!("installing Python websockets {WEBSOCKETS} into target/interop/py"));
-        let ok = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target"])
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target"])
             .arg(&dir)
-            .arg(format!("websockets=={WEBSOCKETS}"))
-            .status()
-            .map_err(|e| e.to_string())?
-            .success();
-        if !ok {
-            return Err("pip install websockets failed".into());
-        }
+            .arg(format!("websockets=={WEBSOCKETS}"));
+        run::status(&mut pip, "pip install websockets failed")?;
     }
     Ok(dir)
 }

@@ -165,17 +165,11 @@ fn fuzz(seconds: u64) -> Result<()> {
         run::cargo(&["install", "cargo-fuzz", "--locked"])?;
     }
     run::step(&format!("fuzzing the core's handshake and frame paths for {seconds} s"));
-    let status = std::process::Command::new("cargo")
-        .args(["fuzz", "run", "handshake_frames", "--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=1024"])
+    let mut fuzz = std::process::Command::new("cargo");
+    fuzz.args(["fuzz", "run", "handshake_frames", "--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=1024"])
         .env("RUSTC_BOOTSTRAP", "1")
-        .current_dir(root().join("rust/core"))
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the fuzzer found a crash (see rust/core/fuzz/artifacts/)".into())
-    }
+        .current_dir(root().join("rust/core"));
+    run::status(&mut fuzz, "the fuzzer found a crash (see rust/core/fuzz/artifacts/)")
 }
 
 /// The library file name Godot loads on this platform, as named in the `.gdextension`. On a Mac
@@ -234,17 +228,9 @@ fn build_for_host(extra: &[&str], target_dir: &Path) -> Result<PathBuf> {
     }
     let fat = target_dir.join("universal-apple-darwin/release").join(built);
     std::fs::create_dir_all(fat.parent().unwrap()).map_err(|e| e.to_string())?;
-    let ok = std::process::Command::new("lipo")
-        .arg("-create")
-        .args(&parts)
-        .arg("-output")
-        .arg(&fat)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        return Err("lipo -create (Xcode's command line tools) failed to join the two macOS libraries".into());
-    }
+    let mut lipo = std::process::Command::new("lipo");
+    lipo.arg("-create").args(&parts).arg("-output").arg(&fat);
+    run::status(&mut lipo, "lipo -create (Xcode's command line tools) failed to join the two macOS libraries")?;
     Ok(fat)
 }
 

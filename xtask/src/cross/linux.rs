@@ -26,11 +26,7 @@ pub const ARM64_NAME: &str = "librust_websocket.linux.arm64.so";
 /// one is above [`GLIBC_MAX`]. Returns a line naming the newest.
 pub fn check_glibc(lib: &Path) -> Result<String> {
     let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
-    let out = Command::new(&objdump).arg("-T").arg(lib).output().map_err(|e| format!("{}: {e}", objdump.display()))?;
-    if !out.status.success() {
-        return Err(format!("llvm-objdump -T failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = crate::run::stdout(Command::new(&objdump).arg("-T").arg(lib))?;
     let mut versions: Vec<((u32, u32), String)> = Vec::new();
     for line in text.lines() {
         let Some(at) = line.find("GLIBC_2.") else { continue };

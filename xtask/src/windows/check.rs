@@ -88,11 +88,7 @@ pub fn run(tools: &Tools, built: &[(Variant, PathBuf)]) -> (u32, Vec<String>) {
 }
 
 fn objdump(dll: &Path) -> Result<String> {
-    let out = Command::new(OBJDUMP).arg("-p").arg(dll).output().map_err(|e| format!("{OBJDUMP}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{OBJDUMP} -p {} failed: {}", dll.display(), String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    run::stdout(Command::new(OBJDUMP).arg("-p").arg(dll))
 }
 
 /// Prints the DLLs `dll` imports; fails when one is not Windows' own, or when objdump and our own
@@ -316,11 +312,7 @@ impl Drop for Wine<'_> {
 pub(super) fn mingw(sources: &[&Path], out: &Path, flags: &[&str]) -> Result<()> {
     let mut cmd = Command::new(GCC);
     cmd.args(["-O2", "-Wall", "-Wextra", "-Werror", "-static-libgcc", "-o"]).arg(out).args(sources).args(flags);
-    let output = cmd.output().map_err(|e| format!("{GCC}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("{GCC} -o {} failed: {}", out.display(), String::from_utf8_lossy(&output.stderr)));
-    }
-    Ok(())
+    run::stdout(&mut cmd).map(|_| ())
 }
 
 /// `/a/b.dll` as wine's drive Z: sees it.
