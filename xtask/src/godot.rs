@@ -67,12 +67,9 @@ pub fn version(bin: &Path) -> Option<String> {
 }
 
 fn check_version(v: &str) -> Result<()> {
-    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if major == MIN.0 && minor >= MIN.1 {
-        Ok(())
-    } else {
-        Err(format!("Godot {v} is not supported: need {}.{} or newer 4.x", MIN.0, MIN.1))
+    match crate::run::major_minor(v) {
+        Some((major, minor)) if major == MIN.0 && minor >= MIN.1 => Ok(()),
+        _ => Err(format!("Godot {v} is not supported: need {}.{} or newer 4.x", MIN.0, MIN.1)),
     }
 }
 

@@ -143,3 +143,23 @@ pub fn is_root() -> bool {
     #[cfg(not(unix))]
     false
 }
+
+/// (major, minor) of a dotted version: "1.96.0" (rustc), "4.6.3.stable" (Godot), "2.2.5" (glibc).
+pub fn major_minor(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        use super::major_minor;
+        assert_eq!(major_minor("1.96.0"), Some((1, 96)));
+        assert_eq!(major_minor("1.94"), Some((1, 94)));
+        assert_eq!(major_minor("4.6.3.stable.debian"), Some((4, 6)));
+        assert_eq!(major_minor("2.2.5"), Some((2, 2)));
+        assert_eq!(major_minor("x"), None);
+        assert!(major_minor("1.85.0") < Some((1, 94)));
+    }
+}

@@ -58,8 +58,7 @@ pub fn check_glibc(lib: &Path) -> Result<String> {
 
 /// "GLIBC_2.28" → (2, 28); "GLIBC_2.2.5" → (2, 2).
 fn parse_glibc(word: &str) -> Option<(u32, u32)> {
-    let mut parts = word.strip_prefix("GLIBC_")?.split('.');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    crate::run::major_minor(word.strip_prefix("GLIBC_")?)
 }
 
 /// The glibc check of each library, counted.

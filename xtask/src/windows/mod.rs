@@ -278,7 +278,7 @@ fn package_file(package: &str, suffix: &str) -> Result<PathBuf> {
 fn rust_version(rustc: &Path) -> Result<(u32, u32)> {
     let out = Command::new(rustc).arg("-V").output().map_err(|e| format!("{}: {e}", rustc.display()))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    parse_version(text.split_whitespace().nth(1).unwrap_or(""))
+    run::major_minor(text.split_whitespace().nth(1).unwrap_or(""))
         .ok_or_else(|| format!("{} -V printed '{}'", rustc.display(), text.trim()))
 }
 
@@ -288,23 +288,7 @@ fn rust_version_needed() -> Result<(u32, u32)> {
     text.lines()
         .find_map(|l| {
             let (k, v) = l.split_once('=')?;
-            (k.trim() == "rust-version").then(|| parse_version(v.trim().trim_matches('"')))?
+            (k.trim() == "rust-version").then(|| run::major_minor(v.trim().trim_matches('"')))?
         })
         .ok_or_else(|| "Cargo.toml has no rust-version".into())
-}
-
-fn parse_version(v: &str) -> Option<(u32, u32)> {
-    let mut parts = v.split('.');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn versions() {
-        assert_eq!(super::parse_version("1.96.0"), Some((1, 96)));
-        assert_eq!(super::parse_version("1.94"), Some((1, 94)));
-        assert_eq!(super::parse_version("x"), None);
-        assert!(super::parse_version("1.85.0") < Some((1, 94)));
-    }
 }
