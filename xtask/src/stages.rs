@@ -10,32 +10,18 @@ pub fn test(filters: &[String]) -> Result<()> {
     let mut tally = Tally::default();
     if filters.is_empty() {
         run::step("Rust tests (core over real sockets on 127.0.0.1; documentation check)");
-        match run::cargo_test() {
-            Ok((0, 0)) => tally.add("rust", 0, 0, Some("cargo test ran no tests".into())),
-            Ok((p, f)) => tally.add("rust", p, f, None),
-            Err(e) => tally.add("rust", 0, 1, Some(e)),
-        }
+        tally.stage("rust", run::cargo_test().map(ran_some));
         run::step("Rust loopback, TLS and multiplayer suites again, every server on its I/O thread");
-        match run::cargo_test_io_thread() {
-            Ok((0, 0)) => tally.add("rust (io thread)", 0, 0, Some("cargo test ran no tests".into())),
-            Ok((p, f)) => tally.add("rust (io thread)", p, f, None),
-            Err(e) => tally.add("rust (io thread)", 0, 1, Some(e)),
-        }
+        tally.stage("rust (io thread)", run::cargo_test_io_thread().map(ran_some));
     }
     // The other platforms' builds and checks (`cross/`) need neither this Godot nor the Linux
     // build; macOS is left to `cargo xtask platforms` and `package` (CI's time budget).
     if stage("platforms") {
-        match cross::stage(false) {
-            Ok((p, f, problem)) => tally.add("platforms", p, f, problem),
-            Err(e) => tally.add("platforms", 0, 1, Some(e)),
-        }
+        tally.stage("platforms", cross::stage(false));
     }
     // The Windows cross-build and its checks need neither Godot nor the Linux build.
     if stage("windows") {
-        match windows::stage() {
-            Ok((p, f, problem)) => tally.add("windows", p, f, problem),
-            Err(e) => tally.add("windows", 0, 1, Some(e)),
-        }
+        tally.stage("windows", windows::stage());
     }
     // Every later stage needs Godot, the extension built and the test project imported.
     let project = root().join("tests/godot");
@@ -59,17 +45,12 @@ pub fn test(filters: &[String]) -> Result<()> {
         tally.add(stage_name, p, f, problem);
     }
     if stage("dual-stack") {
-        match dual_stack::stage(&godot, &project) {
-            Some(Ok((p, f, problem))) => tally.add("dual-stack", p, f, problem),
-            Some(Err(e)) => tally.add("dual-stack", 0, 1, Some(e)),
-            None => {}
+        if let Some(result) = dual_stack::stage(&godot, &project) {
+            tally.stage("dual-stack", result);
         }
     }
     if stage("package") {
-        match package::stage(&godot) {
-            Ok((p, f, problem)) => tally.add("package", p, f, problem),
-            Err(e) => tally.add("package", 0, 1, Some(e)),
-        }
+        tally.stage("package", package::stage(&godot));
     }
     if stage("autobahn") {
         match autobahn::run_both(&godot) {
@@ -82,18 +63,17 @@ pub fn test(filters: &[String]) -> Result<()> {
         }
     }
     if stage("interop") {
-        match external::interop(&godot) {
-            Ok((p, f, problem)) => tally.add("interop", p, f, problem),
-            Err(e) => tally.add("interop", 0, 1, Some(e)),
-        }
+        tally.stage("interop", external::interop(&godot));
     }
     if stage("hostile") {
-        match external::hostile_and_soak(&godot) {
-            Ok((p, f, problem)) => tally.add("hostile+soak", p, f, problem),
-            Err(e) => tally.add("hostile+soak", 0, 1, Some(e)),
-        }
+        tally.stage("hostile+soak", external::hostile_and_soak(&godot));
     }
     tally.finish()
+}
+
+/// `cargo test`'s counts, with a problem when it ran no test.
+fn ran_some((p, f): (u32, u32)) -> (u32, u32, Option<String>) {
+    (p, f, ((p, f) == (0, 0)).then(|| "cargo test ran no tests".to_string()))
 }
 
 /// The GDScript suites (filtered by `filters`) in one run of headless Godot with `env`.
@@ -140,6 +120,12 @@ impl Tally {
     /// failure when the stage counted none.
     fn add(&mut self, stage: &str, passed: u32, failed: u32, problem: Option<String>) {
         self.rows.push((stage.to_string(), passed, failed + u32::from(problem.is_some() && failed == 0), problem));
+    }
+
+    /// A stage's result: its counts, or its error as one failure.
+    fn stage(&mut self, stage: &str, result: Result<(u32, u32, Option<String>)>) {
+        let (passed, failed, problem) = result.unwrap_or_else(|e| (0, 1, Some(e)));
+        self.add(stage, passed, failed, problem);
     }
 
     /// One Autobahn role's line (cases by outcome), and why it fails if it does.
