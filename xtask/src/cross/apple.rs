@@ -1,18 +1,8 @@
 //! macOS: the x86-64 and arm64 dylibs (zig links Mach-O against its own libSystem stubs; the
-//! crates need no Apple framework: TLS roots come from webpki-roots and Godot), joined by
-//! `llvm-lipo` into the universal dylib the manifest names, and checked with Debian's LLVM:
-//!
-//! * both architectures are in the universal file (`llvm-lipo -archs`);
-//! * each exports the manifest's entry symbol (`llvm-nm --extern-only --defined-only`);
-//! * each imports only system libraries (`llvm-objdump --macho --dylibs-used`: paths under
-//!   `/usr/lib/` or `/System/Library/`), so nothing else has to ship with it;
-//! * each loads on the oldest macOS Godot 4 supports on its architecture (10.13 on Intel, 11.0
-//!   on Apple silicon: `MACOSX_DEPLOYMENT_TARGET`, which zig would otherwise set to macOS 15).
-//!   The arm64 slice carries zig's ad-hoc code signature, which Apple silicon requires.
-//!
-//! Not checked here: loading in Godot on a Mac, code signing (the release workflow signs and
-//! notarises when its secrets are set; users of an unsigned archive clear the quarantine, as the
-//! zip's README says).
+//! crates need no Apple framework), joined by `llvm-lipo` into the universal dylib the manifest
+//! names, and checked with Debian's LLVM (architectures, entry symbol, system-only imports, minimum
+//! macOS; docs/platforms.md). The arm64 slice carries zig's ad-hoc signature, which Apple silicon
+//! requires; loading on a Mac and code signing are not checked here.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,20 +1,8 @@
 //! `cargo xtask package [--no-build|--native] [--all-platforms]`: the addon as a release archive,
-//! `target/dist/godot-rust-websocket-<version>.zip` (version from the workspace `Cargo.toml`),
-//! holding `addons/rust_websocket/`: the `.gdextension` manifest, every library in `bin/`, the
-//! licence, `THIRD_PARTY_LICENSES.md` (regenerated from `cargo metadata`), a README for users and
-//! the `RustWebSocket` helper script.
-//!
-//! By default, on a Linux x86-64 machine, it first builds every desktop library this machine can
-//! make and checks each one: Linux x86-64 and arm64 against glibc 2.28 and the macOS universal
-//! dylib (`cross/`, cargo-zigbuild; the arm64 one runs the package test in arm64 Godot under
-//! qemu), Windows x86-64 (`windows/`); the archive must then hold every desktop library the
-//! manifest names. Android and iOS libraries are built by the release workflow (their linkers are
-//! the NDK's and Xcode's), so their entries are listed as not included. Cold, on two cores, this
-//! takes long (LTO, one codegen unit, the standard library compiled for four targets); re-runs
-//! are warm (`target/cross/`, `target/windows/`). `--native` builds only this machine's own two
-//! libraries with the toolchain running xtask, as before; `--no-build` builds nothing (the release
-//! workflow gathers every platform's libraries into `bin/` and packages them).
-//! `--all-platforms` fails when any library the manifest names is missing, mobile ones included.
+//! `target/dist/godot-rust-websocket-<version>.zip` (`addons/rust_websocket/`: manifest, `bin/`,
+//! licences, a README for users, the helper script). What each flag builds and checks is in
+//! docs/platforms.md: by default every desktop library this machine can make (`cross/`,
+//! `windows/`); Android and iOS entries are listed as not included (the release workflow adds them).
 
 mod check;
 pub mod licenses;

@@ -1,20 +1,11 @@
-//! `cargo xtask build --windows`: the Windows x86-64 libraries, cross-built on this Debian machine,
-//! then checked (`check.rs`); the `windows` stage of `cargo xtask test` does the same and counts
-//! the checks.
+//! `cargo xtask build --windows` and the `windows` stage: the Windows x86-64 libraries cross-built
+//! on this Debian machine, then checked (`check.rs`). Toolchain and checks: docs/platforms.md.
 //!
-//! The toolchain is Debian's own, installed with apt when missing (as root): `rustc-web`,
-//! `cargo-web` and `rust-web-src` (Rust 1.96 in bookworm-security), the mingw-w64 cross compiler
-//! (`gcc-mingw-w64-x86-64-win32`) and `wine64`. No rustup download: rustup's Windows standard
-//! library is not on this machine, so the standard library is compiled from `rust-web-src` with
-//! `-Zbuild-std` (accepted by a stable toolchain with `RUSTC_BOOTSTRAP=1`). Debian's sources keep
-//! the library's own `library/Cargo.lock`, so cargo resolves its dependencies exactly as the Rust
-//! release pinned them and fetches them from crates.io (the `library/vendor/` copy next to it is
-//! not used). Linking uses the mingw gcc of the win32 thread model with `+crt-static`, so libgcc
-//! and winpthread are linked in and the DLLs import nothing but Windows' own DLLs.
-//!
-//! Each library gets its own target directory under `target/windows/`, as the Linux ones have
-//! (`target/` and `target/export/`): the two differ in features, and in one directory each build
-//! would relink the other's.
+//! No rustup download: the standard library is compiled from Debian's `rust-web-src` with
+//! `-Zbuild-std` (`RUSTC_BOOTSTRAP=1`); its own `library/Cargo.lock` pins the dependencies, fetched
+//! from crates.io. The mingw gcc of the win32 thread model with `+crt-static` links libgcc and
+//! winpthread in, so the DLLs import nothing but Windows' own. Each library has its own target
+//! directory under `target/windows/`: the two differ in features, and would relink each other.
 
 mod check;
 mod core_tests;
