@@ -89,13 +89,7 @@ fn main() -> ExitCode {
 /// puts the libraries it built there), without building, with the Godot `$GODOT4_BIN` names
 /// (required; `$GODOT_EXPECTED_VERSION`, when set, must match its version).
 fn package_test() -> Result<()> {
-    let godot = godot::named()?;
-    let (passed, failed, problem) = package::stage(&godot)?;
-    println!("package: {passed} passed, {failed} failed");
-    match problem {
-        Some(p) => Err(format!("the package test failed: {p}")),
-        None => Ok(()),
-    }
+    stages::alone("package", package::stage(&godot::named()?)?)
 }
 
 /// The benchmarks (the `bench` crate, in release; `docs/bench.md`): the core's figures, the

@@ -71,6 +71,17 @@ pub fn test(filters: &[String]) -> Result<()> {
     tally.finish()
 }
 
+/// A stage run alone (`cargo xtask platforms`, `windows`, `package-test`): its line, and an
+/// error when it failed.
+pub fn alone(stage: &str, (passed, failed, problem): (u32, u32, Option<String>)) -> Result<()> {
+    println!("{stage}: {passed} passed, {failed} failed");
+    match problem {
+        Some(p) => Err(format!("{stage}: {p}")),
+        None if failed > 0 => Err(format!("{stage}: tests failed")),
+        None => Ok(()),
+    }
+}
+
 /// `cargo test`'s counts, with a problem when it ran no test.
 fn ran_some((p, f): (u32, u32)) -> (u32, u32, Option<String>) {
     (p, f, ((p, f) == (0, 0)).then(|| "cargo test ran no tests".to_string()))

@@ -153,12 +153,7 @@ pub fn command(args: &[String]) -> Result<()> {
         }
         Some(other) => return Err(format!("platforms: unknown argument {other} (use godot-arm64, arm64-run)")),
     }
-    let (passed, failed, problem) = stage(true)?;
-    println!("platforms: {passed} passed, {failed} failed");
-    match problem {
-        Some(p) => Err(p),
-        None => Ok(()),
-    }
+    crate::stages::alone("platforms", stage(true)?)
 }
 
 /// The `platforms` stage: (passed, failed, problem). Lean, for CI: one library per target in

@@ -85,15 +85,7 @@ pub fn windows_command(args: &[String]) -> Result<()> {
                 Err(t.problems.join("; "))
             }
         }
-        None => {
-            let (passed, failed, problem) = stage()?;
-            println!("windows: {passed} passed, {failed} failed");
-            match problem {
-                Some(p) => Err(p),
-                None if failed > 0 => Err("windows: tests failed".into()),
-                None => Ok(()),
-            }
-        }
+        None => crate::stages::alone("windows", stage()?),
         _ => Err("usage: cargo xtask windows [tests|check-dll <dll>…]".into()),
     }
 }
