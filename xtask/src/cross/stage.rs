@@ -26,11 +26,9 @@ impl Checks {
     }
 }
 
-/// What `cargo xtask package` builds here besides the Windows libraries: both variants of Linux
-/// x86-64 and arm64 (glibc 2.28) and of the macOS universal dylib, release profile, installed
-/// into `bin/` under the manifest's names, then checked: glibc versions, Mach-O architectures,
-/// exports and imports, and the x86-64 and arm64 libraries (editor) running the package test
-/// (this machine's Godot; the arm64 one under qemu).
+/// What `cargo xtask package` builds here besides the Windows libraries (docs/platforms.md):
+/// both variants of Linux x86-64, arm64 and macOS universal, release profile, installed into
+/// `bin/` under the manifest's names, then checked.
 pub fn package_libraries() -> Result<()> {
     let start = Instant::now();
     let tc = Toolchain::new()?;
@@ -156,17 +154,11 @@ pub fn command(args: &[String]) -> Result<()> {
     crate::stages::alone("platforms", stage(true)?)
 }
 
-/// The `platforms` stage: (passed, failed, problem). Lean, for CI: one library per target in
-/// the quick profile (no LTO; the same code, linked the same way against the same glibc and
-/// libSystem), each checked as `cargo xtask package` checks the release ones: Linux x86-64
-/// (release export variant, which this machine's Godot loads and runs the package test with) and
-/// arm64 (editor variant, which the arm64 Godot loads and runs the package test with under qemu;
-/// both from a temporary copy of the addon, `bin/` untouched), then the Android and iOS type-checks; with `macos` (`cargo
-/// xtask platforms`), also macOS x86-64 + arm64 joined (export variant) and its checks.
-/// `cargo xtask test` runs it without macOS: cold, the macOS pair adds about 12 minutes (two
-/// standard libraries and dependency trees), which would take CI past its budget; macOS is
-/// built and checked by `cargo xtask package` (release profile, both variants) and by `cargo
-/// xtask platforms`. Only `cargo xtask package` builds the LTO libraries and both variants.
+/// The `platforms` stage: (passed, failed, problem); what it builds and checks is in
+/// docs/testing.md and docs/platforms.md. Lean, for CI: one library per target in the quick
+/// profile (no LTO; the same code, linked the same way), checked as `package` checks the release
+/// ones. `macos` (`cargo xtask platforms`) adds the macOS pair, about 12 minutes cold: past CI's
+/// budget, so `cargo xtask test` leaves it to `platforms` and `package`.
 pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
     run::step(&format!(
         "platforms: Linux x86-64/arm64 (glibc 2.28) checked, the arm64 one run under qemu; {}Android/iOS type-check",
