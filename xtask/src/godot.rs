@@ -143,6 +143,14 @@ pub fn import(godot: &Path, project: &Path) -> Result<()> {
     Ok(())
 }
 
+/// A scene of the test project's `tools/` (`res://tools/<scene>.tscn`), headless, `args` after `--`.
+pub fn tool<S: AsRef<std::ffi::OsStr>>(godot: &Path, scene: &str, args: impl IntoIterator<Item = S>) -> Command {
+    let mut cmd = Command::new(godot);
+    cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot"));
+    cmd.arg(format!("res://tools/{scene}.tscn")).arg("--").args(args);
+    cmd
+}
+
 /// Runs a project's main scene headless.
 pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64) -> Result<Output> {
     run_with(godot, project, user_args, limit_s, &[])

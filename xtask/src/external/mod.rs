@@ -263,14 +263,11 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
         };
         let url =
             if tls { format!("wss://localhost:{port}/interop") } else { format!("ws://127.0.0.1:{port}/interop") };
-        let mut cmd = Command::new(godot);
-        cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot")).args([
-            "res://tools/interop_client.tscn".to_string(),
-            "--".into(),
-            format!("--url={url}"),
-            "--protocol=chat.v1".into(),
-            format!("--label={label}"),
-        ]);
+        let mut cmd = crate::godot::tool(
+            godot,
+            "interop_client",
+            [format!("--url={url}"), "--protocol=chat.v1".into(), format!("--label={label}")],
+        );
         if tls {
             cmd.arg(format!("--ca={}", certs.join("ca.crt").display()));
         }

@@ -136,10 +136,7 @@ pub fn check_dlls(dlls: &[PathBuf]) -> Vec<String> {
             let names: Vec<&str> = t.imports.iter().map(String::as_str).collect();
             println!("xtask: {} imports {}", file_name(dll), names.join(", "));
             system_imports_only(&t.imports)?;
-            let rva = t.exports.iter().find(|(n, _)| *n == symbol).map(|(_, rva)| *rva);
-            let rva = rva.ok_or_else(|| format!("{symbol} is not exported"))?;
-            println!("xtask: {} exports {symbol} at RVA 0x{rva:x}", file_name(dll));
-            Ok(())
+            entry_rva(dll, &t.exports, &symbol).map(|_| ())
         });
         match result {
             Ok(()) => println!("xtask: {}: imports only Windows' own DLLs, exports {symbol}", file_name(dll)),
@@ -178,11 +175,13 @@ fn exported(dll: &Path, symbol: &str) -> Result<u64> {
     }
     let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
     println!("xtask: {} exports {}", file_name(dll), names.join(", "));
-    let rva = exports
-        .iter()
-        .find(|(n, _)| n == symbol)
-        .map(|(_, rva)| *rva)
-        .ok_or_else(|| format!("{symbol} is not exported"))?;
+    entry_rva(dll, &exports, symbol)
+}
+
+/// The RVA of `symbol` in `exports`, printed.
+fn entry_rva(dll: &Path, exports: &[(String, u64)], symbol: &str) -> Result<u64> {
+    let rva = exports.iter().find(|(n, _)| n == symbol).map(|(_, rva)| *rva);
+    let rva = rva.ok_or_else(|| format!("{symbol} is not exported"))?;
     println!("xtask: {} exports {symbol} at RVA 0x{rva:x}", file_name(dll));
     Ok(rva)
 }
