@@ -114,12 +114,9 @@ fn gdscript_stage(
     }
 }
 
-/// Results of the test stages, and the closing `total: N passed, N failed` line, which counts
-/// tests: Rust tests, the Windows checks, GDScript tests, the package test's, interop peers,
-/// hostile cases and the soak. Autobahn cases are reported per role by outcome and not counted,
-/// except that a role that fails (a FAILED or UNIMPLEMENTED case, a short report) or a stage that
-/// errors out counts as one failure, so that the closing line never reads "0 failed" for a
-/// failing run.
+/// Results of the test stages, and the closing `total: N passed, N failed` line (what it counts:
+/// docs/testing.md). A failing Autobahn role or a stage that errors out counts as one failure, so
+/// that the closing line never reads "0 failed" for a failing run.
 #[derive(Default)]
 struct Tally {
     rows: Vec<(String, u32, u32, Option<String>)>,

@@ -68,14 +68,10 @@ pub fn package_libraries() -> Result<()> {
     }
 }
 
-/// The package test's project (`package/check.rs`: the archive unzipped into a fresh project,
-/// imported, a client and a server exchanging a message each way) run by Debian's arm64 Godot
-/// under qemu with the arm64 library `lib` (see [`package_test`]). The import is made by this
-/// machine's Godot, which must be the same Godot version: it writes nothing
-/// architecture-specific (the file system cache, the class list, the extension list), and the
-/// editor's import does not finish under qemu-user (nothing printed after the banner in 300 s).
-/// The main scene, which loads the arm64 library and runs the exchange, takes about 15 s under
-/// qemu.
+/// The package test's project (see [`package_test`]) run by Debian's arm64 Godot under qemu with
+/// the arm64 library `lib` (about 15 s). This machine's Godot, the same version, imports it: the
+/// import writes nothing architecture-specific, and does not finish under qemu-user (nothing
+/// printed after the banner in 300 s).
 fn arm64_package_test(lib: &Path) -> Result<String> {
     let godot = linux::arm64_godot()?;
     let importer = crate::godot::find()?;
