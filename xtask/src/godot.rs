@@ -151,19 +151,8 @@ pub fn tool<S: AsRef<std::ffi::OsStr>>(godot: &Path, scene: &str, args: impl Int
     cmd
 }
 
-/// Runs a project's main scene headless.
-pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64) -> Result<Output> {
-    run_with(godot, project, user_args, limit_s, &[])
-}
-
-/// [`run`] with extra environment variables.
-pub fn run_with(
-    godot: &Path,
-    project: &Path,
-    user_args: &[String],
-    limit_s: u64,
-    env: &[(&str, &str)],
-) -> Result<Output> {
+/// Runs a project's main scene headless, with extra environment variables `env`.
+pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64, env: &[(&str, &str)]) -> Result<Output> {
     let mut cmd = Command::new(godot);
     cmd.args(["--headless", "--path"]).arg(project).args(user_args).envs(env.iter().copied());
     // For tests that start another Godot (the TLS trust tests run one in a mount namespace):

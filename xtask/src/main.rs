@@ -247,7 +247,7 @@ fn demo() -> Result<()> {
     let project = root().join("godot_project");
     godot::import(&godot, &project)?;
     run::step("running the sample project headless (the tutorial, then the multiplayer game, on 127.0.0.1)");
-    let out = godot::run(&godot, &project, &[], 60)?;
+    let out = godot::run(&godot, &project, &[], 60, &[])?;
     godot::check_log(&out.text)?;
     if !out.success {
         return Err(format!("the demo exited with {}", out.status));

@@ -96,7 +96,7 @@ fn gdscript_stage(
 ) -> (u32, u32, Option<String>) {
     let mut args = vec!["--".to_string()];
     args.extend(filters.iter().cloned());
-    match godot::run_with(godot, project, &args, 1500, env) {
+    match godot::run(godot, project, &args, 1500, env) {
         Ok(out) => {
             let summary = godot::summary(&out.text);
             let mut problem = godot::check_log(&out.text).err();

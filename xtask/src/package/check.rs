@@ -125,7 +125,7 @@ pub fn run_in_fresh_project(godot: &Path, runner: &Path, archive: &Path, project
     godot::import(godot, project)?;
     run::step("package: running the fresh project's main scene headless");
     let limit = if runner == godot { 60 } else { 180 };
-    let out = godot::run(runner, project, &[], limit)?;
+    let out = godot::run(runner, project, &[], limit, &[])?;
     godot::check_log(&out.text)?;
     let missing: Vec<&str> =
         EXPECTED.iter().copied().filter(|want| !out.text.lines().any(|l| l.trim() == *want)).collect();
