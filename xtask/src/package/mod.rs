@@ -186,7 +186,6 @@ fn manifest_libraries(manifest: &str) -> Vec<(String, String)> {
     out
 }
 
-/// A `key = "value"` of the manifest's `[configuration]` (or any section).
 /// The manifest's `entry_symbol`, which every platform's library must export.
 pub fn entry_symbol() -> Result<String> {
     let path = crate::root().join("addons/rust_websocket/rust_websocket.gdextension");
@@ -194,6 +193,7 @@ pub fn entry_symbol() -> Result<String> {
     manifest_value(&text, "entry_symbol").ok_or_else(|| format!("{} has no entry_symbol", path.display()))
 }
 
+/// A `key = "value"` of the manifest's `[configuration]` (or any section).
 fn manifest_value(manifest: &str, key: &str) -> Option<String> {
     manifest.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;
@@ -264,51 +264,8 @@ fn user_readme(version: &str, minimum: &str, repository: &str, platforms: &[Stri
         .replace("{platforms}", &list)
 }
 
-const USER_README: &str = "# godot-rust-websocket {version}
-
-A Godot addon, written in Rust, with a fast WebSocket server and client for native games:
-`WebSocketServer` (the server class of Godot 3 and of the Godot WebSocket tutorial, with its
-signals), `RustWebSocketPeer` (a client with the API of the engine's `WebSocketPeer`) and
-`RustWebSocketMultiplayerPeer` (the protocol of the engine's `WebSocketMultiplayerPeer`, for RPC
-games). Requires Godot {minimum} or newer.
-
-## Install
-
-1. Unzip this archive at the root of your Godot project, so that the folder
-   `addons/rust_websocket/` lands in the project's `addons/` folder.
-2. Restart the editor once, so that it loads the extension. To run a project headless that has
-   never been opened in the editor, run `godot --headless --import` in it first (Godot issue
-   #53163), twice: the first one may crash as it exits, after its work is done (Godot issue
-   #111048), and the second exits cleanly.
-
-## Platforms in this archive
-
-{platforms}
-Godot loads the editor and debug library in the editor and in debug exports, the release one in
-release exports. The addon has no Web library: Web exports can load GDExtensions, but a browser
-gives a page no TCP sockets, which this addon is made of. In a Web export the helper script
-`rust_websocket.gd` (class `RustWebSocket`: `RustWebSocket.new_peer()`,
-`RustWebSocket.new_multiplayer_peer()`) hands out the engine's own classes, which use the
-browser's WebSocket and talk to this addon's servers.
-
-On macOS, a downloaded archive is quarantined, and Godot cannot load an unsigned library from
-it (macOS says it cannot be opened because the developer cannot be verified). Clear the
-quarantine of the addon's folder once, from the project's root:
-
-    xattr -dr com.apple.quarantine addons/rust_websocket
-
-## Documentation
-
-- In the editor: Help (F1) has a page for each class (`WebSocketServer`, `RustWebSocketPeer`,
-  `RustWebSocketMultiplayerPeer`), including where they differ from the engine's classes.
-- The project's README, with examples, the multiplayer protocol and how it is tested:
-  {repository}
-
-## Licence
-
-MIT (`LICENSE`). The Rust crates linked into the libraries, their licences and licence texts:
-`THIRD_PARTY_LICENSES.md`.
-";
+/// The template of the archive's README.md (`{version}`, `{minimum}`, `{repository}`, `{platforms}`).
+const USER_README: &str = include_str!("user_readme.md");
 
 #[cfg(test)]
 mod tests {
