@@ -24,6 +24,15 @@ impl Checks {
             }
         }
     }
+
+    /// Runs `f`, its error one failed check named `what`; prints how long it took.
+    fn timed(&mut self, what: &str, f: impl FnOnce(&mut Checks) -> Result<()>) {
+        let t = Instant::now();
+        if let Err(e) = f(self) {
+            self.check(what, Err(e));
+        }
+        println!("xtask: platforms: {what} took {}", run::secs(t.elapsed()));
+    }
 }
 
 /// What `cargo xtask package` builds here besides the Windows libraries (docs/platforms.md):
@@ -163,58 +172,35 @@ pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
     let start = Instant::now();
     let tc = Toolchain::new()?;
     let mut checks = Checks::default();
-    let timed = |what: &str, f: &mut dyn FnMut(&mut Checks) -> Result<()>, checks: &mut Checks| {
-        let t = Instant::now();
-        if let Err(e) = f(checks) {
-            checks.check(what, Err(e));
-        }
-        println!("xtask: platforms: {what} took {}", run::secs(t.elapsed()));
-    };
-    timed(
-        "Linux x86-64",
-        &mut |c| {
-            let (lib, _) = tc.build(&LINUX_X86_64, Variant::Export, Profile::Quick)?;
-            c.check("Linux x86-64 (export, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
-            c.check(
-                "the zig-built x86-64 library (export, quick) runs the package test in this machine's Godot",
-                x86_64_package_test(&lib),
-            );
-            Ok(())
-        },
-        &mut checks,
-    );
-    timed(
-        "Linux arm64",
-        &mut |c| {
-            let (lib, _) = tc.build(&LINUX_ARM64, Variant::Editor, Profile::Quick)?;
-            c.check("Linux arm64 (editor, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
-            c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test(&lib));
-            Ok(())
-        },
-        &mut checks,
-    );
-    timed(
-        "macOS",
-        &mut |c| {
-            if !macos {
-                println!("xtask: platforms: macOS left to `cargo xtask package` and `cargo xtask platforms`");
-                return Ok(());
-            }
-            let lib = apple::build_universal(&tc, Variant::Export, Profile::Quick)?;
-            apple::check(c, "macOS universal (export, quick)", &lib);
-            Ok(())
-        },
-        &mut checks,
-    );
-    for (triple, clang, headers) in mobile::TARGETS {
-        timed(
-            triple,
-            &mut |c| {
-                c.check(&format!("cargo check for {triple}"), mobile::check(&tc, triple, clang, headers));
-                Ok(())
-            },
-            &mut checks,
+    checks.timed("Linux x86-64", |c| {
+        let (lib, _) = tc.build(&LINUX_X86_64, Variant::Export, Profile::Quick)?;
+        c.check("Linux x86-64 (export, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+        c.check(
+            "the zig-built x86-64 library (export, quick) runs the package test in this machine's Godot",
+            x86_64_package_test(&lib),
         );
+        Ok(())
+    });
+    checks.timed("Linux arm64", |c| {
+        let (lib, _) = tc.build(&LINUX_ARM64, Variant::Editor, Profile::Quick)?;
+        c.check("Linux arm64 (editor, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+        c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test(&lib));
+        Ok(())
+    });
+    checks.timed("macOS", |c| {
+        if !macos {
+            println!("xtask: platforms: macOS left to `cargo xtask package` and `cargo xtask platforms`");
+            return Ok(());
+        }
+        let lib = apple::build_universal(&tc, Variant::Export, Profile::Quick)?;
+        apple::check(c, "macOS universal (export, quick)", &lib);
+        Ok(())
+    });
+    for (triple, clang, headers) in mobile::TARGETS {
+        checks.timed(triple, |c| {
+            c.check(&format!("cargo check for {triple}"), mobile::check(&tc, triple, clang, headers));
+            Ok(())
+        });
     }
     println!("xtask: the platforms stage took {}", run::secs(start.elapsed()));
     let failed = checks.problems.len() as u32;
