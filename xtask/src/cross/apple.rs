@@ -24,7 +24,7 @@ pub const MIN_ARM64: &str = "11.0";
 pub fn build_universal(tc: &Toolchain, variant: Variant, profile: Profile) -> Result<PathBuf> {
     let (x86, _) = tc.build(&MACOS_X86_64, variant, profile)?;
     let (arm, _) = tc.build(&MACOS_ARM64, variant, profile)?;
-    let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
+    let lipo = super::llvm_tool("llvm-lipo")?;
     let out_dir = super::target_dir("universal-apple-darwin", &super::dir_name(variant, profile));
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let fat = out_dir.join("librust_websocket.dylib");
@@ -49,7 +49,7 @@ pub fn check(checks: &mut Checks, name: &str, lib: &Path) {
 }
 
 fn archs(lib: &Path) -> Result<String> {
-    let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
+    let lipo = super::llvm_tool("llvm-lipo")?;
     let out = crate::run::stdout(Command::new(lipo).arg("-archs").arg(lib))?;
     let found: Vec<&str> = out.split_whitespace().collect();
     let missing: Vec<&str> = ARCHS.iter().copied().filter(|a| !found.contains(a)).collect();
@@ -61,7 +61,7 @@ fn archs(lib: &Path) -> Result<String> {
 }
 
 fn exports(lib: &Path, arch: &str, symbol: &str) -> Result<String> {
-    let nm = super::llvm_tool(&["llvm-nm", "llvm-nm-22", "llvm-nm-14"])?;
+    let nm = super::llvm_tool("llvm-nm")?;
     let out = crate::run::stdout(Command::new(nm).args(["--extern-only", "--defined-only", "--arch", arch]).arg(lib))?;
     // Mach-O C symbols carry a leading underscore.
     let want = format!("_{symbol}");
@@ -72,7 +72,7 @@ fn exports(lib: &Path, arch: &str, symbol: &str) -> Result<String> {
 }
 
 fn imports(lib: &Path, arch: &str) -> Result<String> {
-    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
+    let objdump = super::llvm_tool("llvm-objdump")?;
     let out = crate::run::stdout(
         Command::new(&objdump).args(["--macho", "--dylibs-used", &format!("--arch={arch}")]).arg(lib),
     )?;
@@ -104,7 +104,7 @@ fn imports(lib: &Path, arch: &str) -> Result<String> {
 /// The macOS version the library asks for (LC_BUILD_VERSION's `minos`, or the older
 /// LC_VERSION_MIN_MACOSX's `version`) is at most `want`.
 fn minimum(lib: &Path, arch: &str, want: &str) -> Result<String> {
-    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
+    let objdump = super::llvm_tool("llvm-objdump")?;
     let out = crate::run::stdout(
         Command::new(&objdump).args(["--macho", "--private-headers", &format!("--arch={arch}")]).arg(lib),
     )?;

@@ -25,7 +25,7 @@ pub const ARM64_NAME: &str = "librust_websocket.linux.arm64.so";
 /// The `GLIBC_2.x` versions the library's dynamic symbols need, the newest first; an error when
 /// one is above [`GLIBC_MAX`]. Returns a line naming the newest.
 pub fn check_glibc(lib: &Path) -> Result<String> {
-    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
+    let objdump = super::llvm_tool("llvm-objdump")?;
     let text = crate::run::stdout(Command::new(&objdump).arg("-T").arg(lib))?;
     let mut versions: Vec<((u32, u32), String)> = Vec::new();
     for line in text.lines() {

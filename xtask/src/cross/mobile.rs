@@ -57,7 +57,7 @@ pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str])
         .env("RUSTC_BOOTSTRAP", "1")
         .env(format!("CC_{env_triple}"), "clang")
         .env(format!("CFLAGS_{env_triple}"), cflags(tc, clang_target, headers))
-        .env(format!("AR_{env_triple}"), super::llvm_tool(&["llvm-ar", "llvm-ar-22", "llvm-ar-14"])?);
+        .env(format!("AR_{env_triple}"), super::llvm_tool("llvm-ar")?);
     if triple.contains("apple") {
         let own = dir.join("ios-headers");
         std::fs::create_dir_all(&own).map_err(|e| e.to_string())?;

@@ -305,16 +305,17 @@ fn zigbuild_path() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// The first of `names` on PATH (Debian names LLVM tools with their version too); Debian's
-/// `llvm` (which provides the unversioned names) is installed when none is there.
-pub fn llvm_tool(names: &[&str]) -> Result<PathBuf> {
+/// The LLVM tool `name` on PATH, or `name-22`, `name-14` (Debian names LLVM tools with their
+/// version too); Debian's `llvm` (which provides the unversioned names) is installed when none is.
+pub fn llvm_tool(name: &str) -> Result<PathBuf> {
+    let names = [name.to_string(), format!("{name}-22"), format!("{name}-14")];
     let first = || names.iter().find_map(|n| run::which(n));
     if let Some(p) = first() {
         return Ok(p);
     }
     // `llvm` has some tools only under versioned names (`llvm-lipo-14` from `llvm-14`), so
-    // whether the install gave `names[0]` does not matter, only whether one of `names` is there.
-    let installed = crate::apt::ensure(names[0], &["llvm"]);
+    // whether the install gave `name` does not matter, only whether one of `names` is there.
+    let installed = crate::apt::ensure(name, &["llvm"]);
     first().ok_or_else(|| match installed {
         Err(e) => e,
         Ok(()) => format!("none of {} is on PATH after installing Debian's llvm", names.join(", ")),
