@@ -247,7 +247,7 @@ fn platforms(entries: &[(String, String)], present: &[String]) -> Vec<String> {
 }
 
 /// A `key = "value"` of the workspace `Cargo.toml`'s `[workspace.package]`.
-fn workspace_field(key: &str) -> Result<String> {
+pub fn workspace_field(key: &str) -> Result<String> {
     let text = std::fs::read_to_string(crate::root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
     let section = text.split("[workspace.package]").nth(1).ok_or("Cargo.toml has no [workspace.package]")?;
     let section = section.split("\n[").next().unwrap_or("");

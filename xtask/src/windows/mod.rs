@@ -267,11 +267,6 @@ fn rust_version(rustc: &Path) -> Result<(u32, u32)> {
 
 /// The workspace's `rust-version`.
 fn rust_version_needed() -> Result<(u32, u32)> {
-    let text = std::fs::read_to_string(crate::root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "rust-version").then(|| run::major_minor(v.trim().trim_matches('"')))?
-        })
-        .ok_or_else(|| "Cargo.toml has no rust-version".into())
+    let v = crate::package::workspace_field("rust-version")?;
+    run::major_minor(&v).ok_or_else(|| format!("Cargo.toml: rust-version {v} is not major.minor"))
 }
