@@ -15,16 +15,11 @@ pub fn install(packages: &[&str], all: &[&str], for_what: &str) -> Result<()> {
     }
     run::step(&format!("installing Debian's {} for {for_what}", packages.join(", ")));
     let _ = Command::new("apt-get").args(["-q", "update"]).status();
-    let ok = Command::new("apt-get")
-        .args(["install", "-y", "-q", "--no-install-recommends"])
+    let mut apt = Command::new("apt-get");
+    apt.args(["install", "-y", "-q", "--no-install-recommends"])
         .args(packages)
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        return Err(format!("apt-get install {} failed", packages.join(" ")));
-    }
-    Ok(())
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run::status(&mut apt, &format!("apt-get install {} failed", packages.join(" ")))
 }
 
 /// Installs Debian `packages` (as root) when `tool` is not on PATH.
@@ -87,16 +82,7 @@ impl Apt {
     }
 
     fn run(&self, tool: &str, args: &[&str], cwd: &Path) -> Result<String> {
-        let out = Command::new(tool)
-            .args(&self.opts)
-            .args(args)
-            .current_dir(cwd)
-            .output()
-            .map_err(|e| format!("cannot run {tool}: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("{tool} {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr)));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        run::stdout(Command::new(tool).args(&self.opts).args(args).current_dir(cwd))
     }
 
     /// `package` and everything it depends on (no recommends), as if nothing were installed.
@@ -134,11 +120,8 @@ impl Apt {
         args.extend(packages.iter().copied());
         self.run("apt-get", &args, &debs)?;
         for deb in std::fs::read_dir(&debs).map_err(|e| e.to_string())?.flatten() {
-            let status =
-                Command::new("dpkg").arg("-x").arg(deb.path()).arg(root).status().map_err(|e| e.to_string())?;
-            if !status.success() {
-                return Err(format!("dpkg -x {} failed", deb.path().display()));
-            }
+            let mut dpkg = Command::new("dpkg");
+            run::status(dpkg.arg("-x").arg(deb.path()).arg(root), &format!("dpkg -x {} failed", deb.path().display()))?;
         }
         let _ = std::fs::remove_dir_all(&debs);
         let _ = std::fs::remove_dir_all(self.dir.join("cache"));

@@ -84,13 +84,6 @@ struct Testee {
 /// Makes the client role's command from the fuzzing server's URL and the agent name.
 type ClientCommand = dyn Fn(&str, &str) -> Command;
 
-fn godot_tool(godot: &Path, scene: &str, args: &[String]) -> Command {
-    let mut cmd = Command::new(godot);
-    cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot"));
-    cmd.arg(format!("res://tools/{scene}.tscn")).arg("--").args(args);
-    cmd
-}
-
 /// A fresh `<reports>/<role>` for a role's run; the cases to run, as wstest's spec lists them.
 fn prepare(t: &Testee, role: &str) -> Result<serde_json::Value> {
     let _ = std::fs::remove_dir_all(t.reports.join(role));
@@ -179,13 +172,13 @@ pub fn run_both(godot: &Path) -> Result<Vec<Verdict>> {
         reports: crate::root().join("target/autobahn/reports"),
         server: Box::new({
             let godot = godot.clone();
-            move || godot_tool(&godot, "echo_server", &server_args)
+            move || crate::godot::tool(&godot, "echo_server", &server_args)
         }),
         server_label: "WebSocketServer in headless Godot".into(),
         client: Box::new(move |url, agent| {
             let mut args = vec![format!("--url={url}"), format!("--agent={agent}")];
             args.extend(deflate.iter().cloned());
-            godot_tool(&godot, "autobahn_client", &args)
+            crate::godot::tool(&godot, "autobahn_client", &args)
         }),
         client_label: "RustWebSocketPeer in headless Godot".into(),
         godot: true,
@@ -200,16 +193,11 @@ pub fn python_websockets() -> Result<PathBuf> {
     let dir = crate::root().join("target/interop/py");
     if !dir.join("websockets").exists() {
         run::step(&format!("installing Python websockets {WEBSOCKETS} into target/interop/py"));
-        let ok = Command::new("python3")
-            .args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target"])
+        let mut pip = Command::new("python3");
+        pip.args(["-m", "pip", "install", "-q", "--disable-pip-version-check", "--target"])
             .arg(&dir)
-            .arg(format!("websockets=={WEBSOCKETS}"))
-            .status()
-            .map_err(|e| e.to_string())?
-            .success();
-        if !ok {
-            return Err("pip install websockets failed".into());
-        }
+            .arg(format!("websockets=={WEBSOCKETS}"));
+        run::status(&mut pip, "pip install websockets failed")?;
     }
     Ok(dir)
 }
@@ -251,11 +239,11 @@ pub fn run_reference(godot: &Path) -> Result<()> {
             reports: dir.join("engine"),
             server: Box::new({
                 let godot = godot.clone();
-                move || godot_tool(&godot, "echo_server", &["--port=0".into(), "--engine".into()])
+                move || crate::godot::tool(&godot, "echo_server", ["--port=0", "--engine"])
             }),
             server_label: "TCPServer + WebSocketPeer.accept_stream in headless Godot".into(),
             client: Box::new(move |url, agent| {
-                godot_tool(
+                crate::godot::tool(
                     &godot,
                     "autobahn_client",
                     &[format!("--url={url}"), format!("--agent={agent}"), "--engine".into()],

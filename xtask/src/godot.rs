@@ -67,12 +67,9 @@ pub fn version(bin: &Path) -> Option<String> {
 }
 
 fn check_version(v: &str) -> Result<()> {
-    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    if major == MIN.0 && minor >= MIN.1 {
-        Ok(())
-    } else {
-        Err(format!("Godot {v} is not supported: need {}.{} or newer 4.x", MIN.0, MIN.1))
+    match crate::run::major_minor(v) {
+        Some((major, minor)) if major == MIN.0 && minor >= MIN.1 => Ok(()),
+        _ => Err(format!("Godot {v} is not supported: need {}.{} or newer 4.x", MIN.0, MIN.1)),
     }
 }
 
@@ -146,19 +143,16 @@ pub fn import(godot: &Path, project: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs a project's main scene headless.
-pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64) -> Result<Output> {
-    run_with(godot, project, user_args, limit_s, &[])
+/// A scene of the test project's `tools/` (`res://tools/<scene>.tscn`), headless, `args` after `--`.
+pub fn tool<S: AsRef<std::ffi::OsStr>>(godot: &Path, scene: &str, args: impl IntoIterator<Item = S>) -> Command {
+    let mut cmd = Command::new(godot);
+    cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot"));
+    cmd.arg(format!("res://tools/{scene}.tscn")).arg("--").args(args);
+    cmd
 }
 
-/// [`run`] with extra environment variables.
-pub fn run_with(
-    godot: &Path,
-    project: &Path,
-    user_args: &[String],
-    limit_s: u64,
-    env: &[(&str, &str)],
-) -> Result<Output> {
+/// Runs a project's main scene headless, with extra environment variables `env`.
+pub fn run(godot: &Path, project: &Path, user_args: &[String], limit_s: u64, env: &[(&str, &str)]) -> Result<Output> {
     let mut cmd = Command::new(godot);
     cmd.args(["--headless", "--path"]).arg(project).args(user_args).envs(env.iter().copied());
     // For tests that start another Godot (the TLS trust tests run one in a mount namespace):

@@ -1,48 +1,17 @@
-//! Project tasks: `cargo xtask <task>` (the alias is in `.cargo/config.toml`).
+//! Project tasks: `cargo xtask <task>` (the alias is in `.cargo/config.toml`); what each does for
+//! a contributor is in CONTRIBUTING.md, the test stages in docs/testing.md.
 //!
-//! * `demo`  – build the extension (release), install the addon into `godot_project/`, and run the
-//!   sample project headless: the tutorial's server and clients talking over loopback, then a
-//!   multiplayer turn game (our server, an engine client and one of ours, RPCs).
-//! * `test`  – every test: the Rust core's, the other platforms' builds and checks (`platforms`:
-//!   Linux x86-64/arm64 for glibc 2.28, the arm64 one under qemu; Android/iOS type-checks), the
-//!   Windows cross-build's checks, then the GDScript
-//!   suites in `tests/godot/` under headless Godot. Extra arguments filter suites/tests by name.
-//! * `build` – build the extension and install the addon into the sample and test projects;
-//!   `--export` also builds the library used by release exports (without the class reference);
-//!   `--windows` instead cross-builds both Windows x86-64 libraries with Debian's Rust and
-//!   mingw-w64 and checks them (imports, export, loaded under wine; `windows/`).
-//! * `autobahn` – the Autobahn|Testsuite in both roles (also part of `test`); `--reference`
-//!   runs it against Python `websockets` and the engine's `WebSocketPeer` instead.
-//! * `fuzz [seconds]` – libFuzzer (cargo-fuzz) on the core's handshake and frame paths for a
-//!   bounded time (default 300 s); not part of `test`.
-//! * `bench [core|mp|echo]` – print speed and memory figures: the core's (idle scale, echo
-//!   throughput, permessage-deflate on game-state JSON, also against Node `ws` when the interop
-//!   stage installed it), then the high-level multiplayer stage (1,000 clients against a headless
-//!   Godot server with our multiplayer peer and with the engine's, side by side), then the echo
-//!   servers side by side (ours in Godot, the engine's way, Node `ws`, our core, raw TCP);
-//!   `bench echo` alone. The benchmarks are the `bench` crate, run in release (`docs/bench.md`).
-//! * `package [--no-build|--native] [--all-platforms]` – the release zip in `target/dist/`
-//!   (`package/`); by default on Linux x86-64 with every desktop library built and checked here
-//!   (Linux x86-64/arm64 for glibc 2.28 and macOS universal with cargo-zigbuild, `cross/`;
-//!   Windows, `windows/`).
-//! * `package-test` – the `package` test stage alone, on the libraries already in
-//!   `addons/rust_websocket/bin/` (nothing is built), with the Godot `$GODOT4_BIN` names (it
-//!   must be set; with `$GODOT_EXPECTED_VERSION` set, Godot's `--version` must start with it):
-//!   the release workflow runs it on each OS with official Godot builds.
-//! * `windows` – the `windows` test stage alone: both Windows libraries cross-built and checked,
-//!   then the core's tests cross-built and run under wine (`windows tests`: only those);
-//!   `windows check-dll <dll>…` only checks
-//!   the DLLs named (imports only Windows' own DLLs, the entry symbol exported), read by xtask
-//!   itself, so it runs on Windows too (the release workflow's MSVC DLLs).
-//! * `platforms` – the `platforms` test stage alone (`cross/`): Linux x86-64 and arm64 for glibc
-//!   2.28, the macOS universal dylib, each checked, the arm64 one run in arm64 Godot under qemu;
-//!   the Android and iOS type-checks; `platforms godot-arm64` only provisions that Godot and
-//!   prints its wrapper script, `platforms arm64-run` only runs the package test with it.
-//! * `godot` – print the Godot 4 binary used (provisioning it first if needed).
-//!
-//! Godot is found as `$GODOT4_BIN`, else `godot4`/`godot` on PATH if 4.3 or newer, else Debian
-//! sid's `godot` package and its library closure are unpacked under `target/godot-sid/` and run
-//! through their own dynamic loader (nothing is installed system-wide).
+//! * `demo` – build, install the addon, run the sample project headless.
+//! * `test [word…]` – every stage (`stages.rs`); words pick GDScript tests and stages.
+//! * `build [--export|--windows]` – the extension and the addon install (`--windows`: `windows/`).
+//! * `autobahn [--reference]` – the Autobahn|Testsuite in both roles (docs/conformance.md).
+//! * `fuzz [seconds]` – libFuzzer on the core (default 300 s); not part of `test`.
+//! * `bench [core|mp|echo]` – the `bench` crate in release (docs/bench.md).
+//! * `package [--no-build|--native] [--all-platforms]` – the release zip (`package/`).
+//! * `package-test` – the package stage on what `bin/` holds, with `$GODOT4_BIN` (required).
+//! * `windows [tests|check-dll <dll>…]` – the `windows` stage alone, or a part of it.
+//! * `platforms [godot-arm64|arm64-run]` – the `platforms` stage alone (`cross/`).
+//! * `godot` – print the Godot 4 binary used, provisioning it if needed (`godot.rs`).
 
 mod apt;
 mod autobahn;
@@ -120,13 +89,7 @@ fn main() -> ExitCode {
 /// puts the libraries it built there), without building, with the Godot `$GODOT4_BIN` names
 /// (required; `$GODOT_EXPECTED_VERSION`, when set, must match its version).
 fn package_test() -> Result<()> {
-    let godot = godot::named()?;
-    let (passed, failed, problem) = package::stage(&godot)?;
-    println!("package: {passed} passed, {failed} failed");
-    match problem {
-        Some(p) => Err(format!("the package test failed: {p}")),
-        None => Ok(()),
-    }
+    stages::alone("package", package::stage(&godot::named()?)?)
 }
 
 /// The benchmarks (the `bench` crate, in release; `docs/bench.md`): the core's figures, the
@@ -165,17 +128,11 @@ fn fuzz(seconds: u64) -> Result<()> {
         run::cargo(&["install", "cargo-fuzz", "--locked"])?;
     }
     run::step(&format!("fuzzing the core's handshake and frame paths for {seconds} s"));
-    let status = std::process::Command::new("cargo")
-        .args(["fuzz", "run", "handshake_frames", "--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=1024"])
+    let mut fuzz = std::process::Command::new("cargo");
+    fuzz.args(["fuzz", "run", "handshake_frames", "--", &format!("-max_total_time={seconds}"), "-rss_limit_mb=1024"])
         .env("RUSTC_BOOTSTRAP", "1")
-        .current_dir(root().join("rust/core"))
-        .status()
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("the fuzzer found a crash (see rust/core/fuzz/artifacts/)".into())
-    }
+        .current_dir(root().join("rust/core"));
+    run::status(&mut fuzz, "the fuzzer found a crash (see rust/core/fuzz/artifacts/)")
 }
 
 /// The library file name Godot loads on this platform, as named in the `.gdextension`. On a Mac
@@ -234,17 +191,9 @@ fn build_for_host(extra: &[&str], target_dir: &Path) -> Result<PathBuf> {
     }
     let fat = target_dir.join("universal-apple-darwin/release").join(built);
     std::fs::create_dir_all(fat.parent().unwrap()).map_err(|e| e.to_string())?;
-    let ok = std::process::Command::new("lipo")
-        .arg("-create")
-        .args(&parts)
-        .arg("-output")
-        .arg(&fat)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        return Err("lipo -create (Xcode's command line tools) failed to join the two macOS libraries".into());
-    }
+    let mut lipo = std::process::Command::new("lipo");
+    lipo.arg("-create").args(&parts).arg("-output").arg(&fat);
+    run::status(&mut lipo, "lipo -create (Xcode's command line tools) failed to join the two macOS libraries")?;
     Ok(fat)
 }
 
@@ -314,29 +263,22 @@ fn demo() -> Result<()> {
     let project = root().join("godot_project");
     godot::import(&godot, &project)?;
     run::step("running the sample project headless (the tutorial, then the multiplayer game, on 127.0.0.1)");
-    let out = godot::run(&godot, &project, &[], 60)?;
+    let out = godot::run(&godot, &project, &[], 60, &[])?;
     godot::check_log(&out.text)?;
     if !out.success {
         return Err(format!("the demo exited with {}", out.status));
     }
-    // The tutorial's "This will print" lines, once per client (engine peer and Rust peer).
-    let lines = |needle: &str| out.text.lines().filter(|l| l.contains(needle)).count();
-    for (needle, want) in [
-        (" connected with protocol: ", 2),
-        (": Test packet ... echoing", 2),
-        ("Got data from server: Test packet", 2),
-        ("WebSocket closed with code: 1000. Clean: true", 2),
-    ] {
-        if lines(needle) != want {
-            return Err(format!("the demo printed {} lines with '{needle}', expected {want}", lines(needle)));
-        }
-    }
-    // The multiplayer game (godot_project/multiplayer/): our RustWebSocketMultiplayerPeer server,
-    // alice on the engine's WebSocketMultiplayerPeer, bob on ours (from the RustWebSocket helper),
-    // mallory turned away by the request_validator. Lines are counted by all their parts.
+    // Lines are counted by all their parts. First the tutorial's "This will print" lines, once per
+    // client (engine peer and Rust peer); then the multiplayer game (godot_project/multiplayer/):
+    // our RustWebSocketMultiplayerPeer server, alice on the engine's WebSocketMultiplayerPeer, bob
+    // on ours (from the RustWebSocket helper), mallory turned away by the request_validator.
     let lines_with = |parts: &[&str]| out.text.lines().filter(|l| parts.iter().all(|p| l.contains(p))).count();
     for (parts, want) in [
-        (&["[server] RustWebSocketMultiplayerPeer listening on ws://127.0.0.1:"][..], 1),
+        (&[" connected with protocol: "][..], 2),
+        (&[": Test packet ... echoing"], 2),
+        (&["Got data from server: Test packet"], 2),
+        (&["WebSocket closed with code: 1000. Clean: true"], 2),
+        (&["[server] RustWebSocketMultiplayerPeer listening on ws://127.0.0.1:"], 1),
         (&["[alice] WebSocketMultiplayerPeer joining ws://127.0.0.1:"], 1),
         (&["[bob] RustWebSocketMultiplayerPeer joining ws://127.0.0.1:"], 1),
         (&["[server] request for /lobby: admitted"], 2),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::Result;
 
-pub use crate::shared::{node_ws, step, which, Background};
+pub use crate::shared::{node_ws, status, step, which, Background};
 
 /// Time limit of one library build (a cold one compiles the standard library too, for minutes).
 pub const BUILD_LIMIT_S: u64 = 2400;
@@ -18,16 +18,19 @@ pub fn secs(d: Duration) -> String {
 }
 
 pub fn cargo(args: &[&str]) -> Result<()> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(args)
-        .current_dir(crate::root())
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("cargo {} failed", args.join(" ")))
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    status(cargo.args(args).current_dir(crate::root()), &format!("cargo {} failed", args.join(" ")))
+}
+
+/// `cmd`'s stdout; when it fails, an error with the command and its stderr.
+pub fn stdout(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    if !out.status.success() {
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("{} {} failed: {}", cmd.get_program().to_string_lossy(), args.join(" "), err.trim()));
     }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Runs the Rust tests (the core's, the extension's documentation check, xtask's and the bench
@@ -139,4 +142,24 @@ pub fn is_root() -> bool {
     return unsafe { libc::geteuid() == 0 };
     #[cfg(not(unix))]
     false
+}
+
+/// (major, minor) of a dotted version: "1.96.0" (rustc), "4.6.3.stable" (Godot), "2.2.5" (glibc).
+pub fn major_minor(v: &str) -> Option<(u32, u32)> {
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        use super::major_minor;
+        assert_eq!(major_minor("1.96.0"), Some((1, 96)));
+        assert_eq!(major_minor("1.94"), Some((1, 94)));
+        assert_eq!(major_minor("4.6.3.stable.debian"), Some((4, 6)));
+        assert_eq!(major_minor("2.2.5"), Some((2, 2)));
+        assert_eq!(major_minor("x"), None);
+        assert!(major_minor("1.85.0") < Some((1, 94)));
+    }
 }

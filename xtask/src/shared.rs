@@ -18,6 +18,15 @@ pub fn step(what: &str) {
     println!("\n==> {what}");
 }
 
+/// Runs `cmd` (its output shown); `Err(failed)` when it fails or cannot start.
+pub fn status(cmd: &mut Command, failed: &str) -> Result<()> {
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(_) => Err(failed.into()),
+        Err(e) => Err(format!("{failed}: cannot run {:?}: {e}", cmd.get_program())),
+    }
+}
+
 /// Node `ws` 8.23.0 under `target/interop/node/` (the interop stage's drivers and the echo
 /// benchmark's Node server use the same copy), installed with npm when missing: its
 /// `node_modules` folder.
@@ -28,16 +37,9 @@ pub fn node_ws(root: &std::path::Path) -> Result<std::path::PathBuf> {
     }
     if !dir.join("node_modules/ws").exists() {
         step("installing Node ws 8.23.0 into target/interop/node");
-        let ok = Command::new("npm")
-            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
-            .arg(&dir)
-            .arg("ws@8.23.0")
-            .status()
-            .map_err(|e| format!("npm: {e}"))?
-            .success();
-        if !ok {
-            return Err("npm install ws failed".into());
-        }
+        let mut npm = Command::new("npm");
+        npm.args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"]).arg(&dir).arg("ws@8.23.0");
+        status(&mut npm, "npm install ws failed")?;
     }
     Ok(dir.join("node_modules"))
 }

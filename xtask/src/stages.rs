@@ -10,32 +10,18 @@ pub fn test(filters: &[String]) -> Result<()> {
     let mut tally = Tally::default();
     if filters.is_empty() {
         run::step("Rust tests (core over real sockets on 127.0.0.1; documentation check)");
-        match run::cargo_test() {
-            Ok((0, 0)) => tally.add("rust", 0, 0, Some("cargo test ran no tests".into())),
-            Ok((p, f)) => tally.add("rust", p, f, None),
-            Err(e) => tally.add("rust", 0, 1, Some(e)),
-        }
+        tally.stage("rust", run::cargo_test().map(ran_some));
         run::step("Rust loopback, TLS and multiplayer suites again, every server on its I/O thread");
-        match run::cargo_test_io_thread() {
-            Ok((0, 0)) => tally.add("rust (io thread)", 0, 0, Some("cargo test ran no tests".into())),
-            Ok((p, f)) => tally.add("rust (io thread)", p, f, None),
-            Err(e) => tally.add("rust (io thread)", 0, 1, Some(e)),
-        }
+        tally.stage("rust (io thread)", run::cargo_test_io_thread().map(ran_some));
     }
     // The other platforms' builds and checks (`cross/`) need neither this Godot nor the Linux
     // build; macOS is left to `cargo xtask platforms` and `package` (CI's time budget).
     if stage("platforms") {
-        match cross::stage(false) {
-            Ok((p, f, problem)) => tally.add("platforms", p, f, problem),
-            Err(e) => tally.add("platforms", 0, 1, Some(e)),
-        }
+        tally.stage("platforms", cross::stage(false));
     }
     // The Windows cross-build and its checks need neither Godot nor the Linux build.
     if stage("windows") {
-        match windows::stage() {
-            Ok((p, f, problem)) => tally.add("windows", p, f, problem),
-            Err(e) => tally.add("windows", 0, 1, Some(e)),
-        }
+        tally.stage("windows", windows::stage());
     }
     // Every later stage needs Godot, the extension built and the test project imported.
     let project = root().join("tests/godot");
@@ -59,17 +45,12 @@ pub fn test(filters: &[String]) -> Result<()> {
         tally.add(stage_name, p, f, problem);
     }
     if stage("dual-stack") {
-        match dual_stack::stage(&godot, &project) {
-            Some(Ok((p, f, problem))) => tally.add("dual-stack", p, f, problem),
-            Some(Err(e)) => tally.add("dual-stack", 0, 1, Some(e)),
-            None => {}
+        if let Some(result) = dual_stack::stage(&godot, &project) {
+            tally.stage("dual-stack", result);
         }
     }
     if stage("package") {
-        match package::stage(&godot) {
-            Ok((p, f, problem)) => tally.add("package", p, f, problem),
-            Err(e) => tally.add("package", 0, 1, Some(e)),
-        }
+        tally.stage("package", package::stage(&godot));
     }
     if stage("autobahn") {
         match autobahn::run_both(&godot) {
@@ -82,18 +63,28 @@ pub fn test(filters: &[String]) -> Result<()> {
         }
     }
     if stage("interop") {
-        match external::interop(&godot) {
-            Ok((p, f, problem)) => tally.add("interop", p, f, problem),
-            Err(e) => tally.add("interop", 0, 1, Some(e)),
-        }
+        tally.stage("interop", external::interop(&godot));
     }
     if stage("hostile") {
-        match external::hostile_and_soak(&godot) {
-            Ok((p, f, problem)) => tally.add("hostile+soak", p, f, problem),
-            Err(e) => tally.add("hostile+soak", 0, 1, Some(e)),
-        }
+        tally.stage("hostile+soak", external::hostile_and_soak(&godot));
     }
     tally.finish()
+}
+
+/// A stage run alone (`cargo xtask platforms`, `windows`, `package-test`): its line, and an
+/// error when it failed.
+pub fn alone(stage: &str, (passed, failed, problem): (u32, u32, Option<String>)) -> Result<()> {
+    println!("{stage}: {passed} passed, {failed} failed");
+    match problem {
+        Some(p) => Err(format!("{stage}: {p}")),
+        None if failed > 0 => Err(format!("{stage}: tests failed")),
+        None => Ok(()),
+    }
+}
+
+/// `cargo test`'s counts, with a problem when it ran no test.
+fn ran_some((p, f): (u32, u32)) -> (u32, u32, Option<String>) {
+    (p, f, ((p, f) == (0, 0)).then(|| "cargo test ran no tests".to_string()))
 }
 
 /// The GDScript suites (filtered by `filters`) in one run of headless Godot with `env`.
@@ -105,7 +96,7 @@ fn gdscript_stage(
 ) -> (u32, u32, Option<String>) {
     let mut args = vec!["--".to_string()];
     args.extend(filters.iter().cloned());
-    match godot::run_with(godot, project, &args, 1500, env) {
+    match godot::run(godot, project, &args, 1500, env) {
         Ok(out) => {
             let summary = godot::summary(&out.text);
             let mut problem = godot::check_log(&out.text).err();
@@ -123,12 +114,9 @@ fn gdscript_stage(
     }
 }
 
-/// Results of the test stages, and the closing `total: N passed, N failed` line, which counts
-/// tests: Rust tests, the Windows checks, GDScript tests, the package test's, interop peers,
-/// hostile cases and the soak. Autobahn cases are reported per role by outcome and not counted,
-/// except that a role that fails (a FAILED or UNIMPLEMENTED case, a short report) or a stage that
-/// errors out counts as one failure, so that the closing line never reads "0 failed" for a
-/// failing run.
+/// Results of the test stages, and the closing `total: N passed, N failed` line (what it counts:
+/// docs/testing.md). A failing Autobahn role or a stage that errors out counts as one failure, so
+/// that the closing line never reads "0 failed" for a failing run.
 #[derive(Default)]
 struct Tally {
     rows: Vec<(String, u32, u32, Option<String>)>,
@@ -140,6 +128,12 @@ impl Tally {
     /// failure when the stage counted none.
     fn add(&mut self, stage: &str, passed: u32, failed: u32, problem: Option<String>) {
         self.rows.push((stage.to_string(), passed, failed + u32::from(problem.is_some() && failed == 0), problem));
+    }
+
+    /// A stage's result: its counts, or its error as one failure.
+    fn stage(&mut self, stage: &str, result: Result<(u32, u32, Option<String>)>) {
+        let (passed, failed, problem) = result.unwrap_or_else(|e| (0, 1, Some(e)));
+        self.add(stage, passed, failed, problem);
     }
 
     /// One Autobahn role's line (cases by outcome), and why it fails if it does.

@@ -108,34 +108,26 @@ pub fn provision() -> Result<Python27> {
         &dir.join("prefix"),
     )?;
     let wheels = dir.join("wheels");
-    let status = Command::new("python3")
+    let mut download = Command::new("python3");
+    download
         .args(["-m", "pip", "download", "-q", "--no-deps", "--python-version", "2.7", "--only-binary=:all:", "-d"])
         .arg(&wheels)
-        .args(["pip==20.3.4", "setuptools==44.1.1", "wheel==0.37.1"])
-        .status()
-        .map_err(|e| format!("python3 -m pip: {e}"))?;
-    if !status.success() {
-        return Err("downloading pip for Python 2.7 failed".into());
-    }
+        .args(["pip==20.3.4", "setuptools==44.1.1", "wheel==0.37.1"]);
+    run::status(&mut download, "downloading pip for Python 2.7 failed")?;
     let site = dir.join("site");
     let pip_whl = wheels.join("pip-20.3.4-py2.py3-none-any.whl");
-    let ok = py
-        .command()
+    let mut bootstrap = py.command();
+    bootstrap
         .arg(pip_whl.join("pip"))
         .args(["install", "-q", "--no-warn-script-location", "--no-index", "--find-links"])
         .arg(&wheels)
         .arg("--prefix")
         .arg(&site)
-        .args(["pip==20.3.4", "setuptools==44.1.1", "wheel==0.37.1"])
-        .status()
-        .map_err(|e| e.to_string())?
-        .success();
-    if !ok {
-        return Err("bootstrapping pip under Python 2.7 failed".into());
-    }
+        .args(["pip==20.3.4", "setuptools==44.1.1", "wheel==0.37.1"]);
+    run::status(&mut bootstrap, "bootstrapping pip under Python 2.7 failed")?;
     println!("xtask: installing {} pinned packages for wstest", PINNED.len());
-    let ok = py
-        .command()
+    let mut install = py.command();
+    install
         .args([
             "-m",
             "pip",
@@ -147,13 +139,8 @@ pub fn provision() -> Result<Python27> {
             "--prefix",
         ])
         .arg(&site)
-        .args(PINNED)
-        .status()
-        .map_err(|e| e.to_string())?
-        .success();
-    if !ok {
-        return Err("installing the Autobahn|Testsuite failed".into());
-    }
+        .args(PINNED);
+    run::status(&mut install, "installing the Autobahn|Testsuite failed")?;
     std::fs::write(dir.join("wstest_lo.py"), WSTEST_LO).map_err(|e| e.to_string())?;
     std::fs::write(dir.join(".ready"), "").map_err(|e| e.to_string())?;
     Ok(py)

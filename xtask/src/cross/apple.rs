@@ -1,18 +1,8 @@
 //! macOS: the x86-64 and arm64 dylibs (zig links Mach-O against its own libSystem stubs; the
-//! crates need no Apple framework: TLS roots come from webpki-roots and Godot), joined by
-//! `llvm-lipo` into the universal dylib the manifest names, and checked with Debian's LLVM:
-//!
-//! * both architectures are in the universal file (`llvm-lipo -archs`);
-//! * each exports the manifest's entry symbol (`llvm-nm --extern-only --defined-only`);
-//! * each imports only system libraries (`llvm-objdump --macho --dylibs-used`: paths under
-//!   `/usr/lib/` or `/System/Library/`), so nothing else has to ship with it;
-//! * each loads on the oldest macOS Godot 4 supports on its architecture (10.13 on Intel, 11.0
-//!   on Apple silicon: `MACOSX_DEPLOYMENT_TARGET`, which zig would otherwise set to macOS 15).
-//!   The arm64 slice carries zig's ad-hoc code signature, which Apple silicon requires.
-//!
-//! Not checked here: loading in Godot on a Mac, code signing (the release workflow signs and
-//! notarises when its secrets are set; users of an unsigned archive clear the quarantine, as the
-//! zip's README says).
+//! crates need no Apple framework), joined by `llvm-lipo` into the universal dylib the manifest
+//! names, and checked with Debian's LLVM (architectures, entry symbol, system-only imports, minimum
+//! macOS; docs/platforms.md). The arm64 slice carries zig's ad-hoc signature, which Apple silicon
+//! requires; loading on a Mac and code signing are not checked here.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,21 +24,11 @@ pub const MIN_ARM64: &str = "11.0";
 pub fn build_universal(tc: &Toolchain, variant: Variant, profile: Profile) -> Result<PathBuf> {
     let (x86, _) = tc.build(&MACOS_X86_64, variant, profile)?;
     let (arm, _) = tc.build(&MACOS_ARM64, variant, profile)?;
-    let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
+    let lipo = super::llvm_tool("llvm-lipo")?;
     let out_dir = super::target_dir("universal-apple-darwin", &super::dir_name(variant, profile));
     std::fs::create_dir_all(&out_dir).map_err(|e| e.to_string())?;
     let fat = out_dir.join("librust_websocket.dylib");
-    let out = Command::new(&lipo)
-        .arg("-create")
-        .arg(&x86)
-        .arg(&arm)
-        .arg("-output")
-        .arg(&fat)
-        .output()
-        .map_err(|e| format!("{}: {e}", lipo.display()))?;
-    if !out.status.success() {
-        return Err(format!("llvm-lipo -create failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
+    crate::run::stdout(Command::new(&lipo).arg("-create").arg(&x86).arg(&arm).arg("-output").arg(&fat))?;
     Ok(fat)
 }
 
@@ -69,8 +49,8 @@ pub fn check(checks: &mut Checks, name: &str, lib: &Path) {
 }
 
 fn archs(lib: &Path) -> Result<String> {
-    let lipo = super::llvm_tool(&["llvm-lipo", "llvm-lipo-22", "llvm-lipo-14"])?;
-    let out = tool_output(Command::new(lipo).arg("-archs").arg(lib))?;
+    let lipo = super::llvm_tool("llvm-lipo")?;
+    let out = crate::run::stdout(Command::new(lipo).arg("-archs").arg(lib))?;
     let found: Vec<&str> = out.split_whitespace().collect();
     let missing: Vec<&str> = ARCHS.iter().copied().filter(|a| !found.contains(a)).collect();
     if missing.is_empty() {
@@ -81,8 +61,8 @@ fn archs(lib: &Path) -> Result<String> {
 }
 
 fn exports(lib: &Path, arch: &str, symbol: &str) -> Result<String> {
-    let nm = super::llvm_tool(&["llvm-nm", "llvm-nm-22", "llvm-nm-14"])?;
-    let out = tool_output(Command::new(nm).args(["--extern-only", "--defined-only", "--arch", arch]).arg(lib))?;
+    let nm = super::llvm_tool("llvm-nm")?;
+    let out = crate::run::stdout(Command::new(nm).args(["--extern-only", "--defined-only", "--arch", arch]).arg(lib))?;
     // Mach-O C symbols carry a leading underscore.
     let want = format!("_{symbol}");
     match out.lines().find(|l| l.split_whitespace().next_back() == Some(want.as_str())) {
@@ -92,14 +72,16 @@ fn exports(lib: &Path, arch: &str, symbol: &str) -> Result<String> {
 }
 
 fn imports(lib: &Path, arch: &str) -> Result<String> {
-    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
-    let out =
-        tool_output(Command::new(&objdump).args(["--macho", "--dylibs-used", &format!("--arch={arch}")]).arg(lib))?;
+    let objdump = super::llvm_tool("llvm-objdump")?;
+    let out = crate::run::stdout(
+        Command::new(&objdump).args(["--macho", "--dylibs-used", &format!("--arch={arch}")]).arg(lib),
+    )?;
     // The first line names the file ("<lib> (architecture x86_64):"); then one dylib a line,
     // "\t/usr/lib/libSystem.B.dylib (compatibility version 1.0.0, current version …)", the
     // library's own install name (LC_ID_DYLIB) among them: cargo leaves it at the path the linker
     // wrote (as on a Mac); Godot loads the file by its path, so it is not an import.
-    let own = tool_output(Command::new(&objdump).args(["--macho", "--dylib-id", &format!("--arch={arch}")]).arg(lib))?;
+    let own =
+        crate::run::stdout(Command::new(&objdump).args(["--macho", "--dylib-id", &format!("--arch={arch}")]).arg(lib))?;
     let own: Vec<&str> = own.lines().skip(1).map(str::trim).collect();
     let dylibs: Vec<&str> = out
         .lines()
@@ -122,9 +104,10 @@ fn imports(lib: &Path, arch: &str) -> Result<String> {
 /// The macOS version the library asks for (LC_BUILD_VERSION's `minos`, or the older
 /// LC_VERSION_MIN_MACOSX's `version`) is at most `want`.
 fn minimum(lib: &Path, arch: &str, want: &str) -> Result<String> {
-    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
-    let out =
-        tool_output(Command::new(&objdump).args(["--macho", "--private-headers", &format!("--arch={arch}")]).arg(lib))?;
+    let objdump = super::llvm_tool("llvm-objdump")?;
+    let out = crate::run::stdout(
+        Command::new(&objdump).args(["--macho", "--private-headers", &format!("--arch={arch}")]).arg(lib),
+    )?;
     let mut lines = out.lines().map(str::trim);
     let mut found = None;
     while let Some(line) = lines.next() {
@@ -141,12 +124,4 @@ fn minimum(lib: &Path, arch: &str, want: &str) -> Result<String> {
     } else {
         Err(format!("asks for macOS {found}, newer than {want}"))
     }
-}
-
-fn tool_output(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().map_err(|e| format!("{:?}: {e}", cmd.get_program()))?;
-    if !out.status.success() {
-        return Err(format!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

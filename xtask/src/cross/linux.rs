@@ -25,12 +25,8 @@ pub const ARM64_NAME: &str = "librust_websocket.linux.arm64.so";
 /// The `GLIBC_2.x` versions the library's dynamic symbols need, the newest first; an error when
 /// one is above [`GLIBC_MAX`]. Returns a line naming the newest.
 pub fn check_glibc(lib: &Path) -> Result<String> {
-    let objdump = super::llvm_tool(&["llvm-objdump", "llvm-objdump-22", "llvm-objdump-14"])?;
-    let out = Command::new(&objdump).arg("-T").arg(lib).output().map_err(|e| format!("{}: {e}", objdump.display()))?;
-    if !out.status.success() {
-        return Err(format!("llvm-objdump -T failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
+    let objdump = super::llvm_tool("llvm-objdump")?;
+    let text = crate::run::stdout(Command::new(&objdump).arg("-T").arg(lib))?;
     let mut versions: Vec<((u32, u32), String)> = Vec::new();
     for line in text.lines() {
         let Some(at) = line.find("GLIBC_2.") else { continue };
@@ -62,8 +58,7 @@ pub fn check_glibc(lib: &Path) -> Result<String> {
 
 /// "GLIBC_2.28" → (2, 28); "GLIBC_2.2.5" → (2, 2).
 fn parse_glibc(word: &str) -> Option<(u32, u32)> {
-    let mut parts = word.strip_prefix("GLIBC_")?.split('.');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    crate::run::major_minor(word.strip_prefix("GLIBC_")?)
 }
 
 /// The glibc check of each library, counted.

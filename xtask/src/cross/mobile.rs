@@ -57,7 +57,7 @@ pub fn check(tc: &Toolchain, triple: &str, clang_target: &str, headers: &[&str])
         .env("RUSTC_BOOTSTRAP", "1")
         .env(format!("CC_{env_triple}"), "clang")
         .env(format!("CFLAGS_{env_triple}"), cflags(tc, clang_target, headers))
-        .env(format!("AR_{env_triple}"), super::llvm_tool(&["llvm-ar", "llvm-ar-22", "llvm-ar-14"])?);
+        .env(format!("AR_{env_triple}"), super::llvm_tool("llvm-ar")?);
     if triple.contains("apple") {
         let own = dir.join("ios-headers");
         std::fs::create_dir_all(&own).map_err(|e| e.to_string())?;
@@ -99,29 +99,4 @@ fn cflags(tc: &Toolchain, clang_target: &str, headers: &[&str]) -> String {
 }
 
 /// The iOS device values of Apple's `TargetConditionals.h`, for the iOS type-check's C.
-const IOS_TARGET_CONDITIONALS: &str = "/* Written by cargo xtask for the iOS type-check (cross/mobile.rs). */
-#ifndef __TARGETCONDITIONALS__
-#define __TARGETCONDITIONALS__
-#define TARGET_OS_MAC 1
-#define TARGET_OS_OSX 0
-#define TARGET_OS_IPHONE 1
-#define TARGET_OS_IOS 1
-#define TARGET_OS_MACCATALYST 0
-#define TARGET_OS_WATCH 0
-#define TARGET_OS_TV 0
-#define TARGET_OS_VISION 0
-#define TARGET_OS_BRIDGE 0
-#define TARGET_OS_DRIVERKIT 0
-#define TARGET_OS_SIMULATOR 0
-#define TARGET_OS_EMBEDDED 1
-#define TARGET_OS_WIN32 0
-#define TARGET_OS_UNIX 0
-#define TARGET_OS_LINUX 0
-#define TARGET_OS_WINDOWS 0
-#define TARGET_CPU_ARM64 1
-#define TARGET_RT_LITTLE_ENDIAN 1
-#define TARGET_RT_BIG_ENDIAN 0
-#define TARGET_RT_64_BIT 1
-#define TARGET_RT_MAC_MACHO 1
-#endif
-";
+const IOS_TARGET_CONDITIONALS: &str = include_str!("TargetConditionals.h");

@@ -1,27 +1,12 @@
-//! The libraries for other platforms than this machine's, built here: Linux x86-64 and arm64
-//! against glibc 2.28, macOS x86-64 and arm64 joined into one universal dylib, and a type-check
-//! of the core and the binding for Android and iOS. Used by `cargo xtask package` (every library
-//! the zip ships; `package.rs` of the caller) and by the `platforms` stage of `cargo xtask test`
-//! (`stage()`, leaner: see there).
+//! The libraries for other platforms than this machine's, built here (what each is built with
+//! and checked for, and what xtask installs when missing: docs/platforms.md): Linux x86-64 and
+//! arm64 against glibc 2.28 and the macOS universal dylib with cargo-zigbuild, and the Android and
+//! iOS type-checks (`mobile.rs`). Used by `cargo xtask package` and the `platforms` stage.
 //!
-//! Toolchain, installed by xtask when missing:
-//! * `cargo-zigbuild` (crates.io, `cargo install cargo-zigbuild --locked --version`
-//!   `ZIGBUILD_VERSION`) with Zig from the `ziglang` wheel (PyPI, `python3 -m pip install
-//!   ziglang==ZIG_VERSION`, into the machine's Python; cargo-zigbuild runs `python3 -m ziglang`
-//!   itself): zig links ELF against the glibc version named in the target
-//!   (`x86_64-unknown-linux-gnu.2.28`) and Mach-O against its own libSystem stubs (no Apple SDK),
-//!   and is the C compiler of `ring`'s build script.
-//! * x86-64 Linux uses the rustup toolchain running xtask and its prebuilt standard library. Every
-//!   other target has no prebuilt standard library here (no rustup download), so it is compiled
-//!   from source with `-Zbuild-std` by Debian's Rust (`rustc-web`, `cargo-web`, `rust-web-src`,
-//!   also the Windows build's: `windows::debian_rust()`, which installs it), `RUSTC_BOOTSTRAP=1`.
-//! * `llvm-lipo`, `llvm-objdump`, `llvm-nm` (Debian's `llvm`, installed by `llvm_tool()`) for the universal dylib and the
-//!   checks; `qemu-aarch64` (Debian's `qemu-user`) to run the arm64 Godot (`linux.rs`).
-//!
-//! Each library gets its own target directory, `target/cross/<triple>/<variant>/`, so re-runs are
-//! warm; the CI stage's quick builds with Debian's Rust and its mobile checks share one,
-//! `target/cross/quick/`, so that the host's build scripts and proc macros are compiled once. Android and iOS libraries are not built here (their linkers are the NDK's and Xcode's):
-//! the release workflow builds them; here `mobile.rs` type-checks the crates for them.
+//! x86-64 Linux uses the rustup toolchain running xtask; every other target has no prebuilt
+//! standard library here, so Debian's Rust compiles it with `-Zbuild-std`. Each library has its
+//! own target directory, `target/cross/<triple>/<variant>/`; the CI stage's quick builds and mobile
+//! checks share `target/cross/quick/`, so the host's build scripts and proc macros compile once.
 
 pub mod apple;
 pub mod linux;
@@ -320,16 +305,17 @@ fn zigbuild_path() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// The first of `names` on PATH (Debian names LLVM tools with their version too); Debian's
-/// `llvm` (which provides the unversioned names) is installed when none is there.
-pub fn llvm_tool(names: &[&str]) -> Result<PathBuf> {
+/// The LLVM tool `name` on PATH, or `name-22`, `name-14` (Debian names LLVM tools with their
+/// version too); Debian's `llvm` (which provides the unversioned names) is installed when none is.
+pub fn llvm_tool(name: &str) -> Result<PathBuf> {
+    let names = [name.to_string(), format!("{name}-22"), format!("{name}-14")];
     let first = || names.iter().find_map(|n| run::which(n));
     if let Some(p) = first() {
         return Ok(p);
     }
     // `llvm` has some tools only under versioned names (`llvm-lipo-14` from `llvm-14`), so
-    // whether the install gave `names[0]` does not matter, only whether one of `names` is there.
-    let installed = crate::apt::ensure(names[0], &["llvm"]);
+    // whether the install gave `name` does not matter, only whether one of `names` is there.
+    let installed = crate::apt::ensure(name, &["llvm"]);
     first().ok_or_else(|| match installed {
         Err(e) => e,
         Ok(()) => format!("none of {} is on PATH after installing Debian's llvm", names.join(", ")),

@@ -24,13 +24,20 @@ impl Checks {
             }
         }
     }
+
+    /// Runs `f`, its error one failed check named `what`; prints how long it took.
+    fn timed(&mut self, what: &str, f: impl FnOnce(&mut Checks) -> Result<()>) {
+        let t = Instant::now();
+        if let Err(e) = f(self) {
+            self.check(what, Err(e));
+        }
+        println!("xtask: platforms: {what} took {}", run::secs(t.elapsed()));
+    }
 }
 
-/// What `cargo xtask package` builds here besides the Windows libraries: both variants of Linux
-/// x86-64 and arm64 (glibc 2.28) and of the macOS universal dylib, release profile, installed
-/// into `bin/` under the manifest's names, then checked: glibc versions, Mach-O architectures,
-/// exports and imports, and the x86-64 and arm64 libraries (editor) running the package test
-/// (this machine's Godot; the arm64 one under qemu).
+/// What `cargo xtask package` builds here besides the Windows libraries (docs/platforms.md):
+/// both variants of Linux x86-64, arm64 and macOS universal, release profile, installed into
+/// `bin/` under the manifest's names, then checked.
 pub fn package_libraries() -> Result<()> {
     let start = Instant::now();
     let tc = Toolchain::new()?;
@@ -70,14 +77,10 @@ pub fn package_libraries() -> Result<()> {
     }
 }
 
-/// The package test's project (`package/check.rs`: the archive unzipped into a fresh project,
-/// imported, a client and a server exchanging a message each way) run by Debian's arm64 Godot
-/// under qemu with the arm64 library `lib` (see [`package_test`]). The import is made by this
-/// machine's Godot, which must be the same Godot version: it writes nothing
-/// architecture-specific (the file system cache, the class list, the extension list), and the
-/// editor's import does not finish under qemu-user (nothing printed after the banner in 300 s).
-/// The main scene, which loads the arm64 library and runs the exchange, takes about 15 s under
-/// qemu.
+/// The package test's project (see [`package_test`]) run by Debian's arm64 Godot under qemu with
+/// the arm64 library `lib` (about 15 s). This machine's Godot, the same version, imports it: the
+/// import writes nothing architecture-specific, and does not finish under qemu-user (nothing
+/// printed after the banner in 300 s).
 fn arm64_package_test(lib: &Path) -> Result<String> {
     let godot = linux::arm64_godot()?;
     let importer = crate::godot::find()?;
@@ -153,25 +156,14 @@ pub fn command(args: &[String]) -> Result<()> {
         }
         Some(other) => return Err(format!("platforms: unknown argument {other} (use godot-arm64, arm64-run)")),
     }
-    let (passed, failed, problem) = stage(true)?;
-    println!("platforms: {passed} passed, {failed} failed");
-    match problem {
-        Some(p) => Err(p),
-        None => Ok(()),
-    }
+    crate::stages::alone("platforms", stage(true)?)
 }
 
-/// The `platforms` stage: (passed, failed, problem). Lean, for CI: one library per target in
-/// the quick profile (no LTO; the same code, linked the same way against the same glibc and
-/// libSystem), each checked as `cargo xtask package` checks the release ones: Linux x86-64
-/// (release export variant, which this machine's Godot loads and runs the package test with) and
-/// arm64 (editor variant, which the arm64 Godot loads and runs the package test with under qemu;
-/// both from a temporary copy of the addon, `bin/` untouched), then the Android and iOS type-checks; with `macos` (`cargo
-/// xtask platforms`), also macOS x86-64 + arm64 joined (export variant) and its checks.
-/// `cargo xtask test` runs it without macOS: cold, the macOS pair adds about 12 minutes (two
-/// standard libraries and dependency trees), which would take CI past its budget; macOS is
-/// built and checked by `cargo xtask package` (release profile, both variants) and by `cargo
-/// xtask platforms`. Only `cargo xtask package` builds the LTO libraries and both variants.
+/// The `platforms` stage: (passed, failed, problem); what it builds and checks is in
+/// docs/testing.md and docs/platforms.md. Lean, for CI: one library per target in the quick
+/// profile (no LTO; the same code, linked the same way), checked as `package` checks the release
+/// ones. `macos` (`cargo xtask platforms`) adds the macOS pair, about 12 minutes cold: past CI's
+/// budget, so `cargo xtask test` leaves it to `platforms` and `package`.
 pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
     run::step(&format!(
         "platforms: Linux x86-64/arm64 (glibc 2.28) checked, the arm64 one run under qemu; {}Android/iOS type-check",
@@ -180,58 +172,35 @@ pub fn stage(macos: bool) -> Result<(u32, u32, Option<String>)> {
     let start = Instant::now();
     let tc = Toolchain::new()?;
     let mut checks = Checks::default();
-    let timed = |what: &str, f: &mut dyn FnMut(&mut Checks) -> Result<()>, checks: &mut Checks| {
-        let t = Instant::now();
-        if let Err(e) = f(checks) {
-            checks.check(what, Err(e));
-        }
-        println!("xtask: platforms: {what} took {}", run::secs(t.elapsed()));
-    };
-    timed(
-        "Linux x86-64",
-        &mut |c| {
-            let (lib, _) = tc.build(&LINUX_X86_64, Variant::Export, Profile::Quick)?;
-            c.check("Linux x86-64 (export, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
-            c.check(
-                "the zig-built x86-64 library (export, quick) runs the package test in this machine's Godot",
-                x86_64_package_test(&lib),
-            );
-            Ok(())
-        },
-        &mut checks,
-    );
-    timed(
-        "Linux arm64",
-        &mut |c| {
-            let (lib, _) = tc.build(&LINUX_ARM64, Variant::Editor, Profile::Quick)?;
-            c.check("Linux arm64 (editor, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
-            c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test(&lib));
-            Ok(())
-        },
-        &mut checks,
-    );
-    timed(
-        "macOS",
-        &mut |c| {
-            if !macos {
-                println!("xtask: platforms: macOS left to `cargo xtask package` and `cargo xtask platforms`");
-                return Ok(());
-            }
-            let lib = apple::build_universal(&tc, Variant::Export, Profile::Quick)?;
-            apple::check(c, "macOS universal (export, quick)", &lib);
-            Ok(())
-        },
-        &mut checks,
-    );
-    for (triple, clang, headers) in mobile::TARGETS {
-        timed(
-            triple,
-            &mut |c| {
-                c.check(&format!("cargo check for {triple}"), mobile::check(&tc, triple, clang, headers));
-                Ok(())
-            },
-            &mut checks,
+    checks.timed("Linux x86-64", |c| {
+        let (lib, _) = tc.build(&LINUX_X86_64, Variant::Export, Profile::Quick)?;
+        c.check("Linux x86-64 (export, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+        c.check(
+            "the zig-built x86-64 library (export, quick) runs the package test in this machine's Godot",
+            x86_64_package_test(&lib),
         );
+        Ok(())
+    });
+    checks.timed("Linux arm64", |c| {
+        let (lib, _) = tc.build(&LINUX_ARM64, Variant::Editor, Profile::Quick)?;
+        c.check("Linux arm64 (editor, quick) needs glibc <= 2.28", linux::check_glibc(&lib));
+        c.check("the arm64 library runs the package test in arm64 Godot under qemu", arm64_package_test(&lib));
+        Ok(())
+    });
+    checks.timed("macOS", |c| {
+        if !macos {
+            println!("xtask: platforms: macOS left to `cargo xtask package` and `cargo xtask platforms`");
+            return Ok(());
+        }
+        let lib = apple::build_universal(&tc, Variant::Export, Profile::Quick)?;
+        apple::check(c, "macOS universal (export, quick)", &lib);
+        Ok(())
+    });
+    for (triple, clang, headers) in mobile::TARGETS {
+        checks.timed(triple, |c| {
+            c.check(&format!("cargo check for {triple}"), mobile::check(&tc, triple, clang, headers));
+            Ok(())
+        });
     }
     println!("xtask: the platforms stage took {}", run::secs(start.elapsed()));
     let failed = checks.problems.len() as u32;

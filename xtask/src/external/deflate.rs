@@ -11,7 +11,6 @@
 //! client reports must be the server's answer.
 
 use std::path::Path;
-use std::process::Command;
 
 use super::server::{EchoServer, Tool};
 use super::{driver, run_clients};
@@ -178,15 +177,16 @@ fn our_client(
     mode: &str,
     threshold: u32,
 ) -> Result<Option<String>> {
-    let mut cmd = Command::new(godot);
-    cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot")).args([
-        "res://tools/deflate_client.tscn".to_string(),
-        "--".into(),
-        format!("--url=ws://127.0.0.1:{port}{path}"),
-        format!("--mode={mode}"),
-        format!("--threshold={threshold}"),
-        format!("--label={label}"),
-    ]);
+    let cmd = crate::godot::tool(
+        godot,
+        "deflate_client",
+        [
+            format!("--url=ws://127.0.0.1:{port}{path}"),
+            format!("--mode={mode}"),
+            format!("--threshold={threshold}"),
+            format!("--label={label}"),
+        ],
+    );
     let out = run::capture(cmd, 120)?;
     let line = out.text.lines().find(|l| l.starts_with("INTEROP ")).unwrap_or("");
     let ours = out.text.lines().find_map(|l| l.strip_prefix("NEGOTIATED ")).map(str::trim);

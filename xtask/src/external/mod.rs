@@ -80,15 +80,7 @@ pub fn hostile_and_soak(godot: &Path) -> Result<(u32, u32, Option<String>)> {
             (None, _) => {}
         }
     }
-    println!();
-    for (name, why) in &cases {
-        match why {
-            None => println!("  ok    {name}"),
-            Some(why) => println!("  FAIL  {name}: {why}"),
-        }
-    }
-    let failed = cases.iter().filter(|(_, why)| why.is_some()).count() as u32;
-    let passed = cases.len() as u32 - failed;
+    let (passed, failed) = print_verdicts(&cases, "  ok   ", "  FAIL ");
     match crate::godot::summary(&hostile.text) {
         None => problems.push(format!("hostile.py ended without its summary ({})", hostile.status)),
         Some((p, f)) if (p + f) as usize != cases.len() => {
@@ -271,14 +263,11 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
         };
         let url =
             if tls { format!("wss://localhost:{port}/interop") } else { format!("ws://127.0.0.1:{port}/interop") };
-        let mut cmd = Command::new(godot);
-        cmd.args(["--headless", "--path"]).arg(crate::root().join("tests/godot")).args([
-            "res://tools/interop_client.tscn".to_string(),
-            "--".into(),
-            format!("--url={url}"),
-            "--protocol=chat.v1".into(),
-            format!("--label={label}"),
-        ]);
+        let mut cmd = crate::godot::tool(
+            godot,
+            "interop_client",
+            [format!("--url={url}"), "--protocol=chat.v1".into(), format!("--label={label}")],
+        );
         if tls {
             cmd.arg(format!("--ca={}", certs.join("ca.crt").display()));
         }
@@ -305,14 +294,20 @@ pub fn interop(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     if let Err(e) = deflate::interop(godot, &deps, &mut results, &mut problems) {
         results.push(("permessage-deflate cases".into(), Some(e)));
     }
+    let (passed, failed) = print_verdicts(&results, "INTEROP OK  ", "INTEROP FAIL");
+    Ok((passed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
+}
+
+/// Prints each case's verdict after a blank line (`ok`/`fail` and its name, then why it failed);
+/// returns (passed, failed).
+fn print_verdicts(cases: &[(String, Option<String>)], ok: &str, fail: &str) -> (u32, u32) {
     println!();
-    for (name, why) in &results {
+    for (name, why) in cases {
         match why {
-            None => println!("INTEROP OK   {name}"),
-            Some(why) => println!("INTEROP FAIL {name}: {why}"),
+            None => println!("{ok} {name}"),
+            Some(why) => println!("{fail} {name}: {why}"),
         }
     }
-    let failed = results.iter().filter(|(_, why)| why.is_some()).count() as u32;
-    let passed = results.len() as u32 - failed;
-    Ok((passed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
+    let failed = cases.iter().filter(|(_, why)| why.is_some()).count() as u32;
+    (cases.len() as u32 - failed, failed)
 }

@@ -25,9 +25,9 @@ pub enum Tool {
 impl Tool {
     fn scene(self) -> &'static str {
         match self {
-            Tool::Echo => "res://tools/echo_server.tscn",
-            Tool::Multiplayer => "res://tools/mp_echo_server.tscn",
-            Tool::Deflate => "res://tools/deflate_echo_server.tscn",
+            Tool::Echo => "echo_server",
+            Tool::Multiplayer => "mp_echo_server",
+            Tool::Deflate => "deflate_echo_server",
         }
     }
 
@@ -57,11 +57,8 @@ impl EchoServer {
     }
 
     pub fn start_tool(godot: &Path, tool: Tool, name: &str, args: &[&str]) -> Result<EchoServer> {
-        let mut cmd = Command::new(godot);
-        cmd.args(["--headless", "--path"])
-            .arg(crate::root().join("tests/godot"))
-            .args([tool.scene(), "--", "--port=0"])
-            .args(args);
+        let mut cmd = crate::godot::tool(godot, tool.scene(), ["--port=0"]);
+        cmd.args(args);
         let mut proc = Background::spawn(cmd, name, false)?;
         let port = proc.wait_for("LISTENING ", 60)?.parse().map_err(|e| format!("{name}: bad port: {e}"))?;
         let pid = proc.wait_for("PID ", 5)?.parse().map_err(|e| format!("{name}: bad pid: {e}"))?;

@@ -34,7 +34,7 @@ pub fn stage(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let mut problems = Vec::new();
     for (name, result) in [
         ("contents", contents(&archive)),
-        ("install and run", install_and_run(godot, godot, &archive, &dir.join("project")).map(|_| ())),
+        ("install and run", run_in_fresh_project(godot, godot, &archive, &dir.join("project")).map(|_| ())),
     ] {
         match result {
             Ok(()) => println!("xtask: package {name}: ok"),
@@ -109,18 +109,11 @@ fn contents(archive: &Path) -> Result<()> {
     Ok(())
 }
 
-/// [`install_and_run`] with the main scene run by another Godot (the arm64 one under qemu,
-/// `cross/`; the import, editor work that writes nothing architecture-specific, by `importer`,
-/// this machine's, since the editor's import does not finish under qemu): the package test's
-/// lines it printed.
-pub fn run_in_fresh_project(importer: &Path, runner: &Path, archive: &Path, project: &Path) -> Result<Vec<String>> {
-    install_and_run(importer, runner, archive, project)
-}
-
 /// A fresh project (no `.godot/`), the archive unzipped at its root, `godot --headless --import`
-/// once, then its main scene: every expected line, exit code 0, a clean log. Returns the lines
-/// the project printed ("package test: …").
-fn install_and_run(godot: &Path, runner: &Path, archive: &Path, project: &Path) -> Result<Vec<String>> {
+/// once, then its main scene run by `runner` (another Godot for the arm64 one under qemu,
+/// `cross/`): every expected line, exit code 0, a clean log. Returns the lines the project
+/// printed ("package test: …").
+pub fn run_in_fresh_project(godot: &Path, runner: &Path, archive: &Path, project: &Path) -> Result<Vec<String>> {
     crate::copy_dir(&crate::root().join("tests/package"), project).map_err(|e| format!("tests/package: {e}"))?;
     let file = std::fs::File::open(archive).map_err(|e| e.to_string())?;
     zip::ZipArchive::new(file).and_then(|mut z| z.extract(project)).map_err(|e| format!("unzipping: {e}"))?;
@@ -140,7 +133,7 @@ fn install_and_run(godot: &Path, runner: &Path, archive: &Path, project: &Path) 
     godot::import(godot, project)?;
     run::step("package: running the fresh project's main scene headless");
     let limit = if runner == godot { 60 } else { 180 };
-    let out = godot::run(runner, project, &[], limit)?;
+    let out = godot::run(runner, project, &[], limit, &[])?;
     godot::check_log(&out.text)?;
     let missing: Vec<&str> =
         EXPECTED.iter().copied().filter(|want| !out.text.lines().any(|l| l.trim() == *want)).collect();

@@ -53,11 +53,7 @@ fn cargo(args: &[&str]) -> Result<String> {
     for t in TARGETS {
         cmd.args([flag, t]);
     }
-    let out = cmd.output().map_err(|e| format!("cannot run cargo {}: {e}", args[0]))?;
-    if !out.status.success() {
-        return Err(format!("cargo {} failed: {}", args[0], String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::run::stdout(&mut cmd)
 }
 
 /// The third-party crates of `tree` (`cargo tree` lines "name vX.Y.Z", which is what a build of

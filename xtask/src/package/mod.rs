@@ -1,20 +1,8 @@
 //! `cargo xtask package [--no-build|--native] [--all-platforms]`: the addon as a release archive,
-//! `target/dist/godot-rust-websocket-<version>.zip` (version from the workspace `Cargo.toml`),
-//! holding `addons/rust_websocket/`: the `.gdextension` manifest, every library in `bin/`, the
-//! licence, `THIRD_PARTY_LICENSES.md` (regenerated from `cargo metadata`), a README for users and
-//! the `RustWebSocket` helper script.
-//!
-//! By default, on a Linux x86-64 machine, it first builds every desktop library this machine can
-//! make and checks each one: Linux x86-64 and arm64 against glibc 2.28 and the macOS universal
-//! dylib (`cross/`, cargo-zigbuild; the arm64 one runs the package test in arm64 Godot under
-//! qemu), Windows x86-64 (`windows/`); the archive must then hold every desktop library the
-//! manifest names. Android and iOS libraries are built by the release workflow (their linkers are
-//! the NDK's and Xcode's), so their entries are listed as not included. Cold, on two cores, this
-//! takes long (LTO, one codegen unit, the standard library compiled for four targets); re-runs
-//! are warm (`target/cross/`, `target/windows/`). `--native` builds only this machine's own two
-//! libraries with the toolchain running xtask, as before; `--no-build` builds nothing (the release
-//! workflow gathers every platform's libraries into `bin/` and packages them).
-//! `--all-platforms` fails when any library the manifest names is missing, mobile ones included.
+//! `target/dist/godot-rust-websocket-<version>.zip` (`addons/rust_websocket/`: manifest, `bin/`,
+//! licences, a README for users, the helper script). What each flag builds and checks is in
+//! docs/platforms.md: by default every desktop library this machine can make (`cross/`,
+//! `windows/`); Android and iOS entries are listed as not included (the release workflow adds them).
 
 mod check;
 pub mod licenses;
@@ -198,7 +186,6 @@ fn manifest_libraries(manifest: &str) -> Vec<(String, String)> {
     out
 }
 
-/// A `key = "value"` of the manifest's `[configuration]` (or any section).
 /// The manifest's `entry_symbol`, which every platform's library must export.
 pub fn entry_symbol() -> Result<String> {
     let path = crate::root().join("addons/rust_websocket/rust_websocket.gdextension");
@@ -206,6 +193,7 @@ pub fn entry_symbol() -> Result<String> {
     manifest_value(&text, "entry_symbol").ok_or_else(|| format!("{} has no entry_symbol", path.display()))
 }
 
+/// A `key = "value"` of the manifest's `[configuration]` (or any section).
 fn manifest_value(manifest: &str, key: &str) -> Option<String> {
     manifest.lines().find_map(|l| {
         let (k, v) = l.split_once('=')?;
@@ -259,7 +247,7 @@ fn platforms(entries: &[(String, String)], present: &[String]) -> Vec<String> {
 }
 
 /// A `key = "value"` of the workspace `Cargo.toml`'s `[workspace.package]`.
-fn workspace_field(key: &str) -> Result<String> {
+pub fn workspace_field(key: &str) -> Result<String> {
     let text = std::fs::read_to_string(crate::root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
     let section = text.split("[workspace.package]").nth(1).ok_or("Cargo.toml has no [workspace.package]")?;
     let section = section.split("\n[").next().unwrap_or("");
@@ -276,51 +264,8 @@ fn user_readme(version: &str, minimum: &str, repository: &str, platforms: &[Stri
         .replace("{platforms}", &list)
 }
 
-const USER_README: &str = "# godot-rust-websocket {version}
-
-A Godot addon, written in Rust, with a fast WebSocket server and client for native games:
-`WebSocketServer` (the server class of Godot 3 and of the Godot WebSocket tutorial, with its
-signals), `RustWebSocketPeer` (a client with the API of the engine's `WebSocketPeer`) and
-`RustWebSocketMultiplayerPeer` (the protocol of the engine's `WebSocketMultiplayerPeer`, for RPC
-games). Requires Godot {minimum} or newer.
-
-## Install
-
-1. Unzip this archive at the root of your Godot project, so that the folder
-   `addons/rust_websocket/` lands in the project's `addons/` folder.
-2. Restart the editor once, so that it loads the extension. To run a project headless that has
-   never been opened in the editor, run `godot --headless --import` in it first (Godot issue
-   #53163), twice: the first one may crash as it exits, after its work is done (Godot issue
-   #111048), and the second exits cleanly.
-
-## Platforms in this archive
-
-{platforms}
-Godot loads the editor and debug library in the editor and in debug exports, the release one in
-release exports. The addon has no Web library: Web exports can load GDExtensions, but a browser
-gives a page no TCP sockets, which this addon is made of. In a Web export the helper script
-`rust_websocket.gd` (class `RustWebSocket`: `RustWebSocket.new_peer()`,
-`RustWebSocket.new_multiplayer_peer()`) hands out the engine's own classes, which use the
-browser's WebSocket and talk to this addon's servers.
-
-On macOS, a downloaded archive is quarantined, and Godot cannot load an unsigned library from
-it (macOS says it cannot be opened because the developer cannot be verified). Clear the
-quarantine of the addon's folder once, from the project's root:
-
-    xattr -dr com.apple.quarantine addons/rust_websocket
-
-## Documentation
-
-- In the editor: Help (F1) has a page for each class (`WebSocketServer`, `RustWebSocketPeer`,
-  `RustWebSocketMultiplayerPeer`), including where they differ from the engine's classes.
-- The project's README, with examples, the multiplayer protocol and how it is tested:
-  {repository}
-
-## Licence
-
-MIT (`LICENSE`). The Rust crates linked into the libraries, their licences and licence texts:
-`THIRD_PARTY_LICENSES.md`.
-";
+/// The template of the archive's README.md (`{version}`, `{minimum}`, `{repository}`, `{platforms}`).
+const USER_README: &str = include_str!("user_readme.md");
 
 #[cfg(test)]
 mod tests {

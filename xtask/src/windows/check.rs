@@ -88,11 +88,7 @@ pub fn run(tools: &Tools, built: &[(Variant, PathBuf)]) -> (u32, Vec<String>) {
 }
 
 fn objdump(dll: &Path) -> Result<String> {
-    let out = Command::new(OBJDUMP).arg("-p").arg(dll).output().map_err(|e| format!("{OBJDUMP}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("{OBJDUMP} -p {} failed: {}", dll.display(), String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    run::stdout(Command::new(OBJDUMP).arg("-p").arg(dll))
 }
 
 /// Prints the DLLs `dll` imports; fails when one is not Windows' own, or when objdump and our own
@@ -140,10 +136,7 @@ pub fn check_dlls(dlls: &[PathBuf]) -> Vec<String> {
             let names: Vec<&str> = t.imports.iter().map(String::as_str).collect();
             println!("xtask: {} imports {}", file_name(dll), names.join(", "));
             system_imports_only(&t.imports)?;
-            let rva = t.exports.iter().find(|(n, _)| *n == symbol).map(|(_, rva)| *rva);
-            let rva = rva.ok_or_else(|| format!("{symbol} is not exported"))?;
-            println!("xtask: {} exports {symbol} at RVA 0x{rva:x}", file_name(dll));
-            Ok(())
+            entry_rva(dll, &t.exports, &symbol).map(|_| ())
         });
         match result {
             Ok(()) => println!("xtask: {}: imports only Windows' own DLLs, exports {symbol}", file_name(dll)),
@@ -182,11 +175,13 @@ fn exported(dll: &Path, symbol: &str) -> Result<u64> {
     }
     let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
     println!("xtask: {} exports {}", file_name(dll), names.join(", "));
-    let rva = exports
-        .iter()
-        .find(|(n, _)| n == symbol)
-        .map(|(_, rva)| *rva)
-        .ok_or_else(|| format!("{symbol} is not exported"))?;
+    entry_rva(dll, &exports, symbol)
+}
+
+/// The RVA of `symbol` in `exports`, printed.
+fn entry_rva(dll: &Path, exports: &[(String, u64)], symbol: &str) -> Result<u64> {
+    let rva = exports.iter().find(|(n, _)| n == symbol).map(|(_, rva)| *rva);
+    let rva = rva.ok_or_else(|| format!("{symbol} is not exported"))?;
     println!("xtask: {} exports {symbol} at RVA 0x{rva:x}", file_name(dll));
     Ok(rva)
 }
@@ -316,11 +311,7 @@ impl Drop for Wine<'_> {
 pub(super) fn mingw(sources: &[&Path], out: &Path, flags: &[&str]) -> Result<()> {
     let mut cmd = Command::new(GCC);
     cmd.args(["-O2", "-Wall", "-Wextra", "-Werror", "-static-libgcc", "-o"]).arg(out).args(sources).args(flags);
-    let output = cmd.output().map_err(|e| format!("{GCC}: {e}"))?;
-    if !output.status.success() {
-        return Err(format!("{GCC} -o {} failed: {}", out.display(), String::from_utf8_lossy(&output.stderr)));
-    }
-    Ok(())
+    run::stdout(&mut cmd).map(|_| ())
 }
 
 /// `/a/b.dll` as wine's drive Z: sees it.

@@ -4,13 +4,10 @@
 //! directory, `target/windows/tests/`), then each test executable run under wine in a prefix of
 //! its own, with a time limit, its libtest summary counted.
 //!
-//! Wine is not Windows, but its sockets behave as Windows' do where it matters here: an IPv6
-//! socket starts with `IPV6_V6ONLY` on (Windows' default, which wine sets itself on every AF_INET6
-//! socket), so the dual-stack listener's test is meaningful under it. A test that cannot work
-//! under wine is listed in `SKIPPED` with its reason, passed to libtest as `--skip` and printed;
-//! none is skipped silently. One check comes first, counted with the tests: the control
-//! (`tests/windows/v6only.c`) that wine's `[::]` sockets refuse IPv4 clients unless
-//! `IPV6_V6ONLY` is cleared, as Windows' do.
+//! Wine's `[::]` sockets start v6-only as Windows' do (docs/platforms.md), so the dual-stack
+//! listener's test means something here; a control (`tests/windows/v6only.c`), counted with the
+//! tests, checks that first. A test that cannot work under wine is listed in `SKIPPED` with its
+//! reason, passed to libtest as `--skip` and printed; none is skipped silently.
 
 use std::path::PathBuf;
 use std::time::Instant;

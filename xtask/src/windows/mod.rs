@@ -1,20 +1,11 @@
-//! `cargo xtask build --windows`: the Windows x86-64 libraries, cross-built on this Debian machine,
-//! then checked (`check.rs`); the `windows` stage of `cargo xtask test` does the same and counts
-//! the checks.
+//! `cargo xtask build --windows` and the `windows` stage: the Windows x86-64 libraries cross-built
+//! on this Debian machine, then checked (`check.rs`). Toolchain and checks: docs/platforms.md.
 //!
-//! The toolchain is Debian's own, installed with apt when missing (as root): `rustc-web`,
-//! `cargo-web` and `rust-web-src` (Rust 1.96 in bookworm-security), the mingw-w64 cross compiler
-//! (`gcc-mingw-w64-x86-64-win32`) and `wine64`. No rustup download: rustup's Windows standard
-//! library is not on this machine, so the standard library is compiled from `rust-web-src` with
-//! `-Zbuild-std` (accepted by a stable toolchain with `RUSTC_BOOTSTRAP=1`). Debian's sources keep
-//! the library's own `library/Cargo.lock`, so cargo resolves its dependencies exactly as the Rust
-//! release pinned them and fetches them from crates.io (the `library/vendor/` copy next to it is
-//! not used). Linking uses the mingw gcc of the win32 thread model with `+crt-static`, so libgcc
-//! and winpthread are linked in and the DLLs import nothing but Windows' own DLLs.
-//!
-//! Each library gets its own target directory under `target/windows/`, as the Linux ones have
-//! (`target/` and `target/export/`): the two differ in features, and in one directory each build
-//! would relink the other's.
+//! No rustup download: the standard library is compiled from Debian's `rust-web-src` with
+//! `-Zbuild-std` (`RUSTC_BOOTSTRAP=1`); its own `library/Cargo.lock` pins the dependencies, fetched
+//! from crates.io. The mingw gcc of the win32 thread model with `+crt-static` links libgcc and
+//! winpthread in, so the DLLs import nothing but Windows' own. Each library has its own target
+//! directory under `target/windows/`: the two differ in features, and would relink each other.
 
 mod check;
 mod core_tests;
@@ -94,15 +85,7 @@ pub fn windows_command(args: &[String]) -> Result<()> {
                 Err(t.problems.join("; "))
             }
         }
-        None => {
-            let (passed, failed, problem) = stage()?;
-            println!("windows: {passed} passed, {failed} failed");
-            match problem {
-                Some(p) => Err(p),
-                None if failed > 0 => Err("windows: tests failed".into()),
-                None => Ok(()),
-            }
-        }
+        None => crate::stages::alone("windows", stage()?),
         _ => Err("usage: cargo xtask windows [tests|check-dll <dll>…]".into()),
     }
 }
@@ -278,33 +261,12 @@ fn package_file(package: &str, suffix: &str) -> Result<PathBuf> {
 fn rust_version(rustc: &Path) -> Result<(u32, u32)> {
     let out = Command::new(rustc).arg("-V").output().map_err(|e| format!("{}: {e}", rustc.display()))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    parse_version(text.split_whitespace().nth(1).unwrap_or(""))
+    run::major_minor(text.split_whitespace().nth(1).unwrap_or(""))
         .ok_or_else(|| format!("{} -V printed '{}'", rustc.display(), text.trim()))
 }
 
 /// The workspace's `rust-version`.
 fn rust_version_needed() -> Result<(u32, u32)> {
-    let text = std::fs::read_to_string(crate::root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
-    text.lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == "rust-version").then(|| parse_version(v.trim().trim_matches('"')))?
-        })
-        .ok_or_else(|| "Cargo.toml has no rust-version".into())
-}
-
-fn parse_version(v: &str) -> Option<(u32, u32)> {
-    let mut parts = v.split('.');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn versions() {
-        assert_eq!(super::parse_version("1.96.0"), Some((1, 96)));
-        assert_eq!(super::parse_version("1.94"), Some((1, 94)));
-        assert_eq!(super::parse_version("x"), None);
-        assert!(super::parse_version("1.85.0") < Some((1, 94)));
-    }
+    let v = crate::package::workspace_field("rust-version")?;
+    run::major_minor(&v).ok_or_else(|| format!("Cargo.toml: rust-version {v} is not major.minor"))
 }

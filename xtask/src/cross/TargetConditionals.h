@@ -1,0 +1,25 @@
+/* Written by cargo xtask for the iOS type-check (cross/mobile.rs). */
+#ifndef __TARGETCONDITIONALS__
+#define __TARGETCONDITIONALS__
+#define TARGET_OS_MAC 1
+#define TARGET_OS_OSX 0
+#define TARGET_OS_IPHONE 1
+#define TARGET_OS_IOS 1
+#define TARGET_OS_MACCATALYST 0
+#define TARGET_OS_WATCH 0
+#define TARGET_OS_TV 0
+#define TARGET_OS_VISION 0
+#define TARGET_OS_BRIDGE 0
+#define TARGET_OS_DRIVERKIT 0
+#define TARGET_OS_SIMULATOR 0
+#define TARGET_OS_EMBEDDED 1
+#define TARGET_OS_WIN32 0
+#define TARGET_OS_UNIX 0
+#define TARGET_OS_LINUX 0
+#define TARGET_OS_WINDOWS 0
+#define TARGET_CPU_ARM64 1
+#define TARGET_RT_LITTLE_ENDIAN 1
+#define TARGET_RT_BIG_ENDIAN 0
+#define TARGET_RT_64_BIT 1
+#define TARGET_RT_MAC_MACHO 1
+#endif
