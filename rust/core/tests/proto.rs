@@ -1,11 +1,13 @@
 //! The protocol alone: two `proto::Open`s, a client's and a server's, joined by handing bytes
-//! across, with time made up by the test.
+//! across, with time made up by the test; then two `proto::Upgrade`s the same way.
 
 use std::time::{Duration, Instant};
 
 use rust_websocket_core::frames::write::Outgoing;
+use rust_websocket_core::handshake::Rejection;
 use rust_websocket_core::proto::open::CLOSE_TIMEOUT;
-use rust_websocket_core::proto::{Ended, Open, Received};
+use rust_websocket_core::proto::{Ended, Open, Received, Upgrade, UpgradeEvent};
+use rust_websocket_core::url::WsUrl;
 use rust_websocket_core::Config;
 
 fn pair(config: &Config) -> (Open, Open) {
@@ -92,4 +94,79 @@ fn a_violation_queues_our_close_frame_with_its_code() {
     assert!(matches!(server.fail(violation), Ended::Fail(v) if v.code == 1002));
     let bytes = server.poll_transmit();
     assert_eq!(&bytes[..4], &[0x88, 0x02, 0x03, 0xEA]);
+}
+
+// The upgrade.
+
+fn upgrade_client(config: &Config, deadline: Option<Instant>) -> Upgrade {
+    let url = WsUrl::parse("ws://example.com/chat").unwrap();
+    Upgrade::client(&url, "ws://example.com/chat", config, deadline)
+}
+
+/// Everything `from` has queued, handed to `to`.
+fn carry_head(from: &mut Upgrade, to: &mut Upgrade) {
+    let bytes = from.pending_transmit().to_vec();
+    from.transmitted(bytes.len());
+    to.handle_bytes(&bytes);
+}
+
+#[test]
+fn both_sides_open_and_keep_the_first_frame() {
+    let config = Config::default();
+    let (mut c, mut s) = (upgrade_client(&config, None), Upgrade::server(false, None));
+    assert!(c.poll(&config).is_none(), "the request is transmitted first");
+    assert_eq!(c.read_room(), 0);
+    carry_head(&mut c, &mut s);
+    match s.poll(&config) {
+        Some(UpgradeEvent::Request(req)) => assert_eq!(req.target, "/chat"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.poll(&config).is_none(), "the 101 is queued");
+    carry_head(&mut s, &mut c);
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Open { .. })));
+    c.handle_bytes(&[0x81, 0]);
+    match c.poll(&config) {
+        Some(UpgradeEvent::Open { tail, .. }) => assert_eq!(tail, [0x81, 0]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_held_request_waits_for_the_decision() {
+    let config = Config::default();
+    let (mut c, mut s) = (upgrade_client(&config, None), Upgrade::server(true, None));
+    carry_head(&mut c, &mut s);
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Request(_))));
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Held)));
+    assert!(s.is_held() && s.read_room() == 0 && s.poll(&config).is_none());
+    s.answer(Err(Rejection::new(403, "no")), &[]);
+    assert!(!s.is_held());
+    carry_head(&mut s, &mut c);
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Answered)));
+    assert!(matches!(c.poll(&config), Some(UpgradeEvent::Failed(_))));
+}
+
+#[test]
+fn a_bad_request_is_refused_and_answered() {
+    let config = Config::default();
+    let mut s = Upgrade::server(false, None);
+    s.handle_bytes(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Request(_))));
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Refused(_))));
+    assert!(String::from_utf8_lossy(s.pending_transmit()).starts_with("HTTP/1.1 4"));
+    let n = s.pending_transmit().len();
+    s.transmitted(n);
+    assert!(matches!(s.poll(&config), Some(UpgradeEvent::Answered)));
+}
+
+#[test]
+fn the_handshake_timeout_is_a_deadline() {
+    let config = Config::default();
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(3);
+    let s = Upgrade::server(false, Some(deadline));
+    assert_eq!(s.next_deadline(), Some(deadline));
+    assert!(!s.handle_timeout(start + Duration::from_secs(2)));
+    assert!(s.handle_timeout(deadline));
+    assert!(upgrade_client(&config, None).next_deadline().is_none());
 }

@@ -9,9 +9,7 @@ use std::net::SocketAddr;
 
 use mio::net::TcpStream;
 
-use super::upgrade::Upgrade;
 use super::ClientRole;
-use crate::config::Config;
 use crate::resolve::Resolve;
 use crate::transport::Transport;
 
@@ -29,8 +27,9 @@ enum Stage {
 pub(super) enum Dialed {
     /// Still under way.
     Pending(Dial),
-    /// Connected to `remote`; the upgrade phase starts.
-    Connected { upgrade: Box<Upgrade>, remote: SocketAddr },
+    /// Connected to `remote` (with TLS set up where the URL asks for it); the upgrade phase
+    /// starts.
+    Connected { io: Transport, remote: SocketAddr, client: ClientRole },
     /// No address answered, or TLS could not be set up; the reason, for the log.
     Failed(String),
 }
@@ -50,14 +49,14 @@ impl Dial {
     }
 
     /// Advances as far as possible now.
-    pub fn poll(self, config: &Config, no_delay: bool) -> Dialed {
+    pub fn poll(self, no_delay: bool) -> Dialed {
         let Dial { client, stage } = self;
         let requested = client.requested.as_str();
         match stage {
             Stage::Resolving(mut lookup) => match lookup.poll() {
                 None => Dialed::Pending(Dial { client, stage: Stage::Resolving(lookup) }),
                 Some(Ok(addrs)) if !addrs.is_empty() => match connect_next(addrs.into(), requested) {
-                    Ok(stage) => Dial { client, stage }.poll(config, no_delay),
+                    Ok(stage) => Dial { client, stage }.poll(no_delay),
                     Err(why) => Dialed::Failed(why),
                 },
                 Some(Ok(_)) => Dialed::Failed(format!("no address found for '{}'", client.url.host)),
@@ -66,7 +65,7 @@ impl Dial {
             Stage::Connecting { stream, rest } => {
                 let error = match stream.take_error() {
                     Ok(None) => match stream.peer_addr() {
-                        Ok(remote) => return connected(client, stream, remote, config, no_delay),
+                        Ok(remote) => return connected(client, stream, remote, no_delay),
                         Err(e) if e.kind() == io::ErrorKind::NotConnected => {
                             return Dialed::Pending(Dial { client, stage: Stage::Connecting { stream, rest } });
                         }
@@ -86,11 +85,11 @@ impl Dial {
     }
 }
 
-/// TLS on the connected socket where the URL asks for it, then the upgrade request.
-fn connected(client: ClientRole, stream: TcpStream, remote: SocketAddr, config: &Config, no_delay: bool) -> Dialed {
+/// TLS on the connected socket where the URL asks for it.
+fn connected(client: ClientRole, stream: TcpStream, remote: SocketAddr, no_delay: bool) -> Dialed {
     let _ = stream.set_nodelay(no_delay);
     match Transport::dialed(stream, client.tls.as_ref(), &client.url.host) {
-        Ok(io) => Dialed::Connected { upgrade: Upgrade::client(io, &client, config), remote },
+        Ok(io) => Dialed::Connected { io, remote, client },
         Err(why) => Dialed::Failed(why),
     }
 }

@@ -7,7 +7,7 @@
 //! | phase       | module      | what it does                                                   |
 //! |-------------|-------------|----------------------------------------------------------------|
 //! | dialing     | [`dial`]    | client: name lookup, TCP connect, TLS set-up                   |
-//! | upgrading   | [`upgrade`] | the HTTP upgrade, both sides (TLS runs inside the transport)   |
+//! | upgrading   | [`upgrade`] | drives [`crate::proto::Upgrade`] (the HTTP upgrade, both sides) |
 //! | open        | [`open`]    | drives [`crate::proto::Open`] (frames, closing, heartbeat, caps) |
 //! | closed      | —           | nothing; a retired socket may still drain in [`linger`]        |
 //!
@@ -149,7 +149,7 @@ impl Connection {
         c.open_deadline = c.config.handshake_timeout.and_then(|t| clock::deadline(now, t));
         let _ = stream.set_nodelay(true);
         match Transport::accepted(stream, tls) {
-            Ok(io) => c.phase = Phase::Upgrading(Upgrade::server(io, hold)),
+            Ok(io) => c.phase = Phase::Upgrading(Upgrade::server(io, hold, c.open_deadline)),
             Err(e) => {
                 let why = Dropped::Failed(format!("TLS setup failed: {e}"));
                 c.end(End::Abort { close_received: false, why }, None, now);
@@ -181,7 +181,7 @@ impl Connection {
         self.remote = stream.peer_addr();
         let mut io = Transport::Custom(stream);
         io.set_nodelay(self.no_delay);
-        self.phase = Phase::Upgrading(Upgrade::server(io, false));
+        self.phase = Phase::Upgrading(Upgrade::server(io, false, self.open_deadline));
         self.publish_state();
         Ok(())
     }
@@ -197,7 +197,8 @@ impl Connection {
         self.reset(now);
         self.remote = stream.peer_addr();
         let client = ClientRole { url: parsed, requested: url.to_string(), tls: None };
-        self.phase = Phase::Upgrading(Upgrade::client(Transport::Custom(stream), &client, &self.config));
+        let io = Transport::Custom(stream);
+        self.phase = Phase::Upgrading(Upgrade::client(io, &client, &self.config, self.open_deadline));
         self.role = Role::Client(client);
         self.publish_state();
         Ok(())
@@ -277,8 +278,10 @@ impl Connection {
     /// request is held.
     pub fn approve(&mut self, decision: Result<(), handshake::Rejection>) {
         let Phase::Upgrading(up) = &mut self.phase else { return };
-        let Some((accepted, tail)) = up.take_held() else { return };
-        up.answer(decision.map(|()| (accepted, tail)), &self.config.handshake_headers);
+        if !up.is_held() {
+            return;
+        }
+        up.answer(decision, &self.config.handshake_headers);
         self.wake();
     }
 
@@ -374,7 +377,8 @@ impl Connection {
             return None; // the game's poll releases it
         }
         match &self.phase {
-            Phase::Dialing(_) | Phase::Upgrading(_) => self.open_deadline,
+            Phase::Dialing(_) => self.open_deadline,
+            Phase::Upgrading(up) => up.next_deadline(),
             Phase::Open(open) => open.next_deadline(&self.config),
             Phase::Closed => self.linger.as_ref().and_then(Linger::until),
         }
@@ -406,18 +410,22 @@ impl Connection {
         if self.linger.as_mut().is_some_and(|l| l.drain(now)) {
             self.linger = None;
         }
-        let connecting = matches!(self.phase, Phase::Dialing(_) | Phase::Upgrading(_));
-        if connecting && self.open_deadline.is_some_and(|d| now >= d) {
+        let timed_out = match &self.phase {
+            Phase::Dialing(_) => self.open_deadline.is_some_and(|d| now >= d),
+            Phase::Upgrading(up) => up.timed_out(now),
+            Phase::Open(_) | Phase::Closed => false,
+        };
+        if timed_out {
             return self.end_now(End::Abort { close_received: false, why: Dropped::HandshakeTimeout }, now);
         }
         loop {
             let step = match std::mem::replace(&mut self.phase, Phase::Closed) {
                 Phase::Closed => return,
-                Phase::Dialing(dial) => match dial.poll(&self.config, self.no_delay) {
+                Phase::Dialing(dial) => match dial.poll(self.no_delay) {
                     Dialed::Pending(dial) => Step::Wait(Phase::Dialing(dial)),
-                    Dialed::Connected { upgrade, remote } => {
+                    Dialed::Connected { io, remote, client } => {
                         self.remote = Some(remote);
-                        Step::Next(Phase::Upgrading(upgrade))
+                        Step::Next(Phase::Upgrading(Upgrade::client(io, &client, &self.config, self.open_deadline)))
                     }
                     Dialed::Failed(why) => {
                         Step::End(End::Abort { close_received: false, why: Dropped::Failed(why) }, None)
