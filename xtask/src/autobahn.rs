@@ -35,7 +35,7 @@
 //! - No case uses 8-bit windows (only 9 and 15). zlib since 1.2.9 refuses a raw deflate window of
 //!   8, so a response with `client_max_window_bits=8` would break wstest's compressor (Python
 //!   `websockets` refuses 8 for the same reason).
-//! - Durations (2-core machine, one role at a time): see the Conformance section of README.md.
+//! - Durations (2-core machine, one role at a time): docs/conformance.md.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
