@@ -173,11 +173,31 @@ fn build_for_host(extra: &[&str], target_dir: &Path) -> Result<PathBuf> {
     let mut args = vec!["build", "--release", "--locked", "-p", "rust_websocket"];
     args.extend(extra);
     let (built, _) = library_names();
+    // Cargo writes a cdylib of either feature set to the same file and judges freshness by
+    // mtimes, so after a build with other features it may keep the other build's library: the
+    // binding's own artefacts go whenever the features change (its dependencies stay).
+    const MAC: [&str; 2] = ["x86_64-apple-darwin", "aarch64-apple-darwin"];
+    let features = target_dir.join(".rust_websocket_features");
+    if std::fs::read_to_string(&features).ok().as_deref() != Some(&extra.join(" ")) {
+        let dir = target_dir.display().to_string();
+        let clean = ["clean", "--release", "-p", "rust_websocket", "--target-dir", &dir];
+        if std::env::consts::OS != "macos" {
+            run::cargo(&clean)?;
+        }
+        for triple in MAC.iter().filter(|_| std::env::consts::OS == "macos") {
+            run::cargo(&[&clean[..], &["--target", triple]].concat())?;
+        }
+    }
+    let record = || {
+        std::fs::create_dir_all(target_dir)
+            .and_then(|_| std::fs::write(&features, extra.join(" ")))
+            .map_err(|e| format!("{}: {e}", features.display()))
+    };
     if std::env::consts::OS != "macos" {
         run::cargo(&args)?;
+        record()?;
         return Ok(target_dir.join("release").join(built));
     }
-    const MAC: [&str; 2] = ["x86_64-apple-darwin", "aarch64-apple-darwin"];
     if run::which("rustup").is_some() {
         let _ = std::process::Command::new("rustup").args(["target", "add"]).args(MAC).status();
     }
@@ -194,6 +214,7 @@ fn build_for_host(extra: &[&str], target_dir: &Path) -> Result<PathBuf> {
     let mut lipo = std::process::Command::new("lipo");
     lipo.arg("-create").args(&parts).arg("-output").arg(&fat);
     run::status(&mut lipo, "lipo -create (Xcode's command line tools) failed to join the two macOS libraries")?;
+    record()?;
     Ok(fat)
 }
 

@@ -27,8 +27,6 @@ pub fn stage(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let archive = dir.join("godot-rust-websocket.zip");
-    // The library users get (the test project's has the in-engine tests compiled in).
-    crate::build()?;
     let made = super::make(&archive, super::Required::Nothing)?;
     println!("xtask: {} with {}", archive.display(), made.libraries.join(", "));
     let mut problems = Vec::new();
@@ -44,6 +42,10 @@ pub fn stage(godot: &Path) -> Result<(u32, u32, Option<String>)> {
     let failed = problems.len() as u32;
     Ok((2 - failed, failed, (!problems.is_empty()).then(|| problems.join("; "))))
 }
+
+/// The registry name of the binding's in-engine tests (`rust/godot/src/itest/mod.rs` `META`),
+/// found only in a library built with the feature `itest`.
+const ITEST_MARK: &[u8] = b"rust_websocket_itests";
 
 /// Every file a user needs is in the archive under `addons/rust_websocket/`, this platform's
 /// library as built, and nothing lies outside that folder.
@@ -76,9 +78,7 @@ fn contents(archive: &Path) -> Result<()> {
     if shipped != built {
         return Err(format!("{library} differs from the built library"));
     }
-    // The registry name of the binding's in-engine tests (rust/godot/src/itest/), which only the
-    // test project's library carries.
-    if shipped.windows(21).any(|w| w == b"rust_websocket_itests") {
+    if shipped.windows(ITEST_MARK.len()).any(|w| w == ITEST_MARK) {
         return Err(format!("{library} carries the in-engine tests (built with the feature itest)"));
     }
     let licences = String::from_utf8(read(&mut zip, "THIRD_PARTY_LICENSES.md")?).unwrap_or_default();
