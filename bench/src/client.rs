@@ -2,8 +2,8 @@
 //! own protocol code rather than a codec of their own: the upgrade request and the check of its
 //! answer (`handshake`), frames out (`frames::write`) and frames in (`frames::read`).
 //!
-//! This is the one module of the benchmarks that uses those modules of `rust_websocket_core`:
-//! when the core's sans-I/O `proto::Connection` lands, this adapter moves onto it and the
+//! The generators reach those modules of `rust_websocket_core` only through here: this adapter
+//! is meant to move onto the core's sans-I/O `proto::Upgrade` and `proto::Open`, and the
 //! generators stay as they are.
 
 use std::io::{self, Read};
