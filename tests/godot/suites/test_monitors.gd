@@ -48,3 +48,37 @@ func test_monitors_follow_connections_traffic_and_refusals() -> void:
 	var quiet := func() -> bool:
 		return _monitor(IN_MSGS) == 0 and _monitor(OUT_MSGS) == 0
 	await wait_until(quiet, "rates back to 0 once traffic stops", 5.0)
+
+
+## The multiplayer peer's connections and a client turned away for max_peers (HTTP 503) count
+## in the same monitors: every connection the addon makes shares the process's counters.
+func test_monitors_count_multiplayer_peers_and_full_servers() -> void:
+	await wait_until(func(): return _monitor(OPEN) == 0, "no connection left open by earlier tests", 8.0)
+	var host: MultiplayerPeer = ClassDB.instantiate("RustWebSocketMultiplayerPeer")
+	check_eq(host.create_server(0, "127.0.0.1"), OK, "create_server")
+	var guest: MultiplayerPeer = ClassDB.instantiate("RustWebSocketMultiplayerPeer")
+	check_eq(guest.create_client("ws://127.0.0.1:%d" % host.get_local_port()), OK, "create_client")
+	pollables.append_array([host, guest])
+	await wait_until(func(): return _monitor(OPEN) == 2, "both multiplayer ends counted as open")
+	await wait_until(func(): return guest.get_connection_status() == MultiplayerPeer.CONNECTION_CONNECTED, "the guest joins")
+	guest.set_target_peer(1)
+	var sent := func() -> bool:
+		guest.put_packet(PackedByteArray([1, 2, 3]))
+		while host.get_available_packet_count() > 0:
+			host.get_packet()
+		return _monitor(IN_MSGS) > 0 and _monitor(OUT_MSGS) > 0
+	await wait_until(sent, "multiplayer packets counted as messages", 5.0)
+	var full := WebSocketServer.new()
+	full.max_peers = 1
+	check_eq(full.listen(0, "127.0.0.1"), OK, "listen")
+	pollables.append(full)
+	var refused_before := _monitor(REFUSED)
+	var first := RustWebSocketPeer.new()
+	first.connect_to_url("ws://127.0.0.1:%d/" % full.get_local_port())
+	pollables.append(first)
+	await wait_until(func(): return first.get_ready_state() == RustWebSocketPeer.STATE_OPEN, "the first client fills the server")
+	var second := RustWebSocketPeer.new()
+	second.connect_to_url("ws://127.0.0.1:%d/" % full.get_local_port())
+	pollables.append(second)
+	await wait_until(func(): return _monitor(REFUSED) == refused_before + 1, "the client over max_peers (HTTP 503) counted as refused")
+	await wait_until(func(): return second.get_ready_state() == RustWebSocketPeer.STATE_CLOSED, "the refused client closes")
